@@ -1,0 +1,501 @@
+"""The one piece of code that talks HTTP to TargetSMS (or to the emulator).
+
+Example::
+
+    import targetsms_analytics as ts
+
+    client = ts.TargetSMSClient.from_env()
+    ids = client.send("SHOP", ["79001234567", "79001234568"], "Скидка 10% до пятницы")
+    print(client.status_detail(ids[0]))
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from . import protocol
+from .errors import (
+    ContentError,
+    InputError,
+    RecipientError,
+    SenderError,
+    TargetSMSError,
+    ThrottledError,
+    TransportError,
+)
+from .protocol import Balance, StatusDetail
+
+__all__ = [
+    "DEFAULT_POOL_SIZE",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_URL",
+    "THROTTLE_INTERVAL",
+    "RetryPolicy",
+    "TargetSMSClient",
+    "validate_send",
+]
+
+DEFAULT_URL = "https://sms.targetsms.ru/sendsms.php"
+DEFAULT_TIMEOUT = 30.0
+THROTTLE_INTERVAL = 60.0
+DEFAULT_POOL_SIZE = 16
+USER_AGENT = "targetsms-analytics/0.1"
+
+logger = logging.getLogger("targetsms_analytics")
+
+
+# ---------------------------------------------------------------- secrets in logs
+
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+#: Loggers that may print a request URL (urllib3 logs "GET /sendsms.php?...&pwd=..." at DEBUG).
+_GUARDED_LOGGERS = (
+    "targetsms_analytics",
+    "urllib3",
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.util.retry",
+    "urllib3.poolmanager",
+    "requests",
+)
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites log records so that no registered password reaches any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with _SECRETS_LOCK:
+            secrets = tuple(_SECRETS)
+        if not secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record: leave it to logging's own error handling
+            return True
+        clean = protocol.redact(message, secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, protocol.redact(text, secrets)
+        return True
+
+
+_FILTER = _RedactingFilter()
+
+
+def _guard_logs(secret: str) -> None:
+    with _SECRETS_LOCK:
+        _SECRETS.add(secret)
+    for name in _GUARDED_LOGGERS:
+        log = logging.getLogger(name)
+        if _FILTER not in log.filters:
+            log.addFilter(_FILTER)
+
+
+# ---------------------------------------------------------------- retry policy
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the client retries, in small named pieces (API.md "Throttling and retries").
+
+    - connection failures before the request left: every operation, exponential back-off + jitter;
+    - reads: also 5xx, resets, timeouts and empty or HTML bodies (``read_attempts`` in all);
+    - reads refused as ``duplicate_request``: wait out the interval (``throttle_attempts`` in all);
+    - a send that may have reached the service is never repeated.
+
+    Example: ``RetryPolicy(base_delay=0.01, jitter=lambda: 0.5)`` for fast, repeatable tests.
+    """
+
+    connect_attempts: int = 4
+    read_attempts: int = 4
+    throttle_attempts: int = 3
+    base_delay: float = 0.2
+    max_delay: float = 8.0
+    #: A number in [0, 1): the share of the back-off that is randomised away.
+    jitter: Callable[[], float] = field(default=random.random, compare=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based), jitter included.
+
+        Exponential (base × 2^(attempt-1), capped), then between half and all of it, never below
+        ``base_delay``: ``RetryPolicy(jitter=lambda: 0.0).backoff(3) == 0.8``.
+        """
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return max(self.base_delay, delay * (1 - 0.5 * self.jitter()))
+
+
+def _never_sent(exc: BaseException) -> bool:
+    return isinstance(exc, TransportError) and not exc.maybe_sent
+
+
+def should_retry_send(exc: BaseException) -> bool:
+    """A send is retried only when the request certainly never left this machine."""
+    return _never_sent(exc) and exc.retryable
+
+
+def should_retry_read(exc: BaseException) -> bool:
+    """Reads are idempotent: retry transport faults and the identical-request refusal."""
+    return isinstance(exc, (TransportError, ThrottledError)) and exc.retryable
+
+
+# ---------------------------------------------------------------- argument checks
+
+
+def _alnum_sender_ok(sender: str) -> bool:
+    return len(sender) <= (15 if sender.isdigit() else 11)
+
+
+def validate_send(sender: str, phones: Sequence[str], text: str) -> None:
+    """Raise what the service would answer for these arguments, without a request.
+
+    Checks the sender (missing; over 11 characters, or 15 digits for a numeric one), the text
+    (missing) and the phones (none; one of 15 or more characters).
+
+    Example: ``validate_send("SHOP", ["79001234567"], "")`` raises ``ContentError`` ``text_missing``.
+    """
+    from .errors import ERROR_TEXTS
+
+    if not sender or not str(sender).strip():
+        raise SenderError("sender_missing", ERROR_TEXTS["sender_missing"])
+    if not _alnum_sender_ok(str(sender).strip()):
+        raise SenderError("sender_too_long", ERROR_TEXTS["sender_too_long"])
+    if text is None or not str(text).strip():
+        raise ContentError("text_missing", ERROR_TEXTS["text_missing"])
+    if not phones or any(not p for p in phones):
+        raise RecipientError("phone_missing", ERROR_TEXTS["phone_missing"])
+    for phone in phones:
+        if len(phone) >= 15:
+            raise RecipientError("phone_too_long", ERROR_TEXTS["phone_too_long"])
+
+
+def _as_phones(phones: str | Sequence[str]) -> list[str]:
+    if isinstance(phones, str):
+        return [p.strip() for p in phones.split(",") if p.strip()]
+    return [str(p).strip() for p in phones]
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------- the client
+
+
+class TargetSMSClient:
+    """A thread-safe client for the TargetSMS HTTP GET API.
+
+    Settings are keyword-only; ``url`` defaults to the real service over HTTPS. Plain ``http://`` is
+    refused for anything but loopback unless ``allow_insecure=True``. Reads retry and wait out the
+    identical-request interval; sends are never repeated when they may have arrived.
+
+    Example::
+
+        with ts.Emulator(throttle_interval=1.0) as emu:
+            client = ts.TargetSMSClient("demo", "demo", url=emu.url,
+                                        throttle_interval=emu.throttle_interval)
+            ids = client.send("SHOP", ["79161234567"], "Привет!")
+            client.balance().packages
+    """
+
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        *,
+        url: str = DEFAULT_URL,
+        timeout: float = DEFAULT_TIMEOUT,
+        throttle_interval: float = THROTTLE_INTERVAL,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        allow_insecure: bool = False,
+        session: requests.Session | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not user or not password:
+            raise InputError(
+                "missing_credentials",
+                "a user and a password are needed (TARGETSMS_USER, TARGETSMS_PASSWORD)",
+            )
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
+            raise ValueError(
+                f"refusing plain http:// to {parts.hostname}: the password travels in the URL. "
+                "Use https://, or pass allow_insecure=True if you really mean it."
+            )
+        self.user = user
+        self._password = password
+        self.url = url
+        self.timeout = timeout
+        self.throttle_interval = float(throttle_interval)
+        self.pool_size = pool_size
+        self.retry = retry or RetryPolicy()
+        _guard_logs(password)
+        self._session = session or requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.setdefault("User-Agent", USER_AGENT)
+        self._last_read: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+
+    # -- construction helpers
+
+    @classmethod
+    def from_env(cls, **settings: object) -> TargetSMSClient:
+        """Build a client from ``TARGETSMS_USER``, ``TARGETSMS_PASSWORD`` and ``TARGETSMS_URL``.
+
+        A ``.env`` file in the working directory (or above it) is read too; the environment wins.
+
+        Example: ``client = TargetSMSClient.from_env(timeout=10)``.
+        """
+        from dotenv import find_dotenv, load_dotenv
+
+        load_dotenv(find_dotenv(usecwd=True), override=False)
+        user = os.environ.get("TARGETSMS_USER", "")
+        password = os.environ.get("TARGETSMS_PASSWORD", "")
+        if not user or not password:
+            raise InputError(
+                "missing_credentials",
+                "set TARGETSMS_USER and TARGETSMS_PASSWORD (in the environment or a .env file)",
+            )
+        url = os.environ.get("TARGETSMS_URL") or DEFAULT_URL
+        return cls(user, password, url=url, **settings)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"TargetSMSClient(user={self.user!r}, url={self.url!r})"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._session.close()
+
+    def __enter__(self) -> TargetSMSClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- operations
+
+    def send(self, sender: str, phones: str | Sequence[str], text: str) -> list[str]:
+        """Send ``text`` from ``sender`` to one or several phones; the ids come back in phone order.
+
+        The arguments are checked locally first (same error codes as the service). A send is
+        retried only when the request certainly never left this machine; if it may have arrived,
+        ``TransportError(maybe_sent=True)`` or ``UnknownResponseError`` is raised and nothing is
+        resent.
+
+        Example: ``client.send("SHOP", ["79001234567", "79001234568"], "Hi")``.
+        """
+        phone_list = _as_phones(phones)
+        validate_send(sender, phone_list, text)
+        params = protocol.send_params(self.user, self._password, sender, phone_list, text)
+        body = self._call(
+            params, op="send", retry=should_retry_send, attempts=self.retry.connect_attempts
+        )
+        return protocol.parse_send(body, len(phone_list))
+
+    def send_url_length(self, sender: str, phones: Sequence[str], text: str) -> int:
+        """The exact length of the URL ``send`` would request (what the 2000-character limit counts).
+
+        Example: ``client.send_url_length("SHOP", [], "Hi")`` is the length with an empty ``dadr``.
+        """
+        params = protocol.send_params(self.user, self._password, sender, list(phones), text)
+        return len(protocol.build_url(self.url, params))
+
+    def status(self, sms_id: str | int) -> str:
+        """The state of one SMS: ``send``, ``deliver``, ``not_deliver``, ``expired``, ``partly_deliver``.
+
+        Example: ``client.status("1179038981")``.
+        """
+        params = protocol.status_params(self.user, self._password, str(sms_id))
+        return protocol.parse_status(self._read(params, ("status", str(sms_id))))
+
+    def status_detail(self, sms_id: str | int) -> StatusDetail:
+        """The detailed status of one SMS: state, ``changed_at``, ``num_parts``, ``price``, ``cost``.
+
+        Example: ``client.status_detail("1179038981").cost``.
+        """
+        params = protocol.status_params(self.user, self._password, str(sms_id), detail=True)
+        return protocol.parse_status_detail(self._read(params, ("detail", str(sms_id))))
+
+    def balance(self) -> Balance:
+        """The money balance and the SMS left per direction (``packages`` DataFrame).
+
+        Example: ``client.balance().packages.sort_values("remaining")``.
+        """
+        params = protocol.balance_params(self.user, self._password)
+        return protocol.parse_balance(self._read(params, ("balance",)))
+
+    def read_wait(self, op: str, sms_id: str | int | None = None) -> float:
+        """Seconds until the identical read (``"status"``, ``"detail"``, ``"balance"``) is allowed.
+
+        Schedulers use it to ask other ids first instead of sleeping. Example:
+        ``client.read_wait("detail", "1179038981")``.
+        """
+        key = (op,) if sms_id is None else (op, str(sms_id))
+        with self._lock:
+            last = self._last_read.get(key)
+        if last is None:
+            return 0.0
+        return max(0.0, last + self.throttle_interval - time.monotonic())
+
+    # -- plumbing
+
+    def _read(self, params: list[tuple[str, str]], key: tuple[str, ...]) -> str:
+        attempts = max(self.retry.read_attempts, self.retry.connect_attempts) + (
+            self.retry.throttle_attempts
+        )
+        return self._call(params, op=key[0], retry=should_retry_read, attempts=attempts, key=key)
+
+    def _call(
+        self,
+        params: list[tuple[str, str]],
+        *,
+        op: str,
+        retry: Callable[[BaseException], bool],
+        attempts: int,
+        key: tuple[str, ...] | None = None,
+    ) -> str:
+        counts = {"throttled": 0, "transport": 0}
+
+        def keep_trying(exc: BaseException) -> bool:
+            if not retry(exc):
+                return False
+            kind = "throttled" if isinstance(exc, ThrottledError) else "transport"
+            counts[kind] += 1
+            limit = (
+                self.retry.throttle_attempts
+                if kind == "throttled"
+                else (self.retry.connect_attempts if _never_sent(exc) else self.retry.read_attempts)
+            )
+            return counts[kind] < limit
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, ThrottledError) and key is not None:
+                return self.read_wait(*key) + 0.05
+            return self.retry.backoff(state.attempt_number)
+
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            logger.warning(
+                "%s: %s; retrying in %.2fs (attempt %d)",
+                op,
+                getattr(exc, "code", type(exc).__name__),
+                state.next_action.sleep if state.next_action else 0.0,
+                state.attempt_number,
+            )
+
+        retrying = Retrying(
+            retry=retry_if_exception(keep_trying),
+            stop=stop_after_attempt(attempts),
+            wait=wait,
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        return retrying(self._exchange, params, op=op, key=key)
+
+    def _exchange(
+        self, params: list[tuple[str, str]], *, op: str, key: tuple[str, ...] | None
+    ) -> str:
+        """One request and its answer text; errors come back as ``TargetSMSError``s."""
+        previous = None
+        if key is not None:
+            pause = self.read_wait(*key)
+            if pause > 0:
+                logger.debug("%s: waiting %.2fs for the identical-request interval", op, pause)
+                time.sleep(pause)
+            with self._lock:
+                previous = self._last_read.get(key)
+                self._last_read[key] = time.monotonic()
+        try:
+            return self._request(params, op=op)
+        except TransportError:
+            # A failed exchange most likely did not count as a request: retry it without waiting
+            # the interval (if it did count, the service says duplicate_request and we wait then).
+            if key is not None:
+                with self._lock:
+                    if previous is None:
+                        self._last_read.pop(key, None)
+                    else:
+                        self._last_read[key] = previous
+            raise
+
+    def _request(self, params: list[tuple[str, str]], *, op: str) -> str:
+        url = protocol.build_url(self.url, params)
+        secrets = (self._password,)
+        started = time.perf_counter()
+        try:
+            response = self._session.get(url, timeout=self.timeout)
+        except requests.exceptions.SSLError as exc:
+            raise TransportError(
+                text=protocol.redact(f"TLS failed: {exc}", secrets),
+                retryable=False,
+                maybe_sent=False,
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise TransportError(
+                text=protocol.redact(f"{type(exc).__name__}: {exc}", secrets),
+                maybe_sent=not _failed_before_sending(exc),
+            ) from None
+        elapsed = time.perf_counter() - started
+        logger.debug(
+            "GET %s -> %s, %d bytes, %.3fs",
+            protocol.redact(url, secrets),
+            response.status_code,
+            len(response.content),
+            elapsed,
+        )
+        if response.status_code != 200:
+            raise TransportError(text=f"HTTP {response.status_code} from the service")
+        try:
+            text = response.content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TransportError(text="the answer is not UTF-8 text") from None
+        stripped = text.strip()
+        if not stripped:
+            raise TransportError(text="empty answer")
+        if stripped.startswith("<"):
+            raise TransportError(text=f"an HTML page instead of an answer: {stripped[:120]!r}")
+        try:
+            protocol.check_answer(text, secrets)
+        except TargetSMSError as exc:
+            logger.info("%s: service answered %s", op, exc.code)
+            raise
+        return text
+
+
+def _failed_before_sending(exc: requests.exceptions.RequestException) -> bool:
+    """True when the request certainly never reached the server (refused, DNS, connect timeout)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+        reason = exc.args[0] if exc.args else None
+        if isinstance(reason, MaxRetryError):
+            reason = reason.reason
+        return isinstance(reason, NewConnectionError)
+    return False
