@@ -17,6 +17,8 @@ import os
 import random
 import threading
 import time
+import weakref
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -58,8 +60,12 @@ logger = logging.getLogger("targetsms_analytics")
 
 # ---------------------------------------------------------------- secrets in logs
 
-_SECRETS: set[str] = set()
+#: Passwords of the live clients (a count per password), so log records can be cleaned of them.
+_SECRETS: Counter[str] = Counter()
 _SECRETS_LOCK = threading.Lock()
+#: Shorter passwords are only removed as ``pwd=`` values: cutting "p" out of every line would
+#: garble the logs and hide nothing.
+_MIN_RAW_SECRET = 4
 #: Loggers that may print a request URL (urllib3 logs "GET /sendsms.php?...&pwd=..." at DEBUG).
 _GUARDED_LOGGERS = (
     "targetsms_analytics",
@@ -77,9 +83,7 @@ class _RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         with _SECRETS_LOCK:
-            secrets = tuple(_SECRETS)
-        if not secrets:
-            return True
+            secrets = tuple(s for s in _SECRETS if len(s) >= _MIN_RAW_SECRET)
         try:
             message = record.getMessage()
         except Exception:  # a broken record: leave it to logging's own error handling
@@ -96,13 +100,22 @@ class _RedactingFilter(logging.Filter):
 _FILTER = _RedactingFilter()
 
 
-def _guard_logs(secret: str) -> None:
+def _guard_logs(owner: object, secret: str) -> None:
+    """Clean ``secret`` out of every log record for as long as ``owner`` lives."""
     with _SECRETS_LOCK:
-        _SECRETS.add(secret)
+        _SECRETS[secret] += 1
+    weakref.finalize(owner, _forget, secret)
     for name in _GUARDED_LOGGERS:
         log = logging.getLogger(name)
         if _FILTER not in log.filters:
             log.addFilter(_FILTER)
+
+
+def _forget(secret: str) -> None:
+    with _SECRETS_LOCK:
+        _SECRETS[secret] -= 1
+        if _SECRETS[secret] <= 0:
+            del _SECRETS[secret]
 
 
 # ---------------------------------------------------------------- retry policy
@@ -251,7 +264,7 @@ class TargetSMSClient:
         self.throttle_interval = float(throttle_interval)
         self.pool_size = pool_size
         self.retry = retry or RetryPolicy()
-        _guard_logs(password)
+        _guard_logs(self, password)
         self._session = session or requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)

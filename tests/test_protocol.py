@@ -155,9 +155,9 @@ def test_real_php_samples_parse():
 @pytest.mark.parametrize(
     "text",
     [
-        "a:1:{s:6:\"id_sms\";s:1:\"1\";}",
+        'a:1:{s:6:"id_sms";s:1:"1";}',
         "a:5:{broken",
-        "s:3:\"abc\";",
+        's:3:"abc";',
         'a:5:{s:6:"id_sms";s:1:"1";s:17:"time_change_state";s:0:"";s:9:"state_sms";'
         's:4:"lost";s:9:"num_parts";i:1;s:5:"price";d:1;}',
         'a:5:{s:6:"id_sms";s:1:"1";s:17:"time_change_state";s:5:"soon!";s:9:"state_sms";'
@@ -211,10 +211,20 @@ def test_any_serialized_array_of_the_right_keys_parses(
 
 def test_cyrillic_values_are_counted_in_bytes():
     text = (
-        "a:6:{" + _php_string("id_sms") + _php_string("42") + _php_string("time_change_state")
-        + _php_string("") + _php_string("state_sms") + _php_string("send")
-        + _php_string("num_parts") + "i:1;" + _php_string("price") + "d:0.8;"
-        + _php_string("comment") + _php_string("Статус не получен") + "}"
+        "a:6:{"
+        + _php_string("id_sms")
+        + _php_string("42")
+        + _php_string("time_change_state")
+        + _php_string("")
+        + _php_string("state_sms")
+        + _php_string("send")
+        + _php_string("num_parts")
+        + "i:1;"
+        + _php_string("price")
+        + "d:0.8;"
+        + _php_string("comment")
+        + _php_string("Статус не получен")
+        + "}"
     )
     assert p.parse_status_detail(text).sms_id == "42"
 

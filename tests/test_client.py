@@ -1,0 +1,448 @@
+"""The client through real HTTP to the emulator (and a few pure pieces of it)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+import traceback
+from urllib.parse import quote
+
+import pytest
+import requests
+
+import targetsms_analytics as ts
+from targetsms_analytics import protocol
+from targetsms_analytics.client import RetryPolicy, should_retry_read, should_retry_send
+from targetsms_analytics.emulator import Emulator
+from targetsms_analytics.errors import ERROR_TEXTS
+
+SECRET = "p@ss&w%rd+Пароль"
+
+
+def sends(emu) -> list[dict]:
+    return [entry for entry in emu.log if entry["op"] == "send"]
+
+
+# ---------------------------------------------------------------- construction
+
+
+def test_plain_http_is_refused_except_on_loopback():
+    with pytest.raises(ValueError, match="https"):
+        ts.TargetSMSClient("u", "p", url="http://sms.targetsms.ru/sendsms.php")
+    ts.TargetSMSClient("u", "p", url="http://sms.example.org/sendsms.php", allow_insecure=True)
+    for url in ("http://127.0.0.1:1/x", "http://localhost:1/x", "http://[::1]:1/x"):
+        ts.TargetSMSClient("u", "p", url=url)
+    assert ts.TargetSMSClient("u", "p").url == ts.DEFAULT_URL.replace("http:", "https:")
+    assert ts.DEFAULT_URL.startswith("https://")
+
+
+def test_repr_has_no_password():
+    client = ts.TargetSMSClient("me", SECRET)
+    assert SECRET not in repr(client) and "me" in repr(client)
+
+
+def test_from_env(monkeypatch):
+    monkeypatch.setenv("TARGETSMS_USER", "demo")
+    monkeypatch.setenv("TARGETSMS_PASSWORD", "demo")
+    monkeypatch.setenv("TARGETSMS_URL", "http://127.0.0.1:9/sendsms.php")
+    client = ts.TargetSMSClient.from_env(timeout=3)
+    assert (client.user, client.url, client.timeout) == (
+        "demo",
+        "http://127.0.0.1:9/sendsms.php",
+        3,
+    )
+
+
+def test_from_env_without_credentials(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ts.InputError) as info:
+        ts.TargetSMSClient.from_env()
+    assert info.value.code == "missing_credentials"
+    assert "TARGETSMS_USER" in str(info.value)
+
+
+def test_from_env_reads_a_dotenv_file(monkeypatch, tmp_path):
+    (tmp_path / ".env").write_text("TARGETSMS_USER=fromfile\nTARGETSMS_PASSWORD=x\n")
+    monkeypatch.chdir(tmp_path)
+    assert ts.TargetSMSClient.from_env().user == "fromfile"
+    monkeypatch.delenv("TARGETSMS_USER")
+    monkeypatch.delenv("TARGETSMS_PASSWORD")
+
+
+def test_connection_pool_is_sized_for_concurrency():
+    client = ts.TargetSMSClient("u", "p", pool_size=32)
+    adapter = client._session.get_adapter("https://sms.targetsms.ru/")
+    assert adapter._pool_maxsize == 32
+
+
+# ---------------------------------------------------------------- retry policy (pure)
+
+
+def test_backoff_sequence_with_jitter_fixed():
+    none = RetryPolicy(base_delay=0.5, max_delay=4.0, jitter=lambda: 0.0)
+    assert [none.backoff(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    full = RetryPolicy(base_delay=0.5, max_delay=4.0, jitter=lambda: 0.999999)
+    assert [round(full.backoff(n), 3) for n in range(1, 5)] == [0.5, 0.5, 1.0, 2.0]
+
+
+def test_retry_predicates():
+    never_left = ts.TransportError(text="refused", maybe_sent=False)
+    maybe = ts.TransportError(text="reset", maybe_sent=True)
+    throttled = protocol.error_for_code("duplicate_request")
+    assert should_retry_send(never_left)
+    assert not should_retry_send(maybe)
+    assert not should_retry_send(throttled)
+    assert should_retry_read(maybe) and should_retry_read(throttled)
+    assert not should_retry_read(ts.UnknownResponseError(text="?"))
+    assert not should_retry_read(protocol.error_for_code("account_blocked"))
+
+
+# ---------------------------------------------------------------- operations
+
+
+def test_send_to_one_number(client, emulator):
+    (sms_id,) = client.send("SHOP", "79161234567", "Привет!")
+    assert emulator.messages[sms_id].phone == "79161234567"
+
+
+def test_send_to_several_numbers_keeps_the_order(client, emulator):
+    phones = ["79161234567", "79261234567", "79031234567"]
+    ids = client.send("SHOP", phones, "Hello")
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert [emulator.messages[i].phone for i in ids] == phones
+    assert "%2C" not in sends(emulator)[0].get("raw_query", "")
+
+
+def test_status_and_detail_before_and_after_final(client, emulator):
+    (sms_id,) = client.send("SHOP", ["79161234567"], "Hello there")
+    assert client.status(sms_id) == "send"
+    detail = client.status_detail(sms_id)
+    assert detail.state == "send" and detail.changed_at is None
+    assert detail.num_parts == 1 and detail.price > 0
+    emulator.advance(3600)
+    final = emulator.state_of(sms_id)
+    assert final in ts.FINAL_STATES
+    time.sleep(client.read_wait("status", sms_id))
+    assert client.status(sms_id) == final
+    after = client.status_detail(sms_id)
+    assert after.state == final and after.is_final
+    assert after.changed_at is not None and after.changed_at.tzinfo is not None
+    assert after.changed_at.utcoffset().total_seconds() == 3 * 3600
+    assert after.cost == pytest.approx(after.num_parts * after.price)
+
+
+def test_balance_goes_down_by_parts_times_price(client, emulator):
+    emulator.add_account("rich", "rich", balance=1000.0)
+    rich = ts.TargetSMSClient("rich", "rich", url=emulator.url, throttle_interval=1.0)
+    before = rich.balance()
+    assert before.currency == "RUR" and before.amount == pytest.approx(1000.0)
+    (sms_id,) = rich.send("SHOP", ["79161234567"], "Ж" * 100)  # UCS-2, 2 parts
+    detail = rich.status_detail(sms_id)
+    assert detail.num_parts == 2
+    time.sleep(rich.read_wait("balance"))
+    after = rich.balance()
+    assert before.amount - after.amount == pytest.approx(detail.cost, abs=0.01)
+
+
+def test_balance_packages_frame(client):
+    balance = client.balance()
+    assert list(balance.packages.columns) == ["direction", "remaining"]
+    assert "Россия" in set(balance.packages["direction"])
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_local_checks_raise_the_service_codes_without_a_request(client, emulator):
+    cases = [
+        (("", ["79161234567"], "x"), "sender_missing"),
+        (("ABCDEFGHIJKL", ["79161234567"], "x"), "sender_too_long"),
+        (("1234567890123456", ["79161234567"], "x"), "sender_too_long"),
+        (("SHOP", ["79161234567"], "  "), "text_missing"),
+        (("SHOP", [], "x"), "phone_missing"),
+        (("SHOP", ["7916123456789012"], "x"), "phone_too_long"),
+    ]
+    for args, code in cases:
+        with pytest.raises(ts.TargetSMSError) as info:
+            client.send(*args)
+        assert info.value.code == code
+        assert info.value.text == ERROR_TEXTS[code]
+    assert emulator.log == []
+    assert client.send("79001234567", ["79161234567"], "a numeric sender is fine")
+
+
+# Each service-side error, reached by a real condition through HTTP.
+SERVICE_ERRORS = [
+    ("account_blocked", ts.AccountError, "blocked", ("SHOP", ["79161234567"], "x")),
+    ("phone_stop_listed", ts.RecipientError, "demo", ("SHOP", ["79000000000"], "x")),
+    ("direction_closed_for_account", ts.RecipientError, "demo", ("SHOP", ["77011234567"], "x")),
+    ("direction_closed", ts.RecipientError, "demo", ("SHOP", ["447911123456"], "x")),
+    ("text_rejected", ts.ContentError, "demo", ("SHOP", ["79161234567"], "Казино!")),
+    ("link_missing", ts.ContentError, "demo", ("LINKS", ["79161234567"], "no link")),
+    ("sender_unknown", ts.SenderError, "demo", ("NOSUCH", ["79161234567"], "x")),
+    ("sender_not_moderated", ts.SenderError, "demo", ("NEWBRAND", ["79161234567"], "x")),
+]
+
+
+@pytest.mark.parametrize(
+    "code,family,user,args", SERVICE_ERRORS, ids=[c[0] for c in SERVICE_ERRORS]
+)
+def test_service_errors_through_http(make_client, emulator, code, family, user, args):
+    client = make_client(user, user)
+    with pytest.raises(family) as info:
+        client.send(*args)
+    assert info.value.code == code
+    assert info.value.text == ERROR_TEXTS[code]
+    assert len(sends(emulator)) == 1  # API errors are answers: never retried
+
+
+def test_out_of_sms_and_provider_out_of_sms(emulator):
+    emulator.add_account("pkg", "pkg", package_only=True, packages={"Россия": 0})
+    client = ts.TargetSMSClient("pkg", "pkg", url=emulator.url, throttle_interval=1.0)
+    with pytest.raises(ts.AccountError) as info:
+        client.send("SHOP", ["79161234567"], "x")
+    assert info.value.code == "out_of_sms"
+    emulator.provider_sms_left = 0
+    demo = ts.TargetSMSClient("demo", "demo", url=emulator.url, throttle_interval=1.0)
+    with pytest.raises(ts.AccountError) as info:
+        demo.send("SHOP", ["79161234567"], "y")
+    assert info.value.code == "provider_out_of_sms"
+
+
+def test_insufficient_funds_is_queued(emulator):
+    emulator.add_account("poor", "poor", balance=0.5)
+    client = ts.TargetSMSClient("poor", "poor", url=emulator.url, throttle_interval=1.0)
+    with pytest.raises(ts.QueuedForFundsError) as info:
+        client.send("SHOP", ["79161234567"], "x")
+    assert info.value.code == "insufficient_funds"
+    assert emulator.sent_phones("poor") == []
+    emulator.top_up("poor", 100)
+    assert emulator.sent_phones("poor") == ["79161234567"]
+
+
+def test_every_error_text_from_the_service_maps_to_its_code(emulator):
+    """Requests the client would refuse locally, sent raw, so the service's own answers are seen."""
+    raw = [
+        ({"sadr": "", "dadr": "79161234567", "text": "x"}, "sender_missing"),
+        ({"sadr": "ABCDEFGHIJKL", "dadr": "79161234567", "text": "x"}, "sender_too_long"),
+        ({"sadr": "SHOP", "dadr": "79161234567", "text": ""}, "text_missing"),
+        ({"sadr": "SHOP", "dadr": "", "text": "x"}, "phone_missing"),
+        ({"sadr": "SHOP", "dadr": "7916123456789012", "text": "x"}, "phone_too_long"),
+    ]
+    for params, code in raw:
+        body = requests.get(emulator.url, params={"user": "demo", "pwd": "demo", **params}).text
+        assert protocol.match_error(body) == code, body
+
+
+def test_wrong_password_is_an_unknown_response(make_client):
+    client = make_client("demo", "wrong")
+    with pytest.raises(ts.UnknownResponseError) as info:
+        client.balance()
+    assert info.value.code == "unknown_response" and info.value.text
+
+
+def test_unknown_sms_id_is_an_unknown_response(client):
+    with pytest.raises(ts.UnknownResponseError):
+        client.status_detail("1")
+
+
+# ---------------------------------------------------------------- throttling
+
+
+def test_identical_read_waits_out_the_interval_and_succeeds(client, emulator):
+    (sms_id,) = client.send("SHOP", ["79161234567"], "x")
+    client.status(sms_id)
+    started = time.monotonic()
+    assert client.status(sms_id) == "send"
+    waited = time.monotonic() - started
+    assert 0.8 <= waited < 2.5
+    answers = [e["answer"] for e in emulator.log if e["op"] == "status"]
+    assert len(answers) == 2 and not any("Попытка" in a for a in answers)
+
+
+def test_throttled_read_from_elsewhere_waits_and_succeeds(make_client, emulator):
+    first, second = make_client(), make_client()  # two clients do not share their memory
+    (sms_id,) = first.send("SHOP", ["79161234567"], "x")
+    first.status_detail(sms_id)
+    started = time.monotonic()
+    assert second.status_detail(sms_id).state == "send"
+    assert time.monotonic() - started >= 0.8
+    answers = [e["answer"] for e in emulator.log if e["op"] == "detail"]
+    assert sum("Попытка" in a for a in answers) == 1 and len(answers) == 3
+
+
+def test_duplicate_send_is_not_retried(client, emulator):
+    client.send("SHOP", ["79161234567"], "same text")
+    with pytest.raises(ts.ThrottledError) as info:
+        client.send("SHOP", ["79161234567"], "same text")
+    assert info.value.code == "duplicate_request"
+    assert len(sends(emulator)) == 2
+    assert emulator.sent_phones() == ["79161234567"]
+
+
+def test_different_reads_are_not_throttled(client):
+    ids = client.send("SHOP", ["79161234567", "79261234567"], "x")
+    started = time.monotonic()
+    for sms_id in ids:
+        client.status_detail(sms_id)
+    assert time.monotonic() - started < 0.5
+
+
+# ---------------------------------------------------------------- faults
+
+
+@pytest.mark.parametrize("fault", ["error_5xx", "reset_before"])
+def test_reads_retry_through_5xx_and_resets(client, emulator, fault):
+    (sms_id,) = client.send("SHOP", ["79161234567"], "x")
+    emulator.inject(fault, count=2, op="detail")
+    assert client.status_detail(sms_id).state == "send"
+    assert [e.get("fault") for e in emulator.log if e["op"] == "detail"][-1] is None
+
+
+def test_read_whose_answer_was_dropped_is_retried(client, emulator):
+    emulator.inject("drop_after", count=1, op="balance")
+    assert client.balance().currency == "RUR"
+
+
+def test_garbled_html_on_a_read_is_retried_as_a_transport_fault(client, emulator):
+    emulator.inject("garble", count=1, op="balance")
+    try:
+        assert client.balance().currency == "RUR"
+    except ts.UnknownResponseError:
+        pytest.fail("a garbled balance answer should not surface when a retry succeeds")
+
+
+@pytest.mark.parametrize("fault", ["error_5xx", "drop_after", "reset_before"])
+def test_send_whose_answer_is_lost_is_never_repeated(client, emulator, fault):
+    emulator.inject(fault, count=1, op="send")
+    with pytest.raises(ts.TransportError) as info:
+        client.send("SHOP", ["79161234567"], "x")
+    assert info.value.maybe_sent is True
+    assert len([e for e in emulator.log if e["op"] == "send"]) <= 1
+    assert emulator.sent_phones() == (["79161234567"] if fault == "drop_after" else [])
+
+
+def test_garbled_send_answer_is_not_repeated(client, emulator):
+    emulator.inject("garble", count=1, op="send")
+    with pytest.raises((ts.TransportError, ts.UnknownResponseError)):
+        client.send("SHOP", ["79161234567"], "x")
+    assert emulator.sent_phones() == ["79161234567"]
+    assert len(sends(emulator)) == 1
+
+
+def _dead_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def test_dead_port_fails_fast_with_transport_error():
+    client = ts.TargetSMSClient(
+        "demo", SECRET, url=f"http://127.0.0.1:{_dead_port()}/sendsms.php", timeout=2
+    )
+    started = time.monotonic()
+    with pytest.raises(ts.TransportError) as info:
+        client.send("SHOP", ["79161234567"], "x")
+    assert time.monotonic() - started < 3
+    assert info.value.maybe_sent is False
+    with pytest.raises(ts.TransportError):
+        client.balance()
+    text = "".join(traceback.format_exception(info.value))
+    assert SECRET not in text and quote(SECRET, safe="") not in text
+
+
+def test_read_timeout_is_a_transport_error(emulator):
+    emulator.latency = 1.0
+    client = ts.TargetSMSClient(
+        "demo", "demo", url=emulator.url, timeout=0.2, retry=RetryPolicy(read_attempts=2)
+    )
+    with pytest.raises(ts.TransportError) as info:
+        client.send("SHOP", ["79161234567"], "x")
+    assert info.value.maybe_sent is True
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def test_no_password_in_exceptions_tracebacks_or_logs(emulator, caplog):
+    emulator.add_account("secret", SECRET, balance=10.0)
+    encoded = quote(SECRET, safe="")
+    caplog.set_level(logging.DEBUG)  # urllib3 logs every request line, query string included
+    for name in ("urllib3", "urllib3.connectionpool", "targetsms_analytics"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    client = ts.TargetSMSClient(
+        "secret",
+        SECRET,
+        url=emulator.url,
+        throttle_interval=1.0,
+        retry=RetryPolicy(base_delay=0.01),
+    )
+    (sms_id,) = client.send("SHOP", ["79161234567"], "x")
+    client.status_detail(sms_id)
+    client.balance()
+    emulator.inject("error_5xx", count=1, op="balance")
+    time.sleep(client.read_wait("balance"))
+    client.balance()
+    failures = []
+    for call in (
+        lambda: client.send("SHOP", ["79000000000"], "x"),
+        lambda: ts.TargetSMSClient(
+            "secret",
+            SECRET,
+            url=f"http://127.0.0.1:{_dead_port()}/sendsms.php",
+            retry=RetryPolicy(base_delay=0.01),
+        ).balance(),
+    ):
+        with pytest.raises(ts.TargetSMSError) as info:
+            call()
+        failures.append(info.value)
+    emulator.inject("drop_after", count=1, op="send")
+    with pytest.raises(ts.TransportError) as info:
+        client.send("SHOP", ["79161234568"], "x")
+    failures.append(info.value)
+
+    assert any("sendsms.php?" in r.getMessage() for r in caplog.records), "urllib3 logged no URL"
+    for record in caplog.records:
+        line = record.getMessage()
+        assert SECRET not in line and encoded not in line, line
+    for exc in failures:
+        text = "".join(traceback.format_exception(exc)) + repr(exc) + str(exc)
+        assert SECRET not in text and encoded not in text and encoded.lower() not in text
+    assert SECRET not in caplog.text and encoded not in caplog.text
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+def test_client_is_thread_safe(client, emulator):
+    ids = client.send("SHOP", [f"7916{n:07d}" for n in range(40)], "x")
+    results: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def worker(chunk):
+        try:
+            for sms_id in chunk:
+                results[sms_id] = client.status_detail(sms_id).state
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(ids[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 40 and set(results.values()) == {"send"}
+
+
+def test_keep_alive_is_fast():
+    with Emulator(throttle_interval=1.0) as emu:
+        client = ts.TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=1.0)
+        ids = client.send("SHOP", [f"7916{n:07d}" for n in range(50)], "x")
+        started = time.perf_counter()
+        for sms_id in ids:
+            client.status_detail(sms_id)
+        assert time.perf_counter() - started < 1.5  # 50 × 40 ms would be 2 s
