@@ -1,0 +1,688 @@
+"""send_campaign / estimate_campaign: through real HTTP to the emulator, crash-safe, no SMS twice."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from targetsms_analytics.batching import pack
+from targetsms_analytics.campaign import (
+    CAMPAIGN_COLUMNS,
+    DEFAULT_PRICE_PER_PART,
+    estimate_campaign,
+    mark_outcome,
+    resend_unknown,
+    send_campaign,
+    summarize_estimate,
+)
+from targetsms_analytics.emulator import Emulator
+from targetsms_analytics.errors import (
+    AccountError,
+    ContentError,
+    InputError,
+    SenderError,
+    TransportError,
+)
+from targetsms_analytics.journal import Journal
+from targetsms_analytics.protocol import build_url, send_params
+
+ROOT = Path(__file__).resolve().parents[1]
+GREETING = "Здравствуйте, {name}! Скидка 20% на всё до воскресенья в магазине SHOP. Ждём вас!"
+
+
+def sends(emu: Emulator) -> list[dict]:
+    return [e for e in emu.log if e["op"] == "send"]
+
+
+def assert_nobody_twice(emu: Emulator) -> None:
+    counts = Counter(emu.sent_phones())
+    twice = {p: n for p, n in counts.items() if n > 1}
+    assert not twice, f"got the SMS more than once: {twice}"
+
+
+def assert_ids_belong_to_their_phones(emu: Emulator, result: pd.DataFrame) -> None:
+    sent = result[result["outcome"] == "sent"]
+    assert sent["sms_id"].notna().all()
+    assert sent["sms_id"].is_unique
+    for sms_id, msisdn, text, parts in sent[["sms_id", "msisdn", "text", "parts"]].itertuples(
+        index=False
+    ):
+        message = emu.messages[sms_id]
+        assert (message.phone, message.text, message.parts) == (msisdn, text, parts)
+
+
+@pytest.fixture
+def journal():
+    with Journal(":memory:") as j:
+        yield j
+
+
+@pytest.fixture
+def rich(emulator):
+    emulator.top_up("demo", 100_000)
+    return emulator
+
+
+# ---------------------------------------------------------------- a messy CRM export
+
+
+def messy_contacts(rows: int = 2000, seed: int = 7) -> tuple[pd.DataFrame, list[tuple]]:
+    """A CRM export typed every which way, and what should happen to each row.
+
+    Returns the frame and, per row, ``(msisdn, outcome, error_code)`` as expected.
+    """
+    rng = random.Random(seed)
+    names = ["Анна", "Олег", "Мария", "Иван", "Ольга", "Пётр", "Зоя", "Лев", "Юлия", "Ян"]
+    prefixes = ["916", "926", "903", "950", "999", "985", "964", "977"]
+    good: list[str] = []
+    phones: list[object] = []
+    people: list[object] = []
+    expected: list[tuple] = []
+
+    def fresh() -> str:
+        msisdn = f"7{rng.choice(prefixes)}{len(good) + 1000000:07d}"
+        good.append(msisdn)
+        return msisdn
+
+    def typed(msisdn: str) -> object:
+        d = msisdn[1:]
+        return rng.choice(
+            [
+                f"+7 ({d[:3]}) {d[3:6]}-{d[6:8]}-{d[8:]}",
+                f"8 {d[:3]} {d[3:6]} {d[6:8]} {d[8:]}",
+                msisdn,
+                int(msisdn),
+                float(msisdn),
+                d,
+                f" +7{d} ",
+            ]
+        )
+
+    specials = [
+        ("+7 900 000-00-00", "79000000000", "rejected", "phone_stop_listed"),
+        ("8 999 999 99 99", "79999999999", "rejected", "phone_stop_listed"),
+        (79111111111, "79111111111", "rejected", "phone_stop_listed"),
+        *[
+            (f"+7 701 100 00 {k:02d}", f"770110000{k:02d}", "rejected",
+             "direction_closed_for_account")
+            for k in range(6)
+        ],
+        *[
+            (f"+44 7911 1234{k:02d}", f"4479111234{k:02d}", "rejected", "direction_closed")
+            for k in range(6)
+        ],
+    ]  # fmt: skip
+    special_at = {rng.randrange(rows): s for s in specials}
+    seen_specials: set[str] = set()
+    for i in range(rows):
+        name: object = rng.choice(names)
+        roll = rng.random()
+        if i in special_at:
+            raw, msisdn, outcome, code = special_at[i]
+            if msisdn in seen_specials:
+                outcome, code = "duplicate", "duplicate_recipient"
+            seen_specials.add(msisdn)
+            phones.append(raw)
+            expected.append((msisdn, outcome, code))
+        elif roll < 0.06:
+            phones.append(rng.choice([None, np.nan, "", "   ", pd.NA]))
+            expected.append((None, "invalid", "phone_missing"))
+        elif roll < 0.09:
+            phones.append(rng.choice(["abc", "12345", "тел. нет", "7916"]))
+            expected.append((None, "invalid", "phone_invalid"))
+        elif roll < 0.11:
+            msisdn = f"7495{rng.randrange(10**7):07d}"
+            phones.append(f"+7 495 {msisdn[4:7]}-{msisdn[7:9]}-{msisdn[9:]}")
+            expected.append((msisdn, "invalid", "not_mobile"))
+        elif roll < 0.19 and good:
+            msisdn = rng.choice(good)
+            phones.append(typed(msisdn))
+            expected.append((msisdn, "duplicate", "duplicate_recipient"))
+        elif roll < 0.22:
+            msisdn = fresh()
+            phones.append(typed(msisdn))
+            name = rng.choice([None, np.nan, "", " "])
+            good.remove(msisdn)  # never sent: a later repeat of it is the first valid row
+            expected.append((msisdn, "invalid", "template_value_missing"))
+        else:
+            msisdn = fresh()
+            phones.append(typed(msisdn))
+            expected.append((msisdn, "sent", None))
+        people.append(name)
+    frame = pd.DataFrame({"phone": phones, "name": people, "crm_id": range(10_000, 10_000 + rows)})
+    frame.index = pd.Index([f"r{i}" for i in range(rows)])
+    return frame, expected
+
+
+def test_a_2000_row_messy_list_gets_every_outcome_right_and_nobody_twice(rich, client, journal):
+    contacts, expected = messy_contacts()
+    started = time.monotonic()
+    result = send_campaign(
+        client, contacts, GREETING, "SHOP", campaign="messy", store=journal, progress=False
+    )
+    elapsed = time.monotonic() - started
+
+    # Shape: the input unchanged, then the result columns; one row per input row, in order.
+    assert list(result.columns) == [*contacts.columns, *CAMPAIGN_COLUMNS]
+    assert result.index.equals(contacts.index)
+    pd.testing.assert_frame_equal(result[contacts.columns], contacts)
+
+    got = list(zip(result["msisdn"], result["outcome"], result["error_code"], strict=True))
+    wrong = [(i, g, e) for i, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e]
+    assert not wrong, wrong[:10]
+    assert set(result["outcome"]) == {"sent", "invalid", "duplicate", "rejected"}
+
+    assert_nobody_twice(rich)
+    assert_ids_belong_to_their_phones(rich, result)
+    sent = result[result["outcome"] == "sent"]
+    assert sorted(rich.sent_phones()) == sorted(sent["msisdn"])
+    assert (sent["text"] == "Здравствуйте, " + sent["name"] + GREETING[20:]).all()
+    assert set(sent["parts"]) == {2}
+
+    # As few requests as the URL limit allows: per text, the packing plus the splits that
+    # isolated the refused numbers; and no URL over the limit.
+    log = sends(rich)
+    for entry in log:
+        p = entry["params"]
+        url = build_url(
+            rich.url, send_params("demo", "demo", p["sadr"], entry["phones"], p["text"])
+        )
+        assert len(url) <= 2000
+    floor = 0
+    for text, group in sent.groupby("text"):
+        base = client.send_url_length("SHOP", [], text)
+        floor += len(pack(list(group["msisdn"]), base_length=base, max_url_length=2000))
+    rejected = int((result["outcome"] == "rejected").sum())
+    assert floor <= len(log) <= floor + rejected * 2 * math.ceil(math.log2(200))
+    assert result.attrs["summary"]["requests"] == len(log)
+    assert elapsed < 20
+
+    # Again with the same campaign: the full result, nothing sent.
+    again = send_campaign(
+        client, contacts, GREETING, "SHOP", campaign="messy", store=journal, progress=False
+    )
+    pd.testing.assert_frame_equal(again, result)
+    assert len(sends(rich)) == len(log)
+
+
+def test_a_second_call_sends_only_the_rows_without_a_record(rich, client, journal):
+    first = pd.DataFrame({"phone": ["79161230001", "79161230002"], "name": ["A", "B"]})
+    send_campaign(client, first, "Hi {name}", "SHOP", campaign="c", store=journal, progress=False)
+    more = pd.DataFrame(
+        {"phone": ["8 916 123-00-02", "79161230003", "79161230001"], "name": ["B", "C", "A"]}
+    )
+    result = send_campaign(
+        client, more, "Hi {name}", "SHOP", campaign="c", store=journal, progress=False
+    )
+    assert result["outcome"].tolist() == ["sent", "sent", "sent"]
+    assert_nobody_twice(rich)
+    assert sorted(rich.sent_phones()) == ["79161230001", "79161230002", "79161230003"]
+    assert len(sends(rich)) == 3  # A, B; then only C
+
+
+def test_without_a_campaign_name_running_the_same_cell_twice_sends_once(rich, client):
+    contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"]})
+    first = send_campaign(client, contacts, "Акция!", "SHOP", progress=False)
+    second = send_campaign(client, contacts, "Акция!", "SHOP", progress=False)
+    assert first.attrs["campaign"] == second.attrs["campaign"]
+    assert first.attrs["campaign"].startswith("auto-")
+    assert second["sms_id"].tolist() == first["sms_id"].tolist()
+    assert len(rich.sent_phones()) == 2
+    time.sleep(rich.throttle_interval)  # the same URL again within the interval is refused
+    other = send_campaign(client, contacts, "Акция!", "SHOP", campaign="again", progress=False)
+    assert other["outcome"].tolist() == ["sent", "sent"]  # a new name sends on purpose
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("contacts", "text", "sender", "error", "field"),
+    [
+        (pd.DataFrame({"phone": []}), "Hi", "SHOP", InputError, None),
+        (pd.DataFrame(), "Hi", "SHOP", InputError, "phone"),
+        (pd.DataFrame({"tel": ["79161234567"]}), "Hi", "SHOP", InputError, "phone"),
+        (pd.DataFrame({"phone": ["79161234567"]}), "Hi {name}", "SHOP", InputError, "name"),
+        (pd.DataFrame({"phone": ["79161234567"]}), "Hi {} there", "SHOP", InputError, "text"),
+        (pd.DataFrame({"phone": ["79161234567"]}), "Hi {name", "SHOP", InputError, "text"),
+        (pd.DataFrame({"phone": ["79161234567"]}), "", "SHOP", InputError, "text"),
+        (pd.DataFrame({"phone": ["79161234567"]}), "  \n", "SHOP", InputError, "text"),
+        (pd.DataFrame({"phone": ["79161234567"], "outcome": ["x"]}), "Hi", "SHOP", InputError,
+         "outcome"),
+        (["79161234567"], "Hi", "SHOP", InputError, None),
+        (pd.DataFrame({"phone": ["79161234567"]}), "Hi", "VERYLONGSENDER", SenderError, None),
+        (pd.DataFrame({"phone": ["79161234567"]}), "Hi", "7916123456789012", SenderError, None),
+        (pd.DataFrame({"phone": ["79161234567"]}), "Hi", "", SenderError, None),
+    ],
+)  # fmt: skip
+def test_bad_input_fails_before_any_request(
+    emulator, client, journal, contacts, text, sender, error, field
+):
+    with pytest.raises(error) as info:
+        send_campaign(client, contacts, text, sender, campaign="bad", store=journal, progress=False)
+    assert emulator.log == []
+    assert journal.campaign_messages("bad").empty
+    if field is not None:
+        assert info.value.field == field
+        assert field in str(info.value)
+    if error is SenderError:
+        assert info.value.code in ("sender_too_long", "sender_missing")
+
+
+def test_a_template_field_with_no_column_is_named(emulator, client):
+    contacts = pd.DataFrame({"phone": ["79161234567"], "name": ["Анна"]})
+    with pytest.raises(InputError, match=r"\{city\}"):
+        send_campaign(client, contacts, "{name} из {city}", "SHOP", progress=False)
+    assert emulator.log == []
+
+
+def test_none_nan_ints_and_floats_as_phones(rich, client, journal):
+    contacts = pd.DataFrame(
+        {"phone": [None, np.nan, 79161234567, 79161234568.0, 9161234569, pd.NA, 0, 1.5, True]},
+        dtype=object,
+    )
+    result = send_campaign(client, contacts, "Hi", "SHOP", store=journal, progress=False)
+    assert (
+        result["outcome"].tolist()
+        == ["invalid", "invalid", "sent", "sent", "sent"] + ["invalid"] * 4
+    )
+    assert result["error_code"].tolist()[:2] == ["phone_missing", "phone_missing"]
+    assert result["msisdn"].tolist()[2:5] == ["79161234567", "79161234568", "79161234569"]
+    assert sorted(rich.sent_phones()) == ["79161234567", "79161234568", "79161234569"]
+
+
+def test_missing_template_values_make_rows_invalid_and_nothing_else_is_touched(
+    rich, client, journal
+):
+    contacts = pd.DataFrame(
+        {
+            "phone": ["79161234561", "79161234562", "79161234563", "79161234564"],
+            "name": ["Анна", None, "  ", "Олег"],
+            "amount": [10.5, 3.0, 1.0, np.nan],
+        }
+    )
+    result = send_campaign(
+        client, contacts, "{name}: {amount:.2f} ₽", "SHOP", store=journal, progress=False
+    )
+    assert result["outcome"].tolist() == ["sent", "invalid", "invalid", "invalid"]
+    assert result["error_code"].tolist()[1:] == ["template_value_missing"] * 3
+    assert "{amount}" in result["error_text"].iloc[3]
+    assert result["text"].iloc[0] == "Анна: 10.50 ₽"
+    assert rich.sent_phones() == ["79161234561"]
+
+
+def test_all_rows_invalid_sends_nothing(emulator, client, journal):
+    contacts = pd.DataFrame({"phone": [None, "abc", "+7 495 123-45-67"]})
+    result = send_campaign(client, contacts, "Hi", "SHOP", store=journal, progress=False)
+    assert result["outcome"].tolist() == ["invalid"] * 3
+    assert emulator.log == []
+
+
+def test_a_bad_option_fails_before_any_request(emulator, client):
+    contacts = pd.DataFrame({"phone": ["79161234567"]})
+    with pytest.raises(InputError, match="concurrency"):
+        send_campaign(client, contacts, "Hi", "SHOP", concurrency=0, progress=False)
+    assert emulator.log == []
+
+
+# ---------------------------------------------------------------- what the service says
+
+
+def test_a_refused_recipient_is_isolated_and_everyone_else_gets_the_sms(rich, client, journal):
+    phones = [f"7916{i:07d}" for i in range(100)]
+    phones[37] = "79000000000"
+    phones[81] = "77011234567"
+    contacts = pd.DataFrame({"phone": phones})
+    result = send_campaign(client, contacts, "Акция", "SHOP", store=journal, progress=False)
+    assert result["outcome"].value_counts().to_dict() == {"sent": 98, "rejected": 2}
+    assert result["error_code"].iloc[37] == "phone_stop_listed"
+    assert result["error_code"].iloc[81] == "direction_closed_for_account"
+    assert_nobody_twice(rich)
+    assert_ids_belong_to_their_phones(rich, result)
+    # every piece of the split was a different URL: nothing throttled
+    assert not [e for e in sends(rich) if "Попытка" in (e["answer"] or "")]
+
+
+def test_insufficient_funds_gives_queued(emulator, client, journal):
+    emulator.accounts["demo"].kopecks = 0
+    emulator.accounts["demo"].packages.clear()
+    contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"]})
+    result = send_campaign(client, contacts, "Hi", "SHOP", store=journal, progress=False)
+    assert result["outcome"].tolist() == ["queued", "queued"]
+    assert result["error_code"].tolist() == ["insufficient_funds"] * 2
+    assert result["sms_id"].isna().all()
+    again = send_campaign(client, contacts, "Hi", "SHOP", store=journal, progress=False)
+    assert again["outcome"].tolist() == ["queued", "queued"]
+    assert len(sends(emulator)) == 1
+
+
+def test_duplicate_request_from_the_service_is_recorded_not_resent(rich, client, journal):
+    contacts = pd.DataFrame({"phone": ["79161234567"]})
+    send_campaign(client, contacts, "Hi", "SHOP", campaign="a", store=journal, progress=False)
+    result = send_campaign(client, contacts, "Hi", "SHOP", campaign="b", store=journal,
+                           progress=False)  # fmt: skip
+    assert result["outcome"].tolist() == ["duplicate"]
+    assert result["error_code"].tolist() == ["duplicate_request"]
+    assert len(sends(rich)) == 2 and len(rich.sent_phones()) == 1
+
+
+def test_an_unmoderated_sender_stops_the_campaign_and_a_later_call_continues(rich, client, journal):
+    contacts = pd.DataFrame({"phone": [f"7916{i:07d}" for i in range(300)]})
+    with pytest.raises(SenderError) as info:
+        send_campaign(
+            client, contacts, "Hi", "NEWBRAND", campaign="c", store=journal, progress=False
+        )
+    assert info.value.code == "sender_not_moderated"
+    assert info.value.campaign == "c"
+    partial = info.value.result
+    assert partial["outcome"].isna().all()
+    assert set(partial["error_code"]) == {"not_sent"}
+    assert rich.sent_phones() == []
+    assert set(journal.batches("c")["state"]) == {"failed"}
+    assert set(journal.batches("c")["answer_code"]) == {"sender_not_moderated"}
+
+    rich.accounts["demo"].senders["NEWBRAND"].moderated = True
+    result = send_campaign(
+        client, contacts, "Hi", "NEWBRAND", campaign="c", store=journal, progress=False
+    )
+    assert (result["outcome"] == "sent").all()
+    assert_nobody_twice(rich)
+    assert len(rich.sent_phones()) == 300
+
+
+def test_a_blocked_account_stops_the_campaign(emulator, make_client, journal):
+    client = make_client(user="blocked", password="blocked")
+    contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"], "name": ["A", "B"]})
+    with pytest.raises(AccountError) as info:
+        send_campaign(
+            client, contacts, "Hi {name}", "SHOP", store=journal, concurrency=1, progress=False
+        )
+    assert info.value.code == "account_blocked"
+    assert info.value.result["outcome"].isna().all()
+    assert len(sends(emulator)) == 1  # stopped after the first answer
+    assert emulator.sent_phones("blocked") == []
+
+
+def test_a_rejected_text_stops_the_campaign_after_journaling(rich, client, journal):
+    names = ["Анна", "Олег", "casino royale", "Мария", "Иван"]
+    contacts = pd.DataFrame({"phone": [f"7916123456{i}" for i in range(5)], "name": names})
+    with pytest.raises(ContentError) as info:
+        send_campaign(
+            client, contacts, "Hi {name}", "SHOP", campaign="c", store=journal, concurrency=1,
+            progress=False,
+        )  # fmt: skip
+    assert info.value.code == "text_rejected"
+    partial = info.value.result
+    assert partial["outcome"].tolist()[:2] == ["sent", "sent"]
+    assert partial["outcome"].iloc[2:].isna().all()
+    assert rich.sent_phones() == ["79161234560", "79161234561"]
+    fixed = contacts.assign(name=["Анна", "Олег", "Роял", "Мария", "Иван"])
+    result = send_campaign(
+        client, fixed, "Hi {name}", "SHOP", campaign="c", store=journal, progress=False
+    )
+    assert (result["outcome"] == "sent").all()
+    assert result["text"].iloc[2] == "Hi Роял"
+    assert_nobody_twice(rich)
+
+
+# ---------------------------------------------------------------- lost answers
+
+
+def test_dropped_answers_and_5xx_become_unknown_never_resent(rich, client, journal):
+    contacts = pd.DataFrame(
+        {"phone": [f"7916123{i:04d}" for i in range(40)], "code": [f"{i:04d}" for i in range(40)]}
+    )
+    rich.inject("drop_after", count=2, op="send")
+    rich.inject("error_5xx", count=2, op="send")
+    result = send_campaign(
+        client, contacts, "Код {code}", "SHOP", campaign="c", store=journal, concurrency=1,
+        progress=False,
+    )  # fmt: skip
+    unknown = result[result["outcome"] == "unknown"]
+    assert len(unknown) == 4
+    assert (result["outcome"] == "sent").sum() == 36
+    assert set(unknown["error_code"]) <= {"transport", "unknown_response"}
+    assert unknown["sms_id"].isna().all()
+    assert_nobody_twice(rich)
+    assert_ids_belong_to_their_phones(rich, result)
+    # The two dropped answers were processed: those people did get the SMS.
+    arrived = [m for m in unknown["msisdn"] if m in rich.sent_phones()]
+    lost = [m for m in unknown["msisdn"] if m not in rich.sent_phones()]
+    assert len(arrived) == 2 and len(lost) == 2
+
+    # Not resent automatically.
+    requests = len(sends(rich))
+    again = send_campaign(
+        client, contacts, "Код {code}", "SHOP", campaign="c", store=journal, progress=False
+    )
+    assert (again["outcome"] == "unknown").sum() == 4
+    assert len(sends(rich)) == requests
+
+    # The user checked: two arrived, two did not.
+    assert mark_outcome("c", arrived, "sent", store=journal, note="seen in the panel") == arrived
+    time.sleep(rich.throttle_interval)  # a resend is the same URL as the lost request
+    resent = resend_unknown(client, "c", msisdns=lost, store=journal, progress=False)
+    assert sorted(resent["msisdn"]) == sorted(lost)
+    assert (resent["outcome"] == "sent").all()
+    final = send_campaign(
+        client, contacts, "Код {code}", "SHOP", campaign="c", store=journal, progress=False
+    )
+    assert (final["outcome"] == "sent").all()
+    assert_nobody_twice(rich)
+    assert sorted(rich.sent_phones()) == sorted(final["msisdn"])
+    marked = final.set_index("msisdn").loc[arrived]
+    assert set(marked["error_code"]) == {"marked_by_user"} and marked["sms_id"].isna().all()
+
+
+def test_garbled_answers_and_resets_become_unknown(rich, client, journal):
+    contacts = pd.DataFrame({"phone": [f"7916123{i:04d}" for i in range(12)], "n": range(12)})
+    rich.inject("garble", count=3, op="send")
+    rich.inject("reset_before", count=1, op="send")
+    result = send_campaign(
+        client, contacts, "N {n}", "SHOP", store=journal, concurrency=1, progress=False
+    )
+    assert (result["outcome"] == "unknown").sum() == 4
+    assert (result["outcome"] == "sent").sum() == 8
+    assert_nobody_twice(rich)
+
+
+def test_a_run_of_lost_answers_stops_the_campaign(rich, client, journal):
+    contacts = pd.DataFrame({"phone": [f"7916123{i:04d}" for i in range(30)], "n": range(30)})
+    rich.inject("error_5xx", count=100, op="send")
+    with pytest.raises(TransportError) as info:
+        send_campaign(
+            client, contacts, "N {n}", "SHOP", campaign="c", store=journal, concurrency=1,
+            max_unknown_streak=3, progress=False,
+        )  # fmt: skip
+    partial = info.value.result
+    assert (partial["outcome"] == "unknown").sum() == 3
+    assert partial["outcome"].isna().sum() == 27
+    rich.clear_faults()
+    result = send_campaign(
+        client, contacts, "N {n}", "SHOP", campaign="c", store=journal, progress=False
+    )
+    assert (result["outcome"] == "sent").sum() == 27
+    assert (result["outcome"] == "unknown").sum() == 3
+
+
+def test_an_unreachable_service_stops_without_marking_anyone_unknown(journal):
+    from targetsms_analytics.client import RetryPolicy, TargetSMSClient
+
+    with Emulator() as emu:
+        url = emu.url
+    client = TargetSMSClient(
+        "demo", "demo", url=url, retry=RetryPolicy(base_delay=0.001, max_delay=0.002)
+    )
+    contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"], "n": [1, 2]})
+    with pytest.raises(TransportError) as info:
+        send_campaign(client, contacts, "N {n}", "SHOP", store=journal, progress=False)
+    assert info.value.maybe_sent is False
+    assert info.value.result["outcome"].isna().all()
+    assert set(journal.campaign_messages(info.value.campaign)["outcome"]) == {"pending"}
+
+
+def test_mark_outcome_accepts_any_number_format_and_only_changes_unknown_rows(journal):
+    t = journal.begin_batch("c", ["79161234567"], "Hi", 1, sender="SHOP", user="demo", url="x")
+    journal.finish_batch(t.id, "unknown", error_code="transport")
+    with pytest.raises(InputError):
+        mark_outcome("c", ["79161234567"], "delivered", store=journal)
+    assert mark_outcome("c", "+7 (916) 123-45-67", "rejected", store=journal) == ["79161234567"]
+    assert mark_outcome("c", "79161234567", "sent", store=journal) == []
+    assert journal.records("c")["79161234567"]["status"] == "rejected"
+
+
+# ---------------------------------------------------------------- crashes and concurrency
+
+
+def test_kill_9_mid_campaign_then_resume_sends_nobody_twice(tmp_path):
+    rows, campaign = 600, "killed"
+    store = str(tmp_path / "journal.sqlite")
+    worker = str(ROOT / "tests" / "_campaign_worker.py")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with Emulator(throttle_interval=1.0, latency=0.02) as emu:
+        emu.top_up("demo", 100_000)
+        args = [sys.executable, worker, emu.url, store, campaign, str(rows)]
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        done = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            if os.path.exists(store):
+                try:
+                    with Journal(store) as j:
+                        done = int((j.campaign_messages(campaign)["outcome"] == "sent").sum())
+                except sqlite3.OperationalError:
+                    done = 0
+                if done >= 100:
+                    break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert proc.returncode == -signal.SIGKILL
+        killed_at = len(emu.sent_phones())
+        assert 100 <= killed_at < rows
+
+        with Journal(store) as j:
+            inflight = j.campaign_messages(campaign).query("outcome == 'inflight'")
+            assert len(inflight) <= 4  # one recipient per request, four workers
+
+        resume = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        assert resume.returncode == 0, resume.stderr[-2000:]
+
+        assert_nobody_twice(emu)
+        with Journal(store) as j:
+            messages = j.campaign_messages(campaign)
+        assert len(messages) == rows
+        assert set(messages["outcome"]) <= {"sent", "unknown"}
+        unknown = messages[messages["outcome"] == "unknown"]
+        assert len(unknown) == len(inflight)
+        assert set(unknown["error_code"]) <= {"interrupted"}
+        sent = messages[messages["outcome"] == "sent"]
+        for sms_id, msisdn in sent[["sms_id", "msisdn"]].itertuples(index=False):
+            assert emu.messages[sms_id].phone == msisdn
+        # Every SMS the emulator issued is accounted for: sent with its id, or unknown.
+        issued = set(emu.sent_phones())
+        assert set(sent["msisdn"]) <= issued
+        assert issued <= set(sent["msisdn"]) | set(unknown["msisdn"])
+
+
+def test_two_runs_at_once_on_one_file_send_nobody_twice(rich, make_client, tmp_path):
+    store = tmp_path / "j.sqlite"
+    contacts = pd.DataFrame({"phone": [f"7916123{i:04d}" for i in range(200)], "n": range(200)})
+    rich.latency = 0.005
+    results: list[pd.DataFrame] = []
+
+    def run() -> None:
+        client = make_client()
+        results.append(
+            send_campaign(
+                client, contacts, "N {n}", "SHOP", campaign="c", store=store, progress=False
+            )
+        )
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert_nobody_twice(rich)
+    assert len(rich.sent_phones()) == 200
+    final = send_campaign(make_client(), contacts, "N {n}", "SHOP", campaign="c", store=store,
+                          progress=False)  # fmt: skip
+    assert (final["outcome"] == "sent").all()
+
+
+def test_the_password_is_never_journaled_or_shown(emulator, make_client, tmp_path, capsys):
+    emulator.add_account("alice", "s3cr3t-pa55", balance=1000)
+    client = make_client(user="alice", password="s3cr3t-pa55")
+    store = tmp_path / "j.sqlite"
+    contacts = pd.DataFrame({"phone": ["79161234567", "79000000000"], "n": [1, 2]})
+    result = send_campaign(client, contacts, "N", "SHOP", store=store, progress=True)
+    captured = capsys.readouterr()
+    assert "rcpt" in captured.err and "req/s" in captured.err
+    dump = "\n".join(sqlite3.connect(store).iterdump())
+    for where in (dump, captured.out, captured.err, result.to_string(), repr(result.attrs)):
+        assert "s3cr3t" not in where
+
+
+# ---------------------------------------------------------------- estimates
+
+
+def test_estimate_makes_no_request_and_reports_what_a_send_would_do(rich, client, journal):
+    contacts, expected = messy_contacts(400, seed=3)
+    estimate = estimate_campaign(contacts, GREETING, client=client, sender="SHOP")
+    assert rich.log == []
+    assert list(estimate.columns) == [*contacts.columns, *CAMPAIGN_COLUMNS]
+    local = [
+        "ready" if outcome in ("sent", "rejected") else outcome for _m, outcome, _c in expected
+    ]
+    assert estimate["outcome"].tolist() == local
+    summary = estimate.attrs["summary"]
+    assert summary == summarize_estimate(estimate)
+    ready = estimate[estimate["outcome"] == "ready"]
+    assert summary["recipients"] == len(ready)
+    assert summary["invalid"] == local.count("invalid")
+    assert summary["duplicates"] == local.count("duplicate")
+    assert summary["parts"] == ready["parts"].sum() == 2 * len(ready)
+    assert summary["expected_cost"] == round(summary["parts"] * DEFAULT_PRICE_PER_PART, 2)
+
+    result = send_campaign(client, contacts, GREETING, "SHOP", store=journal, progress=False)
+    assert (estimate["outcome"] == "ready").tolist() == result["outcome"].isin(
+        ["sent", "rejected"]
+    ).tolist()
+    assert estimate["text"].tolist() == result["text"].tolist()
+    # The send packed exactly as estimated; splits came on top.
+    first_requests = journal.batches().query("parent.isna()")
+    assert summary["requests"] == len(first_requests)
+
+
+def test_estimate_counts_requests_and_cost():
+    contacts = pd.DataFrame({"phone": [f"7916{i:07d}" for i in range(1000)]})
+    summary = estimate_campaign(contacts, "Hi", price_per_part=1.15).attrs["summary"]
+    assert summary["recipients"] == 1000 and summary["parts"] == 1000
+    assert summary["requests"] == 7  # 166 numbers fit a 2000-character URL
+    assert summary["expected_cost"] == 1150.0
+    personal = contacts.assign(n=range(1000))
+    assert estimate_campaign(personal, "N {n}").attrs["summary"]["requests"] == 1000
+
+
+def test_estimate_rejects_bad_input_like_send():
+    with pytest.raises(InputError):
+        estimate_campaign(pd.DataFrame({"phone": []}), "Hi")
+    with pytest.raises(InputError, match="name"):
+        estimate_campaign(pd.DataFrame({"phone": ["79161234567"]}), "Hi {name}")
+    with pytest.raises(SenderError):
+        estimate_campaign(pd.DataFrame({"phone": ["79161234567"]}), "Hi", sender="X" * 12)

@@ -1,0 +1,458 @@
+"""The journal: schema and migrations, WAL, claims, in-flight recovery, statuses, balance."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from targetsms_analytics import journal as journal_mod
+from targetsms_analytics.journal import (
+    SCHEMA_VERSION,
+    Journal,
+    JournalError,
+    default_store_path,
+    request_fingerprint,
+)
+from targetsms_analytics.protocol import Balance, StatusDetail
+
+URL = "http://127.0.0.1:9/sendsms.php"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def begin(j: Journal, phones, text="Hi", campaign="c", **kw):
+    kw.setdefault("sender", "SHOP")
+    kw.setdefault("user", "demo")
+    kw.setdefault("url", URL)
+    return j.begin_batch(campaign, phones, text, 1, **kw)
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=True,
+    )
+
+
+# ---------------------------------------------------------------- schema
+
+
+def test_a_new_file_is_in_wal_mode_with_the_current_schema_version(tmp_path):
+    with Journal(tmp_path / "j.sqlite") as j:
+        assert j.journal_mode == "wal"
+        assert j.schema_version == SCHEMA_VERSION
+    raw = sqlite3.connect(tmp_path / "j.sqlite")
+    versions = [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version")]
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_migrations_are_applied_in_order_and_only_once(tmp_path, monkeypatch):
+    path = tmp_path / "j.sqlite"
+    Journal(path).close()
+    calls: list[int] = []
+
+    def v2(conn: sqlite3.Connection) -> None:
+        calls.append(2)
+        conn.execute("ALTER TABLE campaigns ADD COLUMN note TEXT")
+
+    v3 = "CREATE TABLE extra (x INTEGER); INSERT INTO extra (x) SELECT COUNT(*) FROM campaigns"
+    monkeypatch.setattr(journal_mod, "MIGRATIONS", [*journal_mod.MIGRATIONS, v2, v3])
+    with Journal(path) as j:
+        assert j.schema_version == SCHEMA_VERSION + 2
+        j.ensure_campaign("spring")
+        assert "note" in j.campaign_info("spring")
+    with Journal(path) as j:
+        assert j.schema_version == SCHEMA_VERSION + 2
+    assert calls == [2]
+
+
+def test_a_failing_migration_leaves_the_file_at_its_old_version(tmp_path, monkeypatch):
+    path = tmp_path / "j.sqlite"
+    Journal(path).close()
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE half (x INTEGER)")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(journal_mod, "MIGRATIONS", [*journal_mod.MIGRATIONS, broken])
+    with pytest.raises(RuntimeError, match="boom"):
+        Journal(path)
+    monkeypatch.undo()
+    with Journal(path) as j:
+        assert j.schema_version == SCHEMA_VERSION
+        assert not j._query("SELECT name FROM sqlite_master WHERE name = 'half'")
+
+
+def test_a_file_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "j.sqlite"
+    Journal(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute("INSERT INTO schema_version VALUES (99, '2030-01-01T00:00:00+00:00')")
+    raw.commit()
+    raw.close()
+    with pytest.raises(JournalError, match="99"):
+        Journal(path)
+
+
+def test_the_default_store_follows_the_environment_then_the_user_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TARGETSMS_STORE", str(tmp_path / "sub" / "mine.sqlite"))
+    assert default_store_path() == tmp_path / "sub" / "mine.sqlite"
+    with Journal() as j:
+        assert Path(j.path) == tmp_path / "sub" / "mine.sqlite"
+    assert (tmp_path / "sub" / "mine.sqlite").exists()
+    monkeypatch.delenv("TARGETSMS_STORE")
+    import platformdirs
+
+    expected = Path(platformdirs.user_data_dir("targetsms-analytics")) / "journal.sqlite3"
+    assert default_store_path() == expected
+
+
+# ---------------------------------------------------------------- batches and claims
+
+
+def test_an_intent_is_visible_to_another_connection_before_the_answer(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as sender, Journal(path) as reporter:
+        ticket = begin(sender, ["79001234567", "79001234568"])
+        seen = reporter.campaign_messages("c")
+        assert seen["outcome"].tolist() == ["inflight", "inflight"]
+        assert reporter.batches("c")["state"].tolist() == ["inflight"]
+        sender.finish_batch(ticket.id, "sent", sms_ids=["11", "12"])
+        seen = reporter.campaign_messages("c")
+        assert seen["sms_id"].tolist() == ["11", "12"]
+        assert seen["outcome"].tolist() == ["sent", "sent"]
+        assert str(seen["sent_at"].dt.tz) == "UTC"
+
+
+def test_the_journal_keeps_no_password_and_no_url(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        t = begin(j, ["79001234567"], text="Привет", url="http://127.0.0.1:9/sendsms.php")
+        j.finish_batch(t.id, "sent", sms_ids=["1"])
+        batch = j.batches("c").iloc[0]
+    assert batch["fingerprint"] == request_fingerprint(
+        "http://127.0.0.1:9/sendsms.php", "demo", "SHOP", ["79001234567"], "Привет"
+    )
+    dump = "\n".join(sqlite3.connect(path).iterdump())
+    assert "pwd" not in dump and "sendsms.php" not in dump and "127.0.0.1" not in dump
+
+
+def test_a_fingerprint_changes_with_the_request_but_not_with_the_password():
+    a = request_fingerprint(URL, "demo", "SHOP", ["79001234567"], "Hi")
+    assert a == request_fingerprint(URL + "?pwd=secret", "demo", "SHOP", ["79001234567"], "Hi")
+    assert a != request_fingerprint(URL, "demo", "SHOP", ["79001234568"], "Hi")
+    assert a != request_fingerprint(URL, "demo", "SHOP", ["79001234567"], "Hi!")
+
+
+def test_recipients_with_a_record_are_not_claimed_again():
+    j = Journal(":memory:")
+    first = begin(j, ["79001234567", "79001234568"])
+    second = begin(j, ["79001234568", "79001234569"])
+    assert second.phones == ["79001234569"]
+    j.finish_batch(first.id, "sent", sms_ids=["1", "2"])
+    assert begin(j, ["79001234567", "79001234568"]).phones == []
+    assert begin(j, ["79001234567"], campaign="other").phones == ["79001234567"]
+
+
+def test_a_split_batch_returns_its_messages_to_pending_for_the_halves():
+    j = Journal(":memory:")
+    whole = begin(j, ["79001234567", "79000000000"])
+    j.finish_batch(whole.id, "split", error_code="phone_stop_listed", error_text="stop")
+    assert set(j.campaign_messages("c")["outcome"]) == {"pending"}
+    left = begin(j, ["79001234567"], parent=whole.id)
+    right = begin(j, ["79000000000"], parent=whole.id)
+    j.finish_batch(left.id, "sent", sms_ids=["5"])
+    j.finish_batch(right.id, "rejected", error_code="phone_stop_listed", error_text="stop")
+    messages = j.campaign_messages("c").set_index("msisdn")
+    assert messages.loc["79001234567", "outcome"] == "sent"
+    assert messages.loc["79000000000", "outcome"] == "rejected"
+    assert messages.loc["79000000000", "error_code"] == "phone_stop_listed"
+    batches = j.batches("c")
+    assert batches["state"].tolist() == ["split", "done", "done"]
+    assert batches["parent"].tolist()[1:] == [whole.id, whole.id]
+
+
+def test_an_answer_is_recorded_even_after_the_batch_was_given_up_as_unknown(tmp_path):
+    j = Journal(":memory:", stale_after=0.0)
+    t = begin(j, ["79001234567"])
+    assert j.recover_inflight("c") == 1
+    assert j.records("c")["79001234567"]["status"] == "unknown"
+    j.finish_batch(t.id, "sent", sms_ids=["7"])  # the late answer is better knowledge
+    assert j.records("c")["79001234567"]["sms_id"] == "7"
+
+
+def test_claims_from_many_threads_never_overlap():
+    j = Journal(":memory:")
+    phones = [f"7900{i:07d}" for i in range(400)]
+    claimed: list[list[str]] = []
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        for start in range(0, 400, 20):
+            chunk = phones[(start + offset) % 400 :][:20]
+            t = begin(j, chunk)
+            if t.phones:
+                j.finish_batch(t.id, "sent", sms_ids=[str(p) for p in t.phones])
+            with lock:
+                claimed.append(t.phones)
+
+    threads = [threading.Thread(target=worker, args=(k * 7,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flat = [p for chunk in claimed for p in chunk]
+    assert sorted(flat) == sorted(set(flat))
+    assert len(j.campaign_messages("c")) == len(set(flat))
+
+
+_CLAIMER = """
+import json, sys
+from targetsms_analytics.journal import Journal
+j = Journal(sys.argv[1])
+phones = [f"7900{i:07d}" for i in range(300)]
+order = phones if sys.argv[2] == "up" else phones[::-1]
+got = []
+for k in range(0, 300, 15):
+    t = j.begin_batch("c", order[k:k + 15], "Hi", 1, sender="SHOP", user="demo",
+                      url="http://127.0.0.1:9/sendsms.php")
+    if t.phones:
+        j.finish_batch(t.id, "sent", sms_ids=t.phones)
+    got += t.phones
+print(json.dumps(got))
+"""
+
+
+def test_two_processes_on_one_file_never_claim_the_same_recipient(tmp_path):
+    path = str(tmp_path / "j.sqlite")
+    Journal(path).close()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLAIMER, path, way], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        for way in ("up", "down")
+    ]
+    outs = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    a, b = set(outs[0]), set(outs[1])
+    assert not a & b
+    assert len(a | b) == 300
+    with Journal(path) as j:
+        assert (j.campaign_messages("c")["outcome"] == "sent").sum() == 300
+
+
+def test_a_reader_is_not_blocked_by_a_writer_holding_a_transaction(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as writer, Journal(path, timeout=0.2) as reader:
+        t = begin(writer, ["79001234567"])
+        writer.finish_batch(t.id, "sent", sms_ids=["1"])
+        with writer._tx() as c:  # an open write transaction in "another process"
+            c.execute("UPDATE messages SET sms_id = '2'")
+            assert reader.campaign_messages("c")["sms_id"].tolist() == ["1"]
+        assert reader.campaign_messages("c")["sms_id"].tolist() == ["2"]
+
+
+# ---------------------------------------------------------------- in-flight recovery
+
+_DIES_MID_BATCH = """
+import os, sys
+from targetsms_analytics.journal import Journal
+j = Journal(sys.argv[1])
+t = j.begin_batch("c", ["79001234567", "79001234568"], "Hi", 1, sender="SHOP", user="demo",
+                  url="http://127.0.0.1:9/sendsms.php", token=Journal.new_run_token())
+os._exit(0)  # as if killed between the request and the answer
+"""
+
+
+def test_an_inflight_batch_of_a_dead_process_becomes_unknown(tmp_path):
+    path = str(tmp_path / "j.sqlite")
+    run_python(_DIES_MID_BATCH, path)
+    with Journal(path) as j:
+        assert j.campaign_messages("c")["outcome"].tolist() == ["inflight", "inflight"]
+        assert j.recover_inflight("c") == 1
+        messages = j.campaign_messages("c")
+        assert messages["outcome"].tolist() == ["unknown", "unknown"]
+        assert set(messages["error_code"]) == {"interrupted"}
+        assert j.batches("c")["state"].tolist() == ["unknown"]
+        assert j.recover_inflight("c") == 0
+        # Never resent automatically: the recipients are not claimable.
+        assert begin(j, ["79001234567", "79001234568"]).phones == []
+
+
+def test_an_inflight_batch_of_a_live_run_is_left_alone_until_it_is_stale():
+    j = Journal(":memory:")
+    token = Journal.new_run_token()
+    try:
+        begin(j, ["79001234567"], token=token)
+        assert j.recover_inflight("c") == 0
+        later = datetime.now(UTC) + timedelta(seconds=j.stale_after + 1)
+        assert j.recover_inflight("c", now=later) == 1
+    finally:
+        Journal.end_run(token)
+
+
+def test_an_inflight_batch_of_an_interrupted_run_in_this_process_is_recovered():
+    j = Journal(":memory:")
+    token = Journal.new_run_token()
+    begin(j, ["79001234567"], token=token)
+    Journal.end_run(token)  # e.g. KeyboardInterrupt in a notebook: the kernel lives on
+    assert j.recover_inflight() == 1
+    assert j.records("c")["79001234567"]["status"] == "unknown"
+
+
+def test_an_inflight_batch_of_a_live_process_on_this_host_is_left_alone(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        begin(j, ["79001234567"])
+        with j._tx() as c:  # pretend the owner is our parent process, which is alive
+            c.execute("UPDATE batches SET owner_pid = ?", (os.getppid(),))
+        assert j.recover_inflight() == 0
+
+
+# ---------------------------------------------------------------- user decisions
+
+
+def test_set_outcome_changes_only_messages_in_the_allowed_states():
+    j = Journal(":memory:", stale_after=0.0)
+    a = begin(j, ["79001234567", "79001234568"])
+    j.finish_batch(a.id, "unknown", error_code="transport", error_text="reset")
+    b = begin(j, ["79001234569"])
+    j.finish_batch(b.id, "sent", sms_ids=["9"])
+    changed = j.set_outcome("c", ["79001234569", "79001234567"], "sent", note="checked")
+    assert changed == ["79001234567"]
+    records = j.records("c")
+    assert records["79001234567"]["status"] == "sent"
+    assert records["79001234567"]["error_code"] == "marked_by_user"
+    assert records["79001234569"]["sms_id"] == "9"
+    assert j.set_outcome("c", ["79001234568"], "pending") == ["79001234568"]
+    assert begin(j, ["79001234568"]).phones == ["79001234568"]
+    with pytest.raises(ValueError):
+        j.set_outcome("c", ["79001234568"], "delivered")
+
+
+# ---------------------------------------------------------------- reports
+
+
+def test_message_info_answers_in_the_order_asked_and_skips_unknown_ids():
+    j = Journal(":memory:")
+    t = begin(j, ["79001234567", "79001234568"], text="Hello")
+    j.finish_batch(t.id, "sent", sms_ids=["100", "101"])
+    info = j.message_info(["101", "nope", "100", "101"])
+    assert info["sms_id"].tolist() == ["101", "100"]
+    assert info["msisdn"].tolist() == ["79001234568", "79001234567"]
+    assert set(info["campaign"]) == {"c"} and set(info["sender"]) == {"SHOP"}
+    assert set(info["text"]) == {"Hello"} and info["parts"].tolist() == [1, 1]
+
+
+def test_campaigns_summarises_outcomes_per_campaign():
+    j = Journal(":memory:")
+    j.ensure_campaign("empty", user="demo", sender="SHOP", template="x")
+    t = begin(j, ["79001234567", "79001234568"], campaign="spring")
+    j.finish_batch(t.id, "sent", sms_ids=["1", "2"])
+    t = begin(j, ["79001234569"], campaign="spring")
+    j.finish_batch(t.id, "queued", error_code="insufficient_funds")
+    summary = j.campaigns().set_index("campaign")
+    assert summary.loc["spring", ["messages", "sent", "queued", "batches", "parts"]].tolist() == [
+        3,
+        2,
+        1,
+        2,
+        2,
+    ]
+    assert summary.loc["empty", "messages"] == 0
+    assert str(summary["created_at"].dt.tz) == "UTC"
+
+
+def test_final_statuses_are_kept_and_never_overwritten():
+    j = Journal(":memory:")
+    moscow = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
+    j.save_statuses(
+        [
+            StatusDetail("1", "send", None, 1, 1.15),
+            StatusDetail("2", "deliver", moscow, 2, 1.2),
+        ]
+    )
+    written = j.save_statuses(
+        pd.DataFrame(
+            {
+                "sms_id": ["1", "2"],
+                "state": ["not_deliver", "send"],
+                "changed_at": [moscow, None],
+                "num_parts": [1, 2],
+                "price": [1.15, 1.2],
+            }
+        )
+    )
+    assert written == 1
+    stored = j.statuses(["2", "1", "3"])
+    assert stored["sms_id"].tolist() == ["2", "1"]
+    assert stored["state"].tolist() == ["deliver", "not_deliver"]
+    assert stored["is_final"].tolist() == [True, True]
+    assert stored["changed_at"].iloc[0] == pd.Timestamp("2024-05-01 15:00", tz="UTC")
+    assert str(stored["fetched_at"].dt.tz) == "UTC"
+    assert len(j.statuses()) == 2
+
+
+def test_statuses_keep_a_moscow_time_as_the_same_instant():
+    from targetsms_analytics.protocol import MOSCOW
+
+    j = Journal(":memory:")
+    when = datetime(2024, 5, 1, 18, 0, tzinfo=MOSCOW)
+    j.save_statuses([{"sms_id": "5", "state": "deliver", "changed_at": when, "num_parts": 1,
+                      "price": 1.0}])  # fmt: skip
+    assert j.statuses(["5"])["changed_at"].iloc[0] == pd.Timestamp(when)
+
+
+def test_balance_snapshots_and_package_history():
+    j = Journal(":memory:")
+    packages = pd.DataFrame({"direction": ["Россия", "МТС"], "remaining": [361, 1]})
+    first = datetime(2024, 5, 1, tzinfo=UTC)
+    j.save_balance(Balance(445.6, "RUR", packages), taken_at=first)
+    j.save_balance(Balance(400.0, "RUR", packages.assign(remaining=[300, 0])))
+    snaps = j.balance_snapshots()
+    assert snaps["amount"].tolist() == [445.6, 400.0]
+    assert snaps["currency"].tolist() == ["RUR", "RUR"]
+    assert snaps["taken_at"].iloc[0] == pd.Timestamp(first)
+    history = j.package_history()
+    assert history["direction"].tolist() == ["Россия", "МТС", "Россия", "МТС"]
+    assert history["remaining"].tolist() == [361, 1, 300, 0]
+    assert str(history["taken_at"].dt.tz) == "UTC"
+
+
+def test_empty_reports_have_their_columns():
+    j = Journal(":memory:")
+    assert list(j.statuses().columns) == [
+        "sms_id",
+        "state",
+        "is_final",
+        "changed_at",
+        "num_parts",
+        "price",
+        "fetched_at",
+    ]
+    assert j.campaign_messages("none").empty and "sms_id" in j.campaign_messages("x")
+    assert list(j.balance_snapshots().columns) == ["taken_at", "amount", "currency"]
+    assert list(j.package_history().columns) == ["taken_at", "direction", "remaining"]
+    assert j.campaigns().empty and j.batches().empty
+
+
+def test_the_docstring_examples_run():
+    import doctest
+
+    from targetsms_analytics import campaign
+
+    for module in (journal_mod, campaign):
+        assert doctest.testmod(module).failed == 0
