@@ -4,12 +4,22 @@ Example::
 
     import targetsms_analytics as ts
 
-    with ts.Emulator(throttle_interval=1.0) as emu:
-        client = ts.TargetSMSClient("demo", "demo", url=emu.url,
-                                    throttle_interval=emu.throttle_interval)
-        print(client.balance())
+    client = ts.connect()              # the real service with credentials, else the emulator
+    result = ts.send_campaign(client, contacts, "Здравствуйте, {name}!", "SHOP", campaign="spring")
+    report = ts.delivery_report(ts.wait_for_final(client, "spring"), by="operator")
+
+Plots live in ``targetsms_analytics.plots`` and the dashboard in ``targetsms_analytics.widgets``
+(imported on use, so this import stays light).
 """
 
+from .analytics import delivery_report, latency_seconds, packages_frame, spend_between
+from .campaign import (
+    estimate_campaign,
+    mark_outcome,
+    resend_unknown,
+    send_campaign,
+    summarize_estimate,
+)
 from .client import (
     DEFAULT_TIMEOUT,
     DEFAULT_URL,
@@ -17,6 +27,8 @@ from .client import (
     RetryPolicy,
     TargetSMSClient,
 )
+from .connect import connect, credentials_available
+from .emulator import Emulator
 from .errors import (
     AccountError,
     ContentError,
@@ -29,6 +41,8 @@ from .errors import (
     TransportError,
     UnknownResponseError,
 )
+from .journal import Journal
+from .phones import check_phone, normalize_phone, normalize_phones, operator_of
 from .protocol import (
     FINAL_STATES,
     STATES,
@@ -39,6 +53,8 @@ from .protocol import (
     parse_status_detail,
     redact,
 )
+from .segments import count_parts
+from .statuses import fetch_statuses, load_statuses, wait_for_final
 
 __version__ = "0.1.0"
 
@@ -51,7 +67,9 @@ __all__ = [
     "AccountError",
     "Balance",
     "ContentError",
+    "Emulator",
     "InputError",
+    "Journal",
     "QueuedForFundsError",
     "RecipientError",
     "RetryPolicy",
@@ -62,8 +80,27 @@ __all__ = [
     "ThrottledError",
     "TransportError",
     "UnknownResponseError",
+    "check_phone",
+    "connect",
+    "count_parts",
+    "credentials_available",
+    "delivery_report",
+    "estimate_campaign",
+    "fetch_statuses",
+    "latency_seconds",
+    "load_statuses",
+    "mark_outcome",
     "match_error",
+    "normalize_phone",
+    "normalize_phones",
+    "operator_of",
+    "packages_frame",
     "parse_balance",
     "parse_status_detail",
     "redact",
+    "resend_unknown",
+    "send_campaign",
+    "spend_between",
+    "summarize_estimate",
+    "wait_for_final",
 ]

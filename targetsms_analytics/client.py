@@ -168,6 +168,16 @@ def should_retry_read(exc: BaseException) -> bool:
 # ---------------------------------------------------------------- argument checks
 
 
+def load_env_file() -> None:
+    """Read a ``.env`` file from the working directory (or above) into ``os.environ``.
+
+    Variables already set win. Example: ``load_env_file(); os.environ.get("TARGETSMS_USER")``.
+    """
+    from dotenv import find_dotenv, load_dotenv
+
+    load_dotenv(find_dotenv(usecwd=True), override=False)
+
+
 def _alnum_sender_ok(sender: str) -> bool:
     return len(sender) <= (15 if sender.isdigit() else 11)
 
@@ -272,6 +282,8 @@ class TargetSMSClient:
         self._session.headers.setdefault("User-Agent", USER_AGENT)
         self._last_read: dict[tuple[str, ...], float] = {}
         self._lock = threading.Lock()
+        #: The embedded emulator this client talks to when ``connect()`` started one, else None.
+        self.emulator: object | None = None
 
     # -- construction helpers
 
@@ -283,9 +295,7 @@ class TargetSMSClient:
 
         Example: ``client = TargetSMSClient.from_env(timeout=10)``.
         """
-        from dotenv import find_dotenv, load_dotenv
-
-        load_dotenv(find_dotenv(usecwd=True), override=False)
+        load_env_file()
         user = os.environ.get("TARGETSMS_USER", "")
         password = os.environ.get("TARGETSMS_PASSWORD", "")
         if not user or not password:

@@ -1,0 +1,259 @@
+"""Bulk detailed statuses into a DataFrame: concurrent, incremental, throttle-aware.
+
+Final states are kept in the journal and never asked for again. Ids are asked in the order in
+which the identical-request interval allows them, so a pending id asked again too soon waits its
+turn at the back while the others go.
+
+Example::
+
+    result = ts.send_campaign(client, contacts, "Привет, {name}!", "SHOP", campaign="spring")
+    statuses = ts.fetch_statuses(client, result)          # or "spring", or a list of ids
+    statuses = ts.wait_for_final(client, "spring", timeout=600)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .errors import InputError, TargetSMSError
+from .journal import Journal
+from .protocol import FINAL_STATES, MOSCOW, StatusDetail
+
+if TYPE_CHECKING:
+    from .client import TargetSMSClient
+
+__all__ = ["STATUS_COLUMNS", "fetch_statuses", "load_statuses", "open_journal", "wait_for_final"]
+
+logger = logging.getLogger("targetsms_analytics")
+
+#: The columns of a status frame (ARCHITECTURE.md, "Status frames").
+STATUS_COLUMNS: tuple[str, ...] = (
+    "sms_id",
+    "msisdn",
+    "campaign",
+    "state",
+    "is_final",
+    "changed_at",
+    "num_parts",
+    "price",
+    "cost",
+    "sent_at",
+    "error_code",
+)
+
+IdsOrCampaign = str | Iterable[Any] | pd.Series | pd.DataFrame
+
+
+@contextmanager
+def open_journal(store: str | Journal | None):
+    """Yield a ``Journal`` for ``store`` (a path, ``":memory:"``, a ``Journal``, or None: default).
+
+    A journal opened here is closed on exit; one passed in is left open.
+
+    Example: ``with open_journal(None) as journal: journal.campaigns()``.
+    """
+    if isinstance(store, Journal):
+        yield store
+        return
+    journal = Journal(store)
+    try:
+        yield journal
+    finally:
+        journal.close()
+
+
+def _resolve_ids(what: IdsOrCampaign, journal: Journal) -> list[str]:
+    if isinstance(what, str):
+        messages = journal.campaign_messages(what)
+        if messages.empty and journal.campaign_info(what) is None:
+            raise InputError(
+                "unknown_campaign",
+                f"the journal {journal.path} has no campaign {what!r}: pass its store= or SMS ids",
+                field="campaign",
+            )
+        ids = messages["sms_id"]
+    elif isinstance(what, pd.DataFrame):
+        if "sms_id" not in what.columns:
+            raise InputError(
+                text="the frame has no 'sms_id' column (pass send_campaign's result, or ids)",
+                field="sms_id",
+            )
+        ids = what["sms_id"]
+    else:
+        ids = pd.Series(list(what), dtype="object")
+    out = []
+    for value in ids:
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            continue
+        text = str(value).strip()
+        if text.endswith(".0") and text[:-2].isdigit():  # an id that went through a float column
+            text = text[:-2]
+        if text:
+            out.append(text)
+    return out
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sms", leave=False)
+
+
+def fetch_statuses(
+    client: TargetSMSClient,
+    ids_or_campaign: IdsOrCampaign,
+    *,
+    store: str | Journal | None = None,
+    concurrency: int = 8,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Detailed statuses of many SMS as a DataFrame, one row per id in the order asked.
+
+    ``ids_or_campaign``: SMS ids (a list or Series), a frame with an ``sms_id`` column (such as
+    ``send_campaign``'s result), or a campaign name in the journal. Final states already in the
+    journal are not fetched again; everything fetched is stored. A failure for one id is recorded
+    in its ``error_code`` and the others go on. Columns: ``STATUS_COLUMNS``.
+
+    Example::
+
+        statuses = ts.fetch_statuses(client, ["1179038981", "1179038982"], concurrency=16)
+        statuses.groupby("state").size()
+    """
+    if concurrency < 1:
+        raise InputError(text="concurrency must be at least 1", field="concurrency")
+    with open_journal(store) as journal:
+        ids = _resolve_ids(ids_or_campaign, journal)
+        unique = list(dict.fromkeys(ids))
+        known = journal.statuses(unique)
+        final_ids = set(known.loc[known["is_final"], "sms_id"])
+        to_fetch = [i for i in unique if i not in final_ids]
+        fetched, errors = _fetch_many(client, to_fetch, concurrency=concurrency, progress=progress)
+        if fetched:
+            journal.save_statuses(list(fetched.values()))
+        return _status_frame(ids, journal, errors)
+
+
+def load_statuses(
+    ids_or_campaign: IdsOrCampaign, *, store: str | Journal | None = None
+) -> pd.DataFrame:
+    """The status frame from what the journal already holds, without a single request.
+
+    Same input forms and columns as :func:`fetch_statuses`; ids never fetched have no state.
+
+    Example: ``ts.load_statuses("spring")["state"].value_counts(dropna=False)``.
+    """
+    with open_journal(store) as journal:
+        return _status_frame(_resolve_ids(ids_or_campaign, journal), journal, {})
+
+
+def _fetch_many(
+    client: TargetSMSClient, ids: list[str], *, concurrency: int, progress: bool
+) -> tuple[dict[str, StatusDetail], dict[str, str]]:
+    """Fetch ids concurrently, the ones the interval allows soonest first."""
+    fetched: dict[str, StatusDetail] = {}
+    errors: dict[str, str] = {}
+    if not ids:
+        return fetched, errors
+    # Sorting by the time each id's identical request is allowed again means a worker only ever
+    # sleeps when nothing else is ready: the pool is never stalled by one early re-ask.
+    order = sorted(ids, key=lambda i: client.read_wait("detail", i))
+    bar = _progress(len(order), progress, "statuses")
+    lock = threading.Lock()
+
+    def one(sms_id: str) -> None:
+        try:
+            detail = client.status_detail(sms_id)
+        except TargetSMSError as exc:
+            with lock:
+                errors[sms_id] = exc.code
+            logger.warning("status of %s: %s", sms_id, exc.code)
+        else:
+            with lock:
+                fetched[sms_id] = detail
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(order))) as pool:
+            for future in [pool.submit(one, sms_id) for sms_id in order]:
+                future.result()
+    finally:
+        if bar is not None:
+            bar.close()
+    return fetched, errors
+
+
+def _status_frame(ids: list[str], journal: Journal, errors: dict[str, str]) -> pd.DataFrame:
+    unique = list(dict.fromkeys(ids))
+    stored, info = journal.statuses(unique), journal.message_info(unique)
+    frame = pd.DataFrame({"sms_id": pd.Series(ids, dtype="object")})
+    frame = frame.merge(
+        info[["sms_id", "msisdn", "campaign", "sent_at"]], on="sms_id", how="left", sort=False
+    )
+    frame = frame.merge(
+        stored[["sms_id", "state", "changed_at", "num_parts", "price"]],
+        on="sms_id",
+        how="left",
+        sort=False,
+    )
+    frame["is_final"] = frame["state"].isin(FINAL_STATES).astype(bool)
+    frame["changed_at"] = pd.to_datetime(frame["changed_at"], utc=True).dt.tz_convert(MOSCOW)
+    frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True).dt.tz_convert(MOSCOW)
+    frame["num_parts"] = frame["num_parts"].astype("Int64")
+    frame["price"] = frame["price"].astype("float64")
+    frame["cost"] = frame["num_parts"].astype("float64") * frame["price"]
+    frame["error_code"] = pd.Series(
+        [errors.get(i) for i in frame["sms_id"]], index=frame.index, dtype="object"
+    )
+    return frame[list(STATUS_COLUMNS)]
+
+
+def wait_for_final(
+    client: TargetSMSClient,
+    ids_or_campaign: IdsOrCampaign,
+    *,
+    store: str | Journal | None = None,
+    timeout: float = 900.0,
+    concurrency: int = 8,
+    progress: bool = True,
+    poll_interval: float | None = None,
+) -> pd.DataFrame:
+    """Fetch statuses again at the allowed pace until every one is final or ``timeout`` passes.
+
+    Each round asks only the ids still pending; between rounds it waits for the identical-request
+    interval (or ``poll_interval`` if that is longer). Returns the last status frame.
+
+    Example: ``ts.wait_for_final(client, "spring", timeout=600)["state"].value_counts()``.
+    """
+    deadline = time.monotonic() + timeout
+    with open_journal(store) as journal:
+        ids = _resolve_ids(ids_or_campaign, journal)
+        bar = _progress(len(set(ids)), progress, "final")
+        try:
+            while True:
+                frame = fetch_statuses(
+                    client, ids, store=journal, concurrency=concurrency, progress=False
+                )
+                final = int(frame.drop_duplicates("sms_id")["is_final"].sum())
+                if bar is not None:
+                    bar.n = final
+                    bar.refresh()
+                pending = frame.loc[~frame["is_final"], "sms_id"].unique().tolist()
+                if not pending or time.monotonic() >= deadline:
+                    return frame
+                soonest = min(client.read_wait("detail", i) for i in pending)
+                pause = max(soonest, poll_interval or 0.0, 0.05)
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        finally:
+            if bar is not None:
+                bar.close()

@@ -1,0 +1,131 @@
+"""fetch_statuses and wait_for_final through real HTTP to the emulator."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+import targetsms_analytics as ts
+from targetsms_analytics.journal import Journal
+from targetsms_analytics.statuses import STATUS_COLUMNS, fetch_statuses, wait_for_final
+
+PHONES = [f"7916{n:07d}" for n in range(30)]
+
+
+def detail_requests(emu) -> int:
+    return sum(1 for entry in emu.log if entry["op"] == "detail")
+
+
+@pytest.fixture
+def journal(tmp_path):
+    with Journal(tmp_path / "j.sqlite") as j:
+        yield j
+
+
+@pytest.fixture
+def sent(client):
+    return client.send("SHOP", PHONES, "Привет!")
+
+
+def test_right_after_sending_every_state_is_send(client, emulator, journal, sent):
+    frame = fetch_statuses(client, sent, store=journal, progress=False)
+    assert list(frame.columns) == list(STATUS_COLUMNS)
+    assert frame["sms_id"].tolist() == sent
+    assert (frame["state"] == "send").all() and not frame["is_final"].any()
+    assert frame["changed_at"].isna().all()
+    assert frame["error_code"].isna().all()
+    assert (frame["cost"] == frame["num_parts"] * frame["price"]).all()
+
+
+def test_after_the_lifecycle_states_match_the_emulator_and_a_third_pass_is_free(
+    client, emulator, journal, sent
+):
+    fetch_statuses(client, sent, store=journal, progress=False)
+    emulator.advance(3600)
+    second = fetch_statuses(client, sent, store=journal, concurrency=8, progress=False)
+    assert second["state"].tolist() == [emulator.state_of(i) for i in sent]
+    assert second["is_final"].all()
+    assert second["changed_at"].notna().all()
+    assert str(second["changed_at"].dt.tz) == "Europe/Moscow"
+    before = detail_requests(emulator)
+    third = fetch_statuses(client, sent, store=journal, progress=False)
+    assert detail_requests(emulator) == before  # zero requests: every state is final
+    pd.testing.assert_frame_equal(third, second)
+
+
+def test_a_pending_reask_waits_without_stalling_the_others(client, emulator, journal, sent):
+    fetch_statuses(client, sent[:1], store=journal, progress=False)  # sent[0] asked just now
+    started = time.monotonic()
+    frame = fetch_statuses(client, sent, store=journal, concurrency=4, progress=False)
+    assert frame["error_code"].isna().all()
+    detail_log = [e for e in emulator.log if e["op"] == "detail"]
+    assert not any("Попытка" in e["answer"] for e in detail_log)  # never tripped the rule
+    # the early re-ask went last, after every other id
+    assert detail_log[-1]["params"]["smsid"] == sent[0]
+    assert time.monotonic() - started >= 0.8
+
+
+def test_throttled_rereads_wait_rather_than_fail(make_client, emulator, journal, sent):
+    other = make_client()  # a second client: it does not know when the first one asked
+    fetch_statuses(make_client(), sent[:5], store=journal, progress=False)
+    frame = fetch_statuses(other, sent[:5], store=journal, progress=False)
+    assert frame["error_code"].isna().all() and (frame["state"] == "send").all()
+    assert any("Попытка" in e["answer"] for e in emulator.log if e["op"] == "detail")
+
+
+def test_5xx_and_resets_on_reads_are_retried(client, emulator, journal, sent):
+    emulator.inject("error_5xx", count=3, op="detail")
+    emulator.inject("reset_before", count=3, op="detail")
+    frame = fetch_statuses(client, sent, store=journal, progress=False)
+    assert frame["error_code"].isna().all()
+    assert len(frame) == len(sent)
+
+
+def test_a_per_id_failure_does_not_abort_the_rest(client, journal, sent):
+    asked = [*sent[:3], "1", sent[3]]
+    frame = fetch_statuses(client, asked, store=journal, progress=False)
+    assert frame["sms_id"].tolist() == asked
+    assert frame.loc[frame["sms_id"] == "1", "error_code"].item() == "unknown_response"
+    assert frame.loc[frame["sms_id"] != "1", "state"].eq("send").all()
+
+
+def test_campaign_name_and_frame_inputs(client, emulator, journal):
+    result = ts.send_campaign(
+        client,
+        pd.DataFrame({"phone": PHONES[:5]}),
+        "Hi",
+        "SHOP",
+        campaign="spring",
+        store=journal,
+        progress=False,
+    )
+    by_name = fetch_statuses(client, "spring", store=journal, progress=False)
+    assert set(by_name["sms_id"]) == set(result["sms_id"])
+    assert (by_name["campaign"] == "spring").all()
+    assert by_name["msisdn"].tolist() == [
+        result.set_index("sms_id").loc[i, "msisdn"] for i in by_name["sms_id"]
+    ]
+    assert by_name["sent_at"].notna().all()
+    by_frame = fetch_statuses(client, result, store=journal, progress=False)
+    assert by_frame["sms_id"].tolist() == result["sms_id"].tolist()
+
+
+def test_unknown_campaign_is_a_clear_error(client, journal):
+    with pytest.raises(ts.InputError, match="no campaign"):
+        fetch_statuses(client, "nope", store=journal, progress=False)
+
+
+def test_wait_for_final_polls_until_final(client, emulator, journal, sent):
+    emulator.speed = 1000  # delivery within (5..60 s) / 1000
+    frame = wait_for_final(client, sent, store=journal, timeout=20, progress=False)
+    assert frame["is_final"].all()
+    assert frame["state"].tolist() == [emulator.state_of(i) for i in sent]
+
+
+def test_wait_for_final_stops_at_the_deadline(client, journal, sent):
+    started = time.monotonic()
+    frame = wait_for_final(client, sent[:3], store=journal, timeout=1.5, progress=False)
+    assert not frame["is_final"].any()
+    assert time.monotonic() - started < 4
