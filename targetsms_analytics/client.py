@@ -454,7 +454,7 @@ class TargetSMSClient:
                 previous = self._last_read.get(key)
                 self._last_read[key] = time.monotonic()
         try:
-            return self._request(params, op=op)
+            text = self._request(params, op=op)
         except TransportError:
             # A failed exchange most likely did not count as a request: retry it without waiting
             # the interval (if it did count, the service says duplicate_request and we wait then).
@@ -465,6 +465,18 @@ class TargetSMSClient:
                     else:
                         self._last_read[key] = previous
             raise
+        except TargetSMSError:
+            self._mark_answered(key)
+            raise
+        self._mark_answered(key)
+        return text
+
+    def _mark_answered(self, key: tuple[str, ...] | None) -> None:
+        """Count the interval from the answer: the service saw the request before we saw its
+        answer, so this never starts the next identical request too early."""
+        if key is not None:
+            with self._lock:
+                self._last_read[key] = time.monotonic()
 
     def _request(self, params: list[tuple[str, str]], *, op: str) -> str:
         url = protocol.build_url(self.url, params)

@@ -6,7 +6,9 @@ import ast
 import re
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import phpserialize
 import pytest
@@ -299,6 +301,19 @@ def test_speed_runs_the_virtual_clock():
         sms_id = send(emu, MTS)
         time.sleep(0.01)
         assert emu.state_of(sms_id) != "send"
+
+
+def test_compressed_time_still_reports_the_configured_latency():
+    """speed compresses when a state turns final, not the stamps: latency stays the delay."""
+    with Emulator(throttle_interval=0, speed=100, delivery_delay=(30, 40)) as emu:
+        time.sleep(0.3)  # 30 virtual seconds pass before the send
+        before = datetime.now(ZoneInfo("Europe/Moscow"))
+        sms_id = send(emu, MTS)
+        time.sleep(0.45)  # 45 virtual seconds: final
+        assert emu.state_of(sms_id) != "send"
+        message = emu.messages[sms_id]
+        assert abs((message.sent_at - before).total_seconds()) < 1  # the wall clock
+        assert 30 <= (message.final_at - message.sent_at).total_seconds() <= 40
 
 
 def test_outcomes_are_seeded():

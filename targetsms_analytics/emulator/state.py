@@ -154,9 +154,10 @@ class Message:
     price: float  # roubles per part
     country: str
     operator: str
-    sent_at: datetime  # Europe/Moscow, virtual clock
+    sent_at: datetime  # Europe/Moscow, wall clock
     final_state: str
-    final_at: datetime
+    final_at: datetime  # sent_at + the delay: what time_change_state reports
+    due: datetime  # when the state turns final on the (compressed) virtual clock
     paid_from: str  # a package direction or "money"
     comment: str | None = None
     via_top_up: bool = False
@@ -164,8 +165,8 @@ class Message:
     clock: Callable[[], datetime] | None = field(default=None, repr=False, compare=False)
 
     def state_at(self, now: datetime) -> str:
-        """``send`` before ``final_at``, the final state from then on."""
-        return self.final_state if now >= self.final_at else "send"
+        """``send`` before ``due`` on the virtual clock, the final state from then on."""
+        return self.final_state if now >= self.due else "send"
 
     @property
     def state(self) -> str:
@@ -487,7 +488,10 @@ class EmulatorState:
         account.kopecks = kopecks
         if self.provider_sms_left is not None:
             self.provider_sms_left -= parts * len(targets)
-        sent_at = self.now()
+        # Time is compressed only for *when* a state turns final (the virtual clock); the stamps a
+        # client sees tell the uncompressed story, so reported latencies are the configured delays.
+        sent_at = datetime.now(MOSCOW)
+        sent_virtual = self.now()
         weights = [self.outcomes.get(s, 0.0) for s in FINAL_STATES]
         ids: list[str] = []
         for (phone, country, operator), source in zip(targets, sources, strict=True):
@@ -516,6 +520,7 @@ class EmulatorState:
                 sent_at=sent_at,
                 final_state=final_state,
                 final_at=sent_at + timedelta(seconds=delay),
+                due=sent_virtual + timedelta(seconds=delay),
                 paid_from=source,
                 comment=comment,
                 via_top_up=via_top_up,
