@@ -30,10 +30,11 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 from phonenumbers import carrier as _carrier
 
-try:  # the length of the longest prefix in the carrier data: the lookup never reads further
+try:  # the table behind phonenumbers.carrier: {E.164 prefix: {language: name}}
+    from phonenumbers.carrierdata import CARRIER_DATA as _CARRIER_DATA
     from phonenumbers.carrierdata import CARRIER_LONGEST_PREFIX as _CARRIER_PREFIX
 except ImportError:  # pragma: no cover - layout of phonenumbers' generated data changed
-    _CARRIER_PREFIX = 15
+    _CARRIER_DATA, _CARRIER_PREFIX = None, 0
 
 __all__ = [
     "PHONE_INVALID",
@@ -287,41 +288,66 @@ def normalize_phones(
     )
 
 
-@lru_cache(maxsize=1 << 14)
-def _operator_for_prefix(prefix: str) -> str:
+def _carrier_lookup(digits: str) -> str:
+    """The longest-prefix lookup of ``phonenumbers.carrier.name_for_valid_number(number, "ru")``.
+
+    Done on the table directly: a few dict lookups instead of parsing and formatting the number
+    (10 µs), which matters for a million distinct numbers. Same rule: the longest prefix that has a
+    Russian name or, failing that, an English one. Tests check it agrees with phonenumbers.
+    """
+    assert _CARRIER_DATA is not None
+    for length in range(min(len(digits), _CARRIER_PREFIX), 0, -1):
+        names = _CARRIER_DATA.get(digits[:length])
+        if names is None:
+            continue
+        if "ru" in names:
+            return names["ru"] or UNKNOWN_OPERATOR
+        if "en" in names:
+            return names["en"] or UNKNOWN_OPERATOR
+    return UNKNOWN_OPERATOR
+
+
+@lru_cache(maxsize=1 << 16)
+def _carrier_by_parsing(digits: str) -> str:  # pragma: no cover - only without the table
     try:
-        number = phonenumbers.parse("+" + prefix, None)
+        number = phonenumbers.parse("+" + digits, None)
     except NumberParseException:
         return UNKNOWN_OPERATOR
-    # "ru" falls back to the English name where the data has no Russian one.
     return _carrier.name_for_valid_number(number, "ru") or UNKNOWN_OPERATOR
 
 
-def operator_of(msisdn: str | None) -> str:
+def operator_of(msisdn: str | int | None) -> str:
     """The mobile operator the number's range was allocated to, from phonenumbers' carrier data.
 
+    ``msisdn`` is E.164 digits (``'79261234567'``; a leading ``+`` or an int are accepted too).
     Russian names where the data has them (``МегаФон``, ``Билайн``, ``Tele2``), else English; the
     string ``"unknown"`` where the data has none, and for None or a value that is not digits.
-    Caution: with mobile number portability this is the ORIGINAL holder of the range, not necessarily
-    the subscriber's operator today, and the Russian data is patchy (whole MTS ranges such as 7916 are
-    missing). The lookup only reads the first digits, so it is cached per prefix; it does not re-check
-    the number's type (landline ranges have no carrier data, so they give ``"unknown"`` anyway).
+    Caution: with mobile number portability this is the ORIGINAL holder of the number range, not
+    necessarily the subscriber's operator today, and the Russian data is patchy (whole MTS ranges
+    such as 7916 are missing, so MTS is under-counted). The lookup reads only the number's prefix and
+    does not re-check its type (landline ranges have no carrier data, so they give ``"unknown"``).
 
     Example::
 
         >>> operator_of("79261234567"), operator_of("79031234567"), operator_of(None)
         ('МегаФон', 'Билайн', 'unknown')
     """
+    if isinstance(msisdn, int) and not isinstance(msisdn, bool) and msisdn > 0:
+        msisdn = str(msisdn)
     if not isinstance(msisdn, str):
         return UNKNOWN_OPERATOR
     digits = msisdn.lstrip("+")
     if not (digits.isascii() and digits.isdigit()):
         return UNKNOWN_OPERATOR
-    return _operator_for_prefix(digits[:_CARRIER_PREFIX])
+    if _CARRIER_DATA is None:  # pragma: no cover
+        return _carrier_by_parsing(digits)
+    return _carrier_lookup(digits)
 
 
 def operators(msisdns: Iterable[str | None] | pd.Series) -> pd.Series:
     """:func:`operator_of` for each value: a Series named ``operator``, same index (or 0..n-1).
+
+    Each distinct value is looked up once (about 1 µs each).
 
     Example::
 

@@ -202,7 +202,9 @@ def test_equal_length_numbers_use_exactly_the_optimum(
 
 @given(st.lists(st.sampled_from([10, 11, 12, 13]), min_size=1, max_size=3000), st.data())
 @settings(max_examples=100, deadline=None)
-def test_mixed_lengths_stay_close_to_the_lower_bound(lengths: list[int], data: st.DataObject) -> None:
+def test_mixed_lengths_stay_close_to_the_lower_bound(
+    lengths: list[int], data: st.DataObject
+) -> None:
     base = data.draw(st.integers(min_value=100, max_value=1900))
     phones = ["7" * n for n in lengths]
     batches = pack(phones, base_length=base)

@@ -74,7 +74,9 @@ def test_valid_foreign_numbers_are_kept(raw: str, msisdn: str) -> None:
     assert normalize_phone(raw) == msisdn
 
 
-@pytest.mark.parametrize("raw", [None, float("nan"), np.nan, pd.NA, pd.NaT, "", "   ", "nan", "None"])
+@pytest.mark.parametrize(
+    "raw", [None, float("nan"), np.nan, pd.NA, pd.NaT, "", "   ", "nan", "None"]
+)
 def test_missing_values(raw: object) -> None:
     assert normalize_phone(raw) is None
     assert check_phone(raw) == (None, "phone_missing")
@@ -311,3 +313,22 @@ def test_operators_maps_a_series_keeping_its_index() -> None:
     assert list(result.index) == [4, 3, 2, 1]
     assert result.tolist() == ["МегаФон", "unknown", "МегаФон", "Билайн"]
     assert operators([]).tolist() == []
+
+
+def test_operator_of_agrees_with_phonenumbers_for_every_region() -> None:
+    kinds = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in kinds:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            msisdn = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)[1:]
+            assert operator_of(msisdn) == (carrier.name_for_number(example, "ru") or "unknown")
+            checked += 1
+    assert checked > 200
+
+
+def test_operator_of_accepts_a_plus_or_an_int() -> None:
+    assert operator_of("+79261234567") == operator_of(79261234567) == "МегаФон"
+    assert operator_of(True) == "unknown"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -155,7 +157,7 @@ def test_each_part_fits_its_encoding(text: str) -> None:
         if len(parts) > 1:
             assert cost(part) <= multi
     # greedy: no part could take the next part's first character
-    for part, after in zip(parts, parts[1:], strict=False):
+    for part, after in itertools.pairwise(parts):
         assert cost(part + after[0]) > multi
 
 
