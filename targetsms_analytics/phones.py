@@ -347,7 +347,8 @@ def operator_of(msisdn: str | int | None) -> str:
 def operators(msisdns: Iterable[str | None] | pd.Series) -> pd.Series:
     """:func:`operator_of` for each value: a Series named ``operator``, same index (or 0..n-1).
 
-    Each distinct value is looked up once (about 1 µs each).
+    Vectorized for reports over millions of numbers: the distinct values are turned into integers
+    once, then each prefix length of the carrier table is one ``searchsorted`` over all of them.
 
     Example::
 
@@ -355,6 +356,75 @@ def operators(msisdns: Iterable[str | None] | pd.Series) -> pd.Series:
         ['МегаФон', 'unknown']
     """
     series = msisdns if isinstance(msisdns, pd.Series) else pd.Series(list(msisdns), dtype=object)
-    names = {value: operator_of(value) for value in pd.unique(series.dropna())}
-    result = series.map(names)
-    return result.where(series.notna(), UNKNOWN_OPERATOR).astype(object).rename("operator")
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    names = np.empty(len(uniques) + 1, dtype=object)
+    names[:-1] = _operators_of_distinct(np.asarray(uniques, dtype=object))
+    names[-1] = UNKNOWN_OPERATOR  # factorize's -1 (missing) takes the last slot
+    return pd.Series(names.take(codes), index=series.index, dtype=object, name="operator")
+
+
+@lru_cache(maxsize=1)
+def _prefix_tables() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per prefix length: the sorted prefixes (as ints) that name a carrier, and those names."""
+    by_length: dict[int, dict[int, str]] = {}
+    for prefix, names in (_CARRIER_DATA or {}).items():
+        if "ru" in names:
+            name = names["ru"] or UNKNOWN_OPERATOR
+        elif "en" in names:
+            name = names["en"] or UNKNOWN_OPERATOR
+        else:
+            continue  # _carrier_lookup goes on to a shorter prefix
+        by_length.setdefault(len(prefix), {})[int(prefix)] = name
+    tables = {}
+    for length, table in by_length.items():
+        keys = np.array(sorted(table), dtype=np.int64)
+        tables[length] = (keys, np.array([table[k] for k in keys.tolist()], dtype=object))
+    return tables
+
+
+def _operators_of_distinct(values: np.ndarray) -> np.ndarray:
+    """Longest-prefix carrier names for distinct values, as :func:`operator_of` gives them."""
+    out = np.full(len(values), UNKNOWN_OPERATOR, dtype=object)
+    if not len(values) or _CARRIER_DATA is None:
+        if _CARRIER_DATA is None:  # pragma: no cover
+            return np.array([operator_of(v) for v in values], dtype=object)
+        return out
+    digits = pd.Series(values, dtype=object).map(_as_digits, na_action="ignore")
+    ok = digits.notna().to_numpy().copy()
+    if not ok.any():
+        return out
+    long = ok & (digits.str.len() > 18).fillna(False).to_numpy()  # beyond int64: rare, slow path
+    for i in np.flatnonzero(long):
+        out[i] = _carrier_lookup(digits.iat[i])
+    ok &= ~long
+    if not ok.any():
+        return out
+    texts = digits[ok].astype(str)
+    lengths = texts.str.len().to_numpy()
+    numbers_ = texts.astype(np.int64).to_numpy()
+    positions = np.flatnonzero(ok)
+    tables = _prefix_tables()
+    for n in np.unique(lengths):
+        rows = lengths == n
+        nums, where = numbers_[rows], positions[rows]
+        found = np.zeros(len(nums), dtype=bool)
+        for length in sorted((L for L in tables if L <= n), reverse=True):
+            keys, names = tables[length]
+            prefixes = nums // 10 ** int(n - length)
+            slot = np.searchsorted(keys, prefixes).clip(max=len(keys) - 1)
+            hit = (keys[slot] == prefixes) & ~found
+            out[where[hit]] = names[slot[hit]]
+            found |= hit
+    return out
+
+
+def _as_digits(value: object) -> str | None:
+    """``value`` as E.164 digits (a leading ``+`` or an int allowed), or None, like operator_of."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    digits = value.lstrip("+")
+    if digits.isascii() and digits.isdigit() and digits[0] != "0":
+        return digits
+    return None

@@ -315,6 +315,23 @@ def test_operators_maps_a_series_keeping_its_index() -> None:
     assert operators([]).tolist() == []
 
 
+@given(
+    st.lists(
+        st.one_of(
+            st.from_regex(r"\+?7[0-9]{10}", fullmatch=True),
+            st.from_regex(r"[0-9]{1,22}", fullmatch=True),
+            st.integers(min_value=-5, max_value=10**16),
+            st.none(),
+            st.text(max_size=5),
+        ),
+        max_size=60,
+    )
+)
+@settings(max_examples=300)
+def test_vectorized_operators_agree_with_operator_of(values: list) -> None:
+    assert operators(values).tolist() == [operator_of(v) for v in values]
+
+
 def test_operator_of_agrees_with_phonenumbers_for_every_region() -> None:
     kinds = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
     checked = 0
