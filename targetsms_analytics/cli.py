@@ -1,0 +1,579 @@
+"""``targetsms``: the command line, a thin layer of parsing and printing over the library.
+
+::
+
+    targetsms demo                                     the whole thing against an emulator
+    targetsms send --sender SHOP --text "Привет" 79001234567
+    targetsms status 1179038981 1179038982             or: targetsms status --campaign spring
+    targetsms balance
+    targetsms campaign send contacts.csv --text "Здравствуйте, {name}!" --sender SHOP \\
+        --campaign spring [--estimate-only]
+    targetsms campaign refresh --campaign spring --wait 600
+    targetsms campaign report --campaign spring --by operator --html spring.html
+    targetsms emulator --port 8000
+
+Credentials come from ``TARGETSMS_USER``, ``TARGETSMS_PASSWORD`` and ``TARGETSMS_URL`` (or a ``.env``
+file); the journal from ``--store``, ``TARGETSMS_STORE`` or the user data dir. Exit codes: 0 done,
+1 the service refused (``error <code>: <text>``), 2 bad input or missing credentials (one line on
+stderr, no traceback).
+
+Example::
+
+    from click.testing import CliRunner
+    from targetsms_analytics.cli import cli
+
+    CliRunner().invoke(cli, ["campaign", "send", "c.csv", "--text", "Hi", "--sender", "SHOP",
+                             "--campaign", "x", "--estimate-only"])
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import pandas as pd
+
+from .errors import InputError, TargetSMSError
+
+__all__ = ["EXIT_INPUT", "EXIT_SERVICE", "cli", "main"]
+
+#: Exit code when the service (or the network) refused: ``error <code>: <text>`` on stderr.
+EXIT_SERVICE = 1
+#: Exit code for bad input and missing credentials (click's own usage errors use it too).
+EXIT_INPUT = 2
+
+_REPORT_BY = ("operator", "date", "campaign", "sender")
+_STATUS_COLUMNS = ("sms_id", "msisdn", "state", "changed_at", "num_parts", "price", "cost")
+
+
+# ---------------------------------------------------------------- errors and logging
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(message, err=True)
+    raise click.exceptions.Exit(code)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class _Group(click.Group):
+    """A click group that turns the library's errors into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .journal import JournalError
+
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            if exc.code == "missing_credentials":
+                _fail(
+                    "targetsms: missing credentials: set TARGETSMS_USER and TARGETSMS_PASSWORD "
+                    "(and TARGETSMS_URL for a non-default service) in the environment or a .env "
+                    "file; `targetsms demo` needs none",
+                    EXIT_INPUT,
+                )
+            _fail(f"error {exc.code}: {_one_line(exc.text)}", EXIT_INPUT)
+        except TargetSMSError as exc:
+            _fail(f"error {exc.code}: {_one_line(exc.text)}", EXIT_SERVICE)
+        except JournalError as exc:
+            _fail(f"error journal: {_one_line(str(exc))}", EXIT_SERVICE)
+
+
+class _EchoHandler(logging.Handler):
+    """Log records to whatever ``sys.stderr`` is now (click's test runner swaps it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:  # pragma: no cover - logging must never break the command
+            self.handleError(record)
+
+
+_HANDLER = _EchoHandler()
+_HANDLER.setFormatter(logging.Formatter("targetsms: %(levelname)s: %(message)s"))
+
+
+def _setup_logging(verbose: int) -> Callable[[], None]:
+    """Warnings (``-v`` info, ``-vv`` debug and HTTP lines) on stderr; returns the undo.
+
+    Undone when the command ends, so running commands in-process (tests, ``main(argv)``) leaves
+    the loggers as they were.
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    names = ["targetsms_analytics"]
+    if verbose >= 2:  # requests' and urllib3's own lines (the client's filter redacts their URLs)
+        names += ["urllib3", "requests"]
+    saved = []
+    for name in names:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level))
+        logger.setLevel(level)
+        logger.addHandler(_HANDLER)
+
+    def undo() -> None:
+        for logger, previous in saved:
+            logger.removeHandler(_HANDLER)
+            logger.setLevel(previous)
+
+    return undo
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _client() -> Any:
+    """A client from the environment (or ``.env``); a bad URL is bad input, exit 2."""
+    from .client import TargetSMSClient
+
+    try:
+        return TargetSMSClient.from_env()
+    except InputError:
+        raise
+    except ValueError as exc:
+        raise InputError("invalid_url", f"TARGETSMS_URL: {exc}") from None
+
+
+def _store(ctx: click.Context) -> str | None:
+    return ctx.find_root().obj["store"]
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+def _echo_table(frame: pd.DataFrame, *, max_rows: int | None = 200) -> None:
+    from .html_report import text_table
+
+    click.echo(text_table(frame, max_rows=max_rows))
+
+
+def _counts_line(series: pd.Series) -> str:
+    counts = series.astype(object).fillna("none").value_counts()
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+def _read_csv(path: str, phone_column: str | None) -> tuple[pd.DataFrame, str]:
+    from .demo import find_phone_column, read_contacts
+
+    contacts = read_contacts(path)
+    column = find_phone_column(contacts, phone_column or "phone", aliases=phone_column is None)
+    return contacts, column
+
+
+def _statuses_table(statuses: pd.DataFrame) -> pd.DataFrame:
+    columns = [c for c in _STATUS_COLUMNS if c in statuses.columns]
+    if "error_code" in statuses.columns and statuses["error_code"].notna().any():
+        columns.append("error_code")
+    return statuses[columns]
+
+
+def _summary_text(statuses: pd.DataFrame) -> str:
+    final = int(statuses.drop_duplicates("sms_id")["is_final"].sum())
+    total = int(statuses["sms_id"].nunique())
+    return f"{final} of {total} final; states: {_counts_line(statuses['state'])}"
+
+
+# ---------------------------------------------------------------- the group
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--store",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="Journal file (SQLite). Default: $TARGETSMS_STORE, else the user data dir.",
+)
+@click.option("-v", "--verbose", count=True, help="Log more: -v retries and answers, -vv HTTP.")
+@click.version_option(package_name="targetsms-analytics", prog_name="targetsms")
+@click.pass_context
+def cli(ctx: click.Context, store: str | None, verbose: int) -> None:
+    """Send SMS campaigns through TargetSMS and report on delivery and cost.
+
+    Credentials: TARGETSMS_USER, TARGETSMS_PASSWORD and optional TARGETSMS_URL, in the environment
+    or a .env file. Try `targetsms demo` first: it needs none.
+    """
+    ctx.call_on_close(_setup_logging(verbose))
+    ctx.ensure_object(dict)
+    ctx.obj["store"] = store
+    ctx.obj["verbose"] = verbose
+
+
+# ---------------------------------------------------------------- single commands
+
+
+@cli.command(short_help="Send one text to one or several phones.")
+@click.option("--sender", required=True, help="Sender name (up to 11 letters, or 15 digits).")
+@click.option("--text", required=True, help="Message text.")
+@click.option(
+    "--campaign",
+    default=None,
+    help="Journal name for this send (default: derived from sender, text and phones, so the "
+    "same command run twice does not send twice).",
+)
+@click.argument("phones", nargs=-1, required=True)
+@click.pass_context
+def send(ctx: click.Context, sender: str, text: str, campaign: str | None, phones: tuple) -> None:
+    """Send one text to the phones given; print an SMS id per phone."""
+    from .campaign import send_campaign
+
+    client = _client()
+    contacts = pd.DataFrame({"phone": pd.Series(list(phones), dtype=object)})
+    result = send_campaign(
+        client, contacts, text, sender, campaign=campaign, store=_store(ctx), progress=False
+    )
+    columns = ["phone", "msisdn", "sms_id", "outcome", "error_code"]
+    if result["error_text"].notna().any():
+        columns.append("error_text")
+    shown = result[columns]
+    _echo_table(shown, max_rows=None)
+    name = result.attrs.get("campaign")
+    summary = result.attrs.get("summary", {})
+    click.echo(f"campaign {name}: {_counts_line(result['outcome'])}")
+    if summary.get("requests", 0) == 0 and (result["outcome"] == "sent").any():
+        click.echo(
+            "nothing new was sent: these recipients already have a record in this campaign "
+            "(pass --campaign NEW to send again on purpose)",
+            err=True,
+        )
+    if not result["outcome"].isin(["sent", "queued"]).any():
+        raise click.exceptions.Exit(EXIT_SERVICE)
+
+
+@cli.command(short_help="Detailed statuses of SMS ids, or of a campaign.")
+@click.argument("ids", nargs=-1)
+@click.option("--campaign", default=None, help="Every SMS of this journal campaign.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.pass_context
+def status(ctx: click.Context, ids: tuple, campaign: str | None, concurrency: int) -> None:
+    """Show the detailed status of SMS ids, or of every SMS of a campaign."""
+    from .statuses import fetch_statuses
+
+    if bool(ids) == bool(campaign):
+        raise click.UsageError("give SMS ids or --campaign NAME (one of the two)")
+    client = _client()
+    statuses = fetch_statuses(
+        client,
+        campaign if campaign else list(ids),
+        store=_store(ctx),
+        concurrency=concurrency,
+        progress=_progress(),
+    )
+    _echo_table(_statuses_table(statuses))
+    click.echo(_summary_text(statuses))
+    failed = statuses["error_code"].notna()
+    if len(statuses) and failed.all():
+        first = statuses.loc[failed, "error_code"].iloc[0]
+        _fail(f"error {first}: no status could be fetched (-v shows each failure)", EXIT_SERVICE)
+
+
+@cli.command(short_help="Money and SMS left per direction (saves a snapshot).")
+@click.pass_context
+def balance(ctx: click.Context) -> None:
+    """Show the money balance and SMS left per direction; save a snapshot to the journal."""
+    from .analytics import packages_frame
+    from .journal import Journal
+
+    client = _client()
+    current = client.balance()
+    with Journal(_store(ctx)) as journal:
+        journal.save_balance(current)
+        where = journal.path
+    click.echo(f"balance: {current.amount:.2f} {current.currency}")
+    packages = packages_frame(current)
+    if len(packages):
+        _echo_table(packages, max_rows=None)
+    click.echo(f"snapshot saved to {where}", err=True)
+
+
+# ---------------------------------------------------------------- campaign
+
+
+@cli.group(cls=_Group, short_help="Send a CSV campaign, refresh it, report on it.")
+def campaign() -> None:
+    """Send a campaign from a CSV, refresh its statuses, and report on it."""
+
+
+def _estimate_lines(summary: dict[str, Any]) -> list[str]:
+    return [
+        f"rows           {summary['rows']}",
+        f"recipients     {summary['recipients']}",
+        f"invalid        {summary['invalid']}",
+        f"duplicates     {summary['duplicates']}",
+        f"parts          {summary['parts']}",
+        f"requests       {summary['requests']}",
+        f"expected cost  {summary['expected_cost']:.2f} RUB "
+        f"(at {summary['price_per_part']:.2f} per part)",
+    ]
+
+
+@campaign.command("send", short_help="Send a personalised campaign from a CSV.")
+@click.argument("csv_file", metavar="CSV", type=click.Path(exists=True, dir_okay=False))
+@click.option("--text", required=True, help='Template over the CSV columns: "Привет, {name}!".')
+@click.option("--sender", required=True, help="Sender name (up to 11 letters, or 15 digits).")
+@click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
+@click.option(
+    "--phone-column", default=None, help="Column with the phones (default: phone, телефон…)."
+)
+@click.option("--estimate-only", is_flag=True, help="Show the estimate; send nothing.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--result",
+    "result_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the per-row result (or estimate) to this CSV.",
+)
+@click.pass_context
+def campaign_send(
+    ctx: click.Context,
+    csv_file: str,
+    text: str,
+    sender: str,
+    name: str,
+    phone_column: str | None,
+    estimate_only: bool,
+    concurrency: int,
+    result_path: str | None,
+) -> None:
+    """Send a personalised campaign to the rows of a CSV (cp1251 or UTF-8, ';' or ',')."""
+    from .campaign import estimate_campaign, send_campaign
+    from .demo import write_frame_csv
+
+    contacts, column = _read_csv(csv_file, phone_column)
+    click.echo(
+        f"{csv_file}: {len(contacts)} rows ({contacts.attrs['encoding']}, "
+        f"separator {contacts.attrs['separator']!r}), phone column {column!r}"
+    )
+    client = None if estimate_only else _client()
+    estimate = estimate_campaign(contacts, text, phone_column=column, sender=sender, client=client)
+    click.echo("estimate:")
+    for line in _estimate_lines(estimate.attrs["summary"]):
+        click.echo(f"  {line}")
+    problems = estimate[estimate["outcome"] != "ready"]
+    if len(problems):
+        click.echo(f"not to be sent ({len(problems)}):")
+        _echo_table(problems[[column, "outcome", "error_code", "error_text"]], max_rows=20)
+    if estimate_only:
+        if result_path:
+            write_frame_csv(estimate, result_path)
+        return
+    result = send_campaign(
+        client,
+        contacts,
+        text,
+        sender,
+        phone_column=column,
+        campaign=name,
+        store=_store(ctx),
+        concurrency=concurrency,
+        progress=_progress(),
+    )
+    if result_path:
+        write_frame_csv(result, result_path)
+    summary = result.attrs.get("summary", {})
+    click.echo(
+        f"campaign {name}: {_counts_line(result['outcome'])} "
+        f"({summary.get('requests', 0)} requests)"
+    )
+    failed = result[~result["outcome"].isin(["sent", "invalid", "duplicate"])]
+    if len(failed):
+        _echo_table(failed[[column, "msisdn", "outcome", "error_code", "error_text"]], max_rows=20)
+    click.echo(f"next: targetsms campaign refresh --campaign {name}", err=True)
+
+
+@campaign.command("refresh", short_help="Fetch the statuses that are not final yet.")
+@click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Keep refreshing at the allowed pace until every status is final or SECONDS pass.",
+)
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.pass_context
+def campaign_refresh(ctx: click.Context, name: str, wait: float | None, concurrency: int) -> None:
+    """Fetch the campaign's statuses that are not final yet into the journal."""
+    from .statuses import fetch_statuses, wait_for_final
+
+    client = _client()
+    if wait is None:
+        statuses = fetch_statuses(
+            client, name, store=_store(ctx), concurrency=concurrency, progress=_progress()
+        )
+    else:
+        statuses = wait_for_final(
+            client,
+            name,
+            store=_store(ctx),
+            timeout=wait,
+            concurrency=concurrency,
+            progress=_progress(),
+        )
+    click.echo(f"campaign {name}: {_summary_text(statuses)}")
+    errors = statuses["error_code"].dropna()
+    if len(errors):
+        click.echo(f"failed to fetch {len(errors)}: {_counts_line(errors)}", err=True)
+
+
+def _write_report_json(report: pd.DataFrame, path: str) -> None:
+    frame = report.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object or isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].map(
+                lambda v: v.isoformat() if hasattr(v, "isoformat") else v
+            )
+    Path(path).write_text(
+        frame.to_json(orient="records", force_ascii=False, indent=2, date_format="iso") + "\n",
+        encoding="utf-8",
+    )
+
+
+@campaign.command("report", short_help="Delivery, cost and latency, from the journal.")
+@click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
+@click.option(
+    "--by", type=click.Choice(_REPORT_BY), default=None, help="Group the report (plus a total)."
+)
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the report as CSV.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write it as JSON.")
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report with plots."
+)
+@click.pass_context
+def campaign_report(
+    ctx: click.Context,
+    name: str,
+    by: str | None,
+    csv_path: str | None,
+    json_path: str | None,
+    html_path: str | None,
+) -> None:
+    """Delivery, cost and latency of a campaign, from the journal (no request made)."""
+    from .demo import (
+        journal_statuses,
+        report_with_total,
+        terminal_report,
+        write_frame_csv,
+    )
+    from .journal import Journal
+
+    with Journal(_store(ctx)) as journal:
+        statuses = journal_statuses(journal, name)
+        snapshots = journal.balance_snapshots()
+        history = journal.package_history()
+    if statuses.empty:
+        raise InputError(
+            "no_messages", f"campaign {name!r} has no sent SMS in the journal", field="campaign"
+        )
+    report = report_with_total(statuses, by)
+    _echo_table(terminal_report(report))
+    never = int((statuses["state"] == "send").sum())
+    if never:
+        click.echo(
+            f"{never} SMS not final yet: run `targetsms campaign refresh --campaign {name}`",
+            err=True,
+        )
+    if csv_path:
+        write_frame_csv(report, csv_path)
+        click.echo(f"wrote {csv_path}", err=True)
+    if json_path:
+        _write_report_json(report, json_path)
+        click.echo(f"wrote {json_path}", err=True)
+    if html_path:
+        _write_report_html(name, statuses, by or "operator", snapshots, history, html_path)
+        click.echo(f"wrote {html_path}", err=True)
+
+
+def _write_report_html(
+    name: str,
+    statuses: pd.DataFrame,
+    by: str,
+    snapshots: pd.DataFrame,
+    history: pd.DataFrame,
+    path: str,
+) -> None:
+    from .demo import report_sections
+    from .html_report import render_report
+
+    latest = None
+    if len(history):
+        last = history["taken_at"].max()
+        latest = history.loc[history["taken_at"] == last, ["direction", "remaining"]]
+    tables, figures = report_sections(
+        statuses, by=by, balance=latest, snapshots=snapshots if len(snapshots) else None
+    )
+    notes = [
+        f"Campaign {name!r}: {statuses['sms_id'].nunique()} SMS; {_summary_text(statuses)}.",
+        f"From the journal, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.",
+    ]
+    page = render_report(f"Campaign {name}", tables, figures, notes=notes)
+    Path(path).write_text(page, encoding="utf-8")
+
+
+# ---------------------------------------------------------------- emulator and demo
+
+
+@cli.command(short_help="Run the TargetSMS emulator on 127.0.0.1.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--speed", default=1.0, show_default=True, type=float, help="Virtual-time factor of lifecycles."
+)
+@click.option(
+    "--throttle-interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds within which an identical request is refused.",
+)
+@click.option(
+    "--latency",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds per request.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed for outcomes.")
+def emulator(port: int, speed: float, throttle_interval: float, latency: float, seed: int) -> None:
+    """Run a TargetSMS-compatible server on 127.0.0.1 until Ctrl-C (user demo, password demo)."""
+    from .emulator import serve
+
+    serve(port, speed=speed, throttle_interval=throttle_interval, latency=latency, seed=seed)
+
+
+@cli.command(short_help="A whole campaign against a built-in emulator.")
+@click.option(
+    "--out",
+    "out_dir",
+    default="targetsms-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the report, CSVs, plots and the demo's journal.",
+)
+@click.pass_context
+def demo(ctx: click.Context, out_dir: str) -> None:
+    """Run a whole campaign against a built-in emulator: no credentials, no network."""
+    from .demo import run_demo
+
+    run_demo(
+        out_dir,
+        echo=click.echo,
+        progress=True,
+        quiet_logs=ctx.find_root().obj["verbose"] == 0,
+    )
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The ``targetsms`` console script.
+
+    Example: ``main(["balance"])`` (exits with the command's code, like the script).
+    """
+    cli.main(args=list(argv) if argv is not None else None, prog_name="targetsms")

@@ -1,0 +1,528 @@
+"""The ``targetsms`` command line, end to end against the emulator (in-process and as a script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from targetsms_analytics.cli import cli, main
+from targetsms_analytics.demo import find_phone_column, read_contacts
+from targetsms_analytics.emulator import FIRST_SMS_ID
+from targetsms_analytics.errors import InputError
+from targetsms_analytics.journal import Journal
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = Path(sys.executable).with_name("targetsms.exe" if os.name == "nt" else "targetsms")
+
+CONTACTS_CSV = """name,phone,city
+Анна,+7 916 123-45-67,Москва
+Олег,8 (926) 765-43-21,Казань
+Ирина,8 903 111 22 33,Самара
+Павел,79501112233,Уфа
+Анна,8-916-123-45-67,Москва
+Никто,12345,Пермь
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_dotenv_here(tmp_path, monkeypatch):
+    """Run from a directory without a ``.env`` above it, so only the test's variables count."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    return tmp_path / "cli-journal.sqlite"
+
+
+@pytest.fixture
+def creds(emulator, monkeypatch):
+    """Credentials pointing the CLI at the test emulator."""
+    monkeypatch.setenv("TARGETSMS_URL", emulator.url)
+    monkeypatch.setenv("TARGETSMS_USER", "demo")
+    monkeypatch.setenv("TARGETSMS_PASSWORD", "demo")
+    return emulator
+
+
+@pytest.fixture
+def run(store):
+    """Invoke the CLI in-process with ``--store`` set; returns click's Result."""
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, ["--store", str(store), *args], catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def contacts_csv(tmp_path) -> Path:
+    path = tmp_path / "contacts.csv"
+    path.write_text(CONTACTS_CSV, encoding="utf-8")
+    return path
+
+
+def _sends(emulator) -> list[dict]:
+    return [entry for entry in emulator.log if entry["op"] == "send"]
+
+
+def _one_error_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+# ---------------------------------------------------------------- help and README
+
+
+def _all_commands() -> list[tuple[str, click.Command]]:
+    out: list[tuple[str, click.Command]] = []
+    for name, command in cli.commands.items():
+        out.append((name, command))
+        if isinstance(command, click.Group):
+            out += [(f"{name} {sub}", c) for sub, c in command.commands.items()]
+    return out
+
+
+#: The commands the README must show (the lead includes them; this list is the contract).
+EXPECTED_COMMANDS = [
+    "balance",
+    "campaign",
+    "campaign refresh",
+    "campaign report",
+    "campaign send",
+    "demo",
+    "emulator",
+    "send",
+    "status",
+]
+
+
+def test_the_command_set_is_the_documented_one():
+    assert sorted(name for name, _ in _all_commands()) == EXPECTED_COMMANDS
+
+
+@pytest.mark.parametrize("name", EXPECTED_COMMANDS)
+def test_every_command_has_help_with_a_one_line_description(name):
+    command = dict(_all_commands())[name]
+    assert command.get_short_help_str(limit=200).strip(), f"{name} has no description"
+    result = CliRunner().invoke(cli, [*name.split(), "--help"])
+    assert result.exit_code == 0
+    assert "Usage: " in result.output
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            assert param.help or param.name in ("port", "concurrency", "seed"), param.name
+
+
+def test_top_level_help_lists_every_command():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name, _command in _all_commands():
+        assert name.split()[0] in result.output
+
+
+def test_every_command_appears_in_the_readme():
+    readme = REPO / "README.md"
+    assert readme.is_file(), "README.md is missing at the repository root"
+    text = readme.read_text(encoding="utf-8")
+    for name, _command in _all_commands():
+        if " " in name:  # a subcommand: `campaign send`
+            assert name in text, f"README.md does not show `targetsms {name}`"
+        else:
+            assert f"targetsms {name}" in text, f"README.md does not show `targetsms {name}`"
+
+
+def test_main_is_the_console_script_entry_point():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+
+
+# ---------------------------------------------------------------- single commands
+
+
+def test_send_prints_one_id_per_phone_and_journals_them(creds, run, store):
+    result = run("send", "--sender", "SHOP", "--text", "Привет!", "79161234567", "8 926 765 43 21")
+    assert result.exit_code == 0, result.output
+    assert str(FIRST_SMS_ID) in result.stdout
+    assert str(FIRST_SMS_ID + 1) in result.stdout
+    assert "sent 2" in result.stdout
+    assert len(creds.sent_phones()) == 2
+    with Journal(store) as journal:
+        names = journal.campaigns()["campaign"].tolist()
+    assert len(names) == 1 and names[0] in result.stdout
+
+
+def test_the_same_send_twice_does_not_send_twice(creds, run):
+    args = ("send", "--sender", "SHOP", "--text", "Один раз", "79161234567")
+    assert run(*args).exit_code == 0
+    again = run(*args)
+    assert again.exit_code == 0
+    assert "nothing new was sent" in again.stderr
+    assert len(_sends(creds)) == 1
+
+
+def test_send_to_a_stop_listed_number_fails_with_exit_1(creds, run):
+    result = run("send", "--sender", "SHOP", "--text", "Привет", "79000000000")
+    assert result.exit_code == 1
+    assert "phone_stop_listed" in result.stdout
+
+
+def test_status_by_ids_and_by_campaign(creds, run):
+    sent = run(
+        "send",
+        "--campaign",
+        "one",
+        "--sender",
+        "SHOP",
+        "--text",
+        "Hi",
+        "79161234567",
+        "79261234567",
+    )
+    assert sent.exit_code == 0, sent.output
+    creds.advance(3600)  # every lifecycle is final now
+    by_id = run("status", str(FIRST_SMS_ID))
+    assert by_id.exit_code == 0, by_id.output
+    assert "1 of 1 final" in by_id.stdout
+    assert creds.state_of(str(FIRST_SMS_ID)) in by_id.stdout
+    by_campaign = run("status", "--campaign", "one")
+    assert by_campaign.exit_code == 0, by_campaign.output
+    assert "2 of 2 final" in by_campaign.stdout
+    assert "79261234567" in by_campaign.stdout
+
+
+def test_status_needs_ids_or_a_campaign(creds, run):
+    result = run("status")
+    assert result.exit_code == 2
+    assert "--campaign" in result.stderr
+
+
+def test_status_of_an_unknown_campaign_is_bad_input(creds, run):
+    result = run("status", "--campaign", "nope")
+    assert result.exit_code == 2
+    assert _one_error_line(result).startswith("error unknown_campaign:")
+
+
+def test_balance_prints_packages_and_saves_a_snapshot(creds, run, store):
+    result = run("balance")
+    assert result.exit_code == 0, result.output
+    assert "balance: 445.60 RUR" in result.stdout
+    assert "Россия" in result.stdout and "remaining" in result.stdout
+    with Journal(store) as journal:
+        assert journal.balance_snapshots()["amount"].tolist() == [445.6]
+        assert "МТС" in set(journal.package_history()["direction"])
+
+
+def test_a_service_error_prints_code_and_text_and_exits_1(creds, run, monkeypatch):
+    monkeypatch.setenv("TARGETSMS_USER", "blocked")
+    monkeypatch.setenv("TARGETSMS_PASSWORD", "blocked")
+    result = run("balance")
+    assert result.exit_code == 1
+    assert _one_error_line(result) == "error account_blocked: Аккаунт заблокирован."
+
+
+def test_the_password_is_never_printed(creds, run, monkeypatch):
+    monkeypatch.setenv("TARGETSMS_PASSWORD", "s3cret-Pa55word")
+    commands = (  # all different requests: an identical one within the interval would wait
+        ("balance",),
+        ("-vv", "status", str(FIRST_SMS_ID)),
+        ("-v", "send", "--sender", "SHOP", "--text", "x", "79161234567"),
+    )
+    for args in commands:
+        result = run(*args)
+        assert result.exit_code == 1, result.output
+        assert "s3cret-Pa55word" not in result.output
+        assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("balance",),
+        ("send", "--sender", "SHOP", "--text", "Hi", "79161234567"),
+        ("status", "1179038981"),
+        ("campaign", "refresh", "--campaign", "spring"),
+    ],
+)
+def test_missing_credentials_is_one_line_and_exit_2(run, args):
+    result = run(*args)
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert "TARGETSMS_USER" in line and "TARGETSMS_PASSWORD" in line
+    assert result.stdout == ""
+
+
+def test_a_plain_http_url_off_loopback_is_bad_input(run, monkeypatch):
+    monkeypatch.setenv("TARGETSMS_URL", "http://sms.example.com/sendsms.php")
+    monkeypatch.setenv("TARGETSMS_USER", "demo")
+    monkeypatch.setenv("TARGETSMS_PASSWORD", "demo")
+    result = run("balance")
+    assert result.exit_code == 2
+    assert _one_error_line(result).startswith("error invalid_url:")
+
+
+# ---------------------------------------------------------------- CSV input
+
+
+def test_a_cp1251_semicolon_csv_is_read_right(tmp_path):
+    path = tmp_path / "crm.csv"
+    path.write_bytes(
+        "Имя;Телефон;Город\nАнна;+7 916 123-45-67;Москва\nОлег;007 926 765 43 21;Казань\n".encode(
+            "cp1251"
+        )
+    )
+    frame = read_contacts(path)
+    assert frame.attrs == {"encoding": "cp1251", "separator": ";"}
+    assert list(frame.columns) == ["Имя", "Телефон", "Город"]
+    assert frame["Телефон"].tolist() == ["+7 916 123-45-67", "007 926 765 43 21"]
+    assert find_phone_column(frame) == "Телефон"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "sep"), [("utf-8", ","), ("utf-8-sig", ","), ("utf-8-sig", ";"), ("utf-8", "\t")]
+)
+def test_utf8_csvs_with_or_without_bom_keep_phones_as_text(tmp_path, encoding, sep):
+    path = tmp_path / "c.csv"
+    rows = (
+        ["name", "phone", "id"],
+        ["Иванов, Иван", "+79161234567", "007"],
+        ["Пётр", "0079161234568", ""],
+    )
+    text = "\n".join(sep.join(f'"{v}"' if sep in v or "," in v else v for v in r) for r in rows)
+    path.write_bytes((text + "\n").encode(encoding))
+    frame = read_contacts(path)
+    assert list(frame.columns) == ["name", "phone", "id"]
+    assert frame["phone"].tolist() == ["+79161234567", "0079161234568"]
+    assert frame["name"].tolist() == ["Иванов, Иван", "Пётр"]
+    assert frame.loc[0, "id"] == "007" and pd.isna(frame.loc[1, "id"])
+    assert frame.attrs["separator"] == sep
+
+
+def test_campaign_send_cp1251_csv_estimate_only_needs_no_credentials(emulator, run, tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(CONTACTS_CSV.replace(",", ";").encode("cp1251"))
+    result = run(
+        "campaign", "send", str(path), "--text", "Здравствуйте, {name}!", "--sender", "SHOP",
+        "--campaign", "spring", "--estimate-only",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "cp1251" in result.stdout and "';'" in result.stdout
+    assert "recipients     4" in result.stdout
+    assert "invalid        1" in result.stdout
+    assert "duplicates     1" in result.stdout
+    assert "expected cost" in result.stdout
+    assert emulator.log == []  # nothing was asked of anyone
+
+
+def test_a_csv_without_a_phone_column_is_one_line_and_exit_2(creds, run, tmp_path):
+    path = tmp_path / "nophone.csv"
+    path.write_text("name,city\nАнна,Москва\n", encoding="utf-8")
+    result = run(
+        "campaign", "send", str(path), "--text", "Hi", "--sender", "SHOP", "--campaign", "x"
+    )
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert line.startswith("error no_phone_column:")
+    assert "'name'" in line and "--phone-column" in line
+    assert _sends(creds) == []
+
+
+def test_a_named_phone_column_that_is_absent_is_bad_input(run, contacts_csv):
+    result = run(
+        "campaign", "send", str(contacts_csv), "--text", "Hi", "--sender", "SHOP",
+        "--campaign", "x", "--phone-column", "mobile", "--estimate-only",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "'mobile'" in _one_error_line(result)
+
+
+def test_a_template_field_without_a_column_is_bad_input(run, contacts_csv):
+    result = run(
+        "campaign", "send", str(contacts_csv), "--text", "Hi {surname}", "--sender", "SHOP",
+        "--campaign", "x", "--estimate-only",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "{surname}" in _one_error_line(result)
+
+
+# ---------------------------------------------------------------- campaign send, refresh, report
+
+
+@pytest.fixture
+def sent_campaign(creds, run, contacts_csv, tmp_path):
+    """The contacts sent as campaign 'spring', every lifecycle made final."""
+    result_csv = tmp_path / "result.csv"
+    result = run(
+        "campaign", "send", str(contacts_csv), "--text", "Здравствуйте, {name}!",
+        "--sender", "SHOP", "--campaign", "spring", "--concurrency", "2",
+        "--result", str(result_csv),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "campaign spring: sent 4" in result.stdout
+    rows = pd.read_csv(result_csv, encoding="utf-8-sig", dtype=str)
+    assert rows["outcome"].tolist() == ["sent", "sent", "sent", "sent", "duplicate", "invalid"]
+    creds.advance(3600)
+    return creds
+
+
+def test_campaign_send_twice_sends_nobody_twice(sent_campaign, run, contacts_csv):
+    again = run(
+        "campaign", "send", str(contacts_csv), "--text", "Здравствуйте, {name}!",
+        "--sender", "SHOP", "--campaign", "spring",
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert "(0 requests)" in again.stdout
+    assert len(sent_campaign.sent_phones()) == 4
+
+
+def test_campaign_refresh_then_report_in_every_format(sent_campaign, run, tmp_path):
+    before = run("campaign", "report", "--campaign", "spring")
+    assert before.exit_code == 0
+    assert "not final yet" in before.stderr  # nothing fetched so far: all 'send'
+
+    refreshed = run("campaign", "refresh", "--campaign", "spring")
+    assert refreshed.exit_code == 0, refreshed.output
+    assert "4 of 4 final" in refreshed.stdout
+
+    out_csv, out_json, out_html = tmp_path / "r.csv", tmp_path / "r.json", tmp_path / "r.html"
+    asked = len(sent_campaign.log)
+    report = run(
+        "campaign", "report", "--campaign", "spring", "--by", "operator",
+        "--csv", str(out_csv), "--json", str(out_json), "--html", str(out_html),
+    )  # fmt: skip
+    assert report.exit_code == 0, report.output
+    assert len(sent_campaign.log) == asked  # a report reads the journal only
+    assert "total" in report.stdout and "delivery_rate" in report.stdout
+    assert "not final yet" not in report.stderr
+
+    table = pd.read_csv(out_csv, encoding="utf-8-sig")
+    assert table["operator"].iloc[-1] == "total"
+    assert table["messages"].iloc[-1] == 4
+    assert table["messages"].iloc[:-1].sum() == 4
+    assert {"delivery_rate", "cost", "latency_p50_s"} <= set(table.columns)
+
+    records = json.loads(out_json.read_text(encoding="utf-8"))
+    assert records[-1]["operator"] == "total" and records[-1]["messages"] == 4
+
+    page = out_html.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "Delivery by operator" in page and "<table>" in page
+    assert "data:image/png;base64," in page
+    assert "http://" not in page and "https://" not in page  # nothing loaded from anywhere
+
+
+@pytest.mark.parametrize("by", ["operator", "date", "campaign", "sender"])
+def test_campaign_report_by_each_grouping(sent_campaign, run, tmp_path, by):
+    assert run("campaign", "refresh", "--campaign", "spring").exit_code == 0
+    out = tmp_path / f"{by}.csv"
+    result = run("campaign", "report", "--campaign", "spring", "--by", by, "--csv", str(out))
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, encoding="utf-8-sig", dtype={by: str})
+    assert by in table.columns and table[by].iloc[-1] == "total"
+    if by == "sender":
+        assert table[by].tolist() == ["SHOP", "total"]
+
+
+def test_campaign_refresh_wait_returns_once_all_are_final(sent_campaign, run):
+    started = time.monotonic()
+    result = run("campaign", "refresh", "--campaign", "spring", "--wait", "30")
+    assert result.exit_code == 0, result.output
+    assert "4 of 4 final" in result.stdout
+    assert time.monotonic() - started < 10
+
+
+def test_campaign_report_of_an_unknown_campaign_is_bad_input(run):
+    result = run("campaign", "report", "--campaign", "nope")
+    assert result.exit_code == 2
+    assert _one_error_line(result).startswith("error unknown_campaign:")
+
+
+def test_campaign_report_rejects_an_unknown_grouping(run):
+    result = run("campaign", "report", "--campaign", "spring", "--by", "city")
+    assert result.exit_code == 2
+    assert "operator" in result.stderr
+
+
+def test_demo_without_its_contacts_file_says_so(run, monkeypatch, tmp_path):
+    import targetsms_analytics.demo as demo
+
+    monkeypatch.setattr(demo, "DEMO_CONTACTS", tmp_path / "missing.csv")
+    result = run("demo", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert line.startswith("error missing_demo_data:") and "missing.csv" in line
+
+
+def test_read_contacts_on_an_empty_file_is_bad_input(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("\n", encoding="utf-8")
+    with pytest.raises(InputError):
+        read_contacts(path)
+
+
+# ---------------------------------------------------------------- the real console script
+
+
+def _script(*args: str, env: dict[str, str] | None = None, cwd: Path, timeout: float = 60):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def test_the_console_script_without_credentials_exits_2_with_one_line(tmp_path):
+    result = _script("balance", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TARGETSMS_USER" in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_the_console_script_serves_an_emulator_that_the_cli_can_use(tmp_path):
+    server = subprocess.Popen(
+        [str(SCRIPT), "emulator", "--port", "0", "--throttle-interval", "1", "--speed", "100"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith("TargetSMS emulator at http://127.0.0.1:"), first
+        url = first.split(" at ", 1)[1].strip()
+        env = {"TARGETSMS_URL": url, "TARGETSMS_USER": "demo", "TARGETSMS_PASSWORD": "demo"}
+        store = str(tmp_path / "journal.sqlite")
+        result = _script("--store", store, "balance", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "balance: 445.60 RUR" in result.stdout
+        sent = _script(
+            "--store", store, "send", "--sender", "SHOP", "--text", "Привет", "79161234567",
+            env=env, cwd=tmp_path,
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        assert str(FIRST_SMS_ID) in sent.stdout
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            server.kill()
+            server.wait(timeout=10)

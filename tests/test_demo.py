@@ -1,0 +1,205 @@
+"""``targetsms demo`` end to end, and the HTML report it writes."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from targetsms_analytics.cli import cli
+from targetsms_analytics.demo import (
+    DEMO_CONTACTS,
+    journal_statuses,
+    report_with_total,
+    run_demo,
+)
+from targetsms_analytics.errors import InputError
+from targetsms_analytics.html_report import format_frame, render_report, text_table
+
+SCRIPT = Path(sys.executable).with_name("targetsms.exe" if os.name == "nt" else "targetsms")
+#: The issue's budget for the demo on a 2-core machine.
+DEMO_BUDGET_S = 60.0
+DEMO_FILES = (
+    "report.html",
+    "campaign_result.csv",
+    "statuses.csv",
+    "report_by_operator.csv",
+    "report_by_date.csv",
+    "balance_packages.csv",
+)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _check_demo_output(out: Path) -> None:
+    for name in DEMO_FILES:
+        assert (out / name).is_file(), name
+    assert (out / "journal.sqlite3").is_file()  # the demo's own journal, inside the out dir
+    assert sorted(p.suffix for p in (out / "plots").iterdir()) == [".png"] * 5
+
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    for heading in ("Estimate", "Delivery by operator", "Delivery by date", "Recipients not sent"):
+        assert f">{heading}</h2>" in page
+    assert page.count("<table>") >= 5
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) >= 5
+    assert base64.b64decode(images[0]).startswith(PNG_MAGIC)
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # no external assets
+
+    result = pd.read_csv(out / "campaign_result.csv", encoding="utf-8-sig", dtype=str)
+    contacts = pd.read_csv(DEMO_CONTACTS, dtype=str)
+    assert len(result) == len(contacts)  # one row per input row
+    assert result["phone"].fillna("").tolist() == contacts["phone"].fillna("").tolist()
+    assert set(result["outcome"]) <= {"sent", "invalid", "duplicate", "rejected", "queued"}
+    assert (result["outcome"] == "sent").sum() > 200
+
+    statuses = pd.read_csv(out / "statuses.csv", encoding="utf-8-sig", dtype={"sms_id": str})
+    assert len(statuses) == (result["outcome"] == "sent").sum()
+    assert statuses["is_final"].all()  # refreshed until final
+
+    by_operator = pd.read_csv(out / "report_by_operator.csv", encoding="utf-8-sig")
+    assert by_operator["operator"].iloc[-1] == "total"
+    assert by_operator["messages"].iloc[-1] == len(statuses)
+    assert by_operator["messages"].iloc[:-1].sum() == len(statuses)
+    by_date = pd.read_csv(out / "report_by_date.csv", encoding="utf-8-sig")
+    assert by_date["date"].iloc[-1] == "total"
+    packages = pd.read_csv(out / "balance_packages.csv", encoding="utf-8-sig")
+    assert list(packages.columns) == ["direction", "remaining"]
+    assert "Россия" in set(packages["direction"])
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_in_a_tmp_dir_within_budget(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out)], catch_exceptions=False)
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert elapsed < DEMO_BUDGET_S, f"demo took {elapsed:.1f} s"
+
+    stdout = result.stdout
+    for words in ("recipients", "invalid", "duplicates", "parts", "expected cost", "total"):
+        assert words in stdout
+    assert "operator" in stdout and "delivery_rate" in stdout
+    printed = re.search(r"Open the report: (.+)$", stdout.strip().splitlines()[-1])
+    assert printed is not None
+    assert Path(printed.group(1)).is_file()
+    assert Path(printed.group(1)) == (out / "report.html").resolve()
+    _check_demo_output(out)
+    # the user's journal ($TARGETSMS_STORE in tests) was never touched
+    assert not Path(os.environ["TARGETSMS_STORE"]).exists()
+
+
+@pytest.mark.slow
+def test_demo_as_a_console_script_twice_in_the_same_dir(tmp_path):
+    out = tmp_path / "targetsms-demo"
+    for _ in range(2):  # a second run replaces the demo's journal instead of resuming it
+        started = time.monotonic()
+        done = subprocess.run(
+            [str(SCRIPT), "demo"],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            cwd=tmp_path,
+            timeout=120,
+            env={**os.environ, "MPLBACKEND": "Agg"},
+        )
+        elapsed = time.monotonic() - started
+        assert done.returncode == 0, done.stderr
+        assert elapsed < DEMO_BUDGET_S, f"demo took {elapsed:.1f} s"
+        assert "Traceback" not in done.stderr
+        assert str(out / "report.html") in done.stdout
+    _check_demo_output(out)
+
+
+def test_run_demo_without_contacts_raises_a_clear_input_error(tmp_path):
+    with pytest.raises(InputError) as info:
+        run_demo(tmp_path / "out", echo=lambda line: None, contacts_path=tmp_path / "none.csv")
+    assert info.value.code == "missing_demo_data"
+    assert "none.csv" in info.value.text and "missing" in info.value.text
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_demo_contacts_are_found_relative_to_the_package():
+    assert DEMO_CONTACTS == Path(__file__).resolve().parents[1] / "data" / "contacts_demo.csv"
+
+
+# ---------------------------------------------------------------- the HTML report
+
+
+def test_render_report_escapes_every_text():
+    evil = "<script>alert(1)</script>"
+    frame = pd.DataFrame({evil: [evil, "a & b"], "n": [1, 2]})
+    page = render_report(evil, {evil: frame}, {}, notes=[evil])
+    assert "<script>" not in page
+    # title, h1, note, h2, column header, cell
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 6
+    assert "a &amp; b" in page
+
+
+def test_render_report_embeds_figures_as_png_data_uris():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    page = render_report("t", {}, {"A line": fig})
+    data = re.search(r'src="data:image/png;base64,([^"]+)"', page)
+    assert data is not None
+    assert base64.b64decode(data.group(1)).startswith(PNG_MAGIC)
+    assert 'alt="A line"' in page
+
+
+def test_render_report_marks_the_total_row_and_aligns_numbers():
+    statuses = pd.DataFrame(
+        {"campaign": ["a", "a", "b"], "state": ["deliver", "expired", "deliver"]}
+    )
+    page = render_report("r", {"By campaign": report_with_total(statuses, "campaign")})
+    assert '<tr class="total"><td>total</td><td class="num">3</td>' in page
+    assert '<td class="num">66.7 %</td>' in page
+
+
+def test_format_frame_shows_rates_money_and_missing_values():
+    frame = pd.DataFrame(
+        {
+            "delivery_rate": [0.8619, None],
+            "cost": [311.0, 2.345],
+            "latency_p50_s": [82.32, float("nan")],
+            "is_final": [True, False],
+            "parts": pd.array([3, None], dtype="Int64"),
+            "when": pd.to_datetime(["2024-05-01 12:00:07", None]).tz_localize("Europe/Moscow"),
+        }
+    )
+    shown = format_frame(frame)
+    assert shown.iloc[0].tolist() == ["86.2 %", "311.00", "82.3", "yes", "3", "2024-05-01 12:00:07"]
+    assert shown.iloc[1].tolist() == ["—", "2.35", "—", "no", "—", "—"]
+
+
+def test_text_table_cuts_long_tables_and_says_so():
+    text = text_table(pd.DataFrame({"n": range(10)}), max_rows=3)
+    assert text.splitlines()[-1] == "… 7 more rows"
+    assert text_table(pd.DataFrame({"n": []})).endswith("(no rows)")
+
+
+def test_journal_statuses_counts_unfetched_messages_as_send(client, tmp_path):
+    from targetsms_analytics.campaign import send_campaign
+    from targetsms_analytics.journal import Journal
+
+    contacts = pd.DataFrame({"phone": ["79161234567", "79261234567"]})
+    with Journal(tmp_path / "j.sqlite") as journal:
+        send_campaign(client, contacts, "Hi", "SHOP", campaign="c", store=journal, progress=False)
+        statuses = journal_statuses(journal, "c")
+        with pytest.raises(InputError):
+            journal_statuses(journal, "nope")
+    assert statuses["state"].tolist() == ["send", "send"]
+    assert statuses["sender"].tolist() == ["SHOP", "SHOP"]
+    assert statuses["num_parts"].tolist() == [1, 1]
+    assert not statuses["is_final"].any()
