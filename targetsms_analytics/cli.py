@@ -160,7 +160,7 @@ def _counts_line(series: pd.Series) -> str:
 
 
 def _read_csv(path: str, phone_column: str | None) -> tuple[pd.DataFrame, str]:
-    from .demo import find_phone_column, read_contacts
+    from .contacts import find_phone_column, read_contacts
 
     contacts = read_contacts(path)
     column = find_phone_column(contacts, phone_column or "phone", aliases=phone_column is None)
@@ -344,7 +344,7 @@ def campaign_send(
 ) -> None:
     """Send a personalised campaign to the rows of a CSV (cp1251 or UTF-8, ';' or ',')."""
     from .campaign import estimate_campaign, send_campaign
-    from .demo import write_frame_csv
+    from .contacts import write_frame_csv
 
     contacts, column = _read_csv(csv_file, phone_column)
     click.echo(
@@ -455,16 +455,13 @@ def campaign_report(
     html_path: str | None,
 ) -> None:
     """Delivery, cost and latency of a campaign, from the journal (no request made)."""
-    from .demo import (
-        journal_statuses,
-        report_with_total,
-        terminal_report,
-        write_frame_csv,
-    )
+    from .contacts import write_frame_csv
+    from .demo import report_with_total, terminal_report
     from .journal import Journal
+    from .statuses import load_statuses
 
     with Journal(_store(ctx)) as journal:
-        statuses = journal_statuses(journal, name)
+        statuses = load_statuses(name, store=journal)
         snapshots = journal.balance_snapshots()
         history = journal.package_history()
     if statuses.empty:

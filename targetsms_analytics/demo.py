@@ -7,10 +7,9 @@ statuses until every one is final, prints the report by operator, and writes an 
 the plots plus CSVs into the output directory. Its journal lives in that directory too, never in
 the user's real one.
 
-This module also holds the small helpers the command line shares with the demo: reading a CSV
-export (:func:`read_contacts`), a status frame rebuilt from the journal alone
-(:func:`journal_statuses`), a report with a total row (:func:`report_with_total`) and the sections
-of an HTML campaign report (:func:`report_sections`).
+This module also holds the small helpers the command line shares with the demo: a report with a
+total row (:func:`report_with_total`) and the sections of an HTML campaign report
+(:func:`report_sections`).
 
 Example::
 
@@ -21,8 +20,6 @@ Example::
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -32,26 +29,22 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .contacts import find_phone_column, read_contacts, write_frame_csv
 from .errors import InputError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .journal import Journal
 
 __all__ = [
     "DEMO_CAMPAIGN",
     "DEMO_CONTACTS",
     "DEMO_SENDER",
     "DEMO_TEMPLATE",
-    "find_phone_column",
-    "journal_statuses",
-    "read_contacts",
     "report_sections",
     "report_with_total",
     "run_demo",
     "terminal_report",
-    "write_frame_csv",
 ]
 
 #: The demo's contacts: ``data/contacts_demo.csv`` at the repository root.
@@ -62,180 +55,10 @@ DEMO_CAMPAIGN = "demo-discount-15"
 #: Seconds the demo waits at most for final statuses (the emulator makes them final in ~2 s).
 DEMO_TIMEOUT = 45.0
 
-#: Column names (lowercase) taken for the phone column when the asked one is absent.
-PHONE_ALIASES: tuple[str, ...] = (
-    "phone",
-    "phones",
-    "телефон",
-    "тел",
-    "тел.",
-    "мобильный",
-    "мобильный телефон",
-    "номер",
-    "номер телефона",
-    "msisdn",
-    "mobile",
-    "tel",
-    "telephone",
-    "phone number",
-)
-
 Echo = Callable[[str], Any]
 
 
-# ---------------------------------------------------------------- CSV input
-
-
-def _decode(raw: bytes) -> tuple[str, str]:
-    """Text and encoding name: UTF-8 (a BOM is dropped) if it decodes, else cp1251."""
-    try:
-        return raw.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1251"), "cp1251"
-    except UnicodeDecodeError:  # 0x98 is the one byte cp1251 leaves undefined
-        raise InputError(
-            "bad_encoding", "the CSV is neither UTF-8 nor cp1251: re-save it as UTF-8", field="csv"
-        ) from None
-
-
-def _separator(text: str) -> str:
-    """``;``, ``,`` or tab: the sniffer's answer on the first lines, else the header's commonest."""
-    lines = text.splitlines()
-    header = lines[0] if lines else ""
-    sample = "\n".join(lines[:50])
-    try:
-        sep = csv.Sniffer().sniff(sample, delimiters=";,\t").delimiter
-    except csv.Error:
-        sep = ""
-    counts = {c: header.count(c) for c in (";", ",", "\t")}
-    # A header is rarely quoted, so it settles what the sniffer cannot (one column, odd quoting).
-    if not sep or counts.get(sep, 0) == 0:
-        best = max(counts, key=lambda c: counts[c])
-        sep = best if counts[best] else ","
-    return sep
-
-
-def read_contacts(path: str | Path) -> pd.DataFrame:
-    """Read a CSV export as a frame of strings: UTF-8 (with or without BOM) or cp1251, ``;`` or ``,``.
-
-    The encoding is found by trying UTF-8 first, the separator by sniffing. Every column is read as
-    ``str`` so phones keep their leading ``+`` and zeros; empty cells are missing (NaN); column
-    names are stripped. ``frame.attrs`` records ``encoding`` and ``separator``.
-
-    Example::
-
-        contacts = read_contacts("export_from_crm.csv")   # cp1251, ';' — as Excel saves it
-        contacts.attrs["encoding"], contacts["phone"].head()
-    """
-    raw = Path(path).read_bytes()
-    text, encoding = _decode(raw)
-    if not text.strip():
-        raise InputError(text=f"{path} is empty: nobody to send to", field="csv")
-    sep = _separator(text)
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            skipinitialspace=False,
-        )
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise InputError(text=f"cannot read {path} as CSV: {exc}", field="csv") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame.attrs.update(encoding=encoding, separator=sep)
-    return frame
-
-
-def find_phone_column(
-    contacts: pd.DataFrame, wanted: str = "phone", *, aliases: bool = True
-) -> str:
-    """The name of the phone column: ``wanted`` itself, the same ignoring case, or a known alias.
-
-    Aliases (``телефон``, ``msisdn``, ``mobile``…) are only tried when ``aliases`` is true (the
-    user did not name a column). Raises ``InputError`` listing the columns when none fits.
-
-    Example::
-
-        >>> import pandas as pd
-        >>> find_phone_column(pd.DataFrame(columns=["Имя", "Телефон"]))
-        'Телефон'
-    """
-    columns = [str(c) for c in contacts.columns]
-    if wanted in columns:
-        return wanted
-    folded = {c.strip().casefold(): c for c in columns}
-    if wanted.strip().casefold() in folded:
-        return folded[wanted.strip().casefold()]
-    if aliases:
-        for alias in PHONE_ALIASES:
-            if alias in folded:
-                return folded[alias]
-    listed = ", ".join(repr(c) for c in columns) or "none"
-    raise InputError(
-        "no_phone_column",
-        f"no phone column {wanted!r} (columns: {listed}); name it with --phone-column",
-        field=wanted,
-    )
-
-
-def write_frame_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a frame as UTF-8 CSV with a BOM (so Excel shows Cyrillic right), without the index.
-
-    Example: ``write_frame_csv(report, "report.csv")``; read it back with
-    ``pd.read_csv(path, encoding="utf-8-sig")``.
-    """
-    path = Path(path)
-    frame.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.10g")
-    return path
-
-
 # ---------------------------------------------------------------- reports
-
-
-def journal_statuses(journal: Journal, campaign: str) -> pd.DataFrame:
-    """A status frame of a campaign from the journal alone: no request, no credentials.
-
-    One row per message that got an SMS id, with the columns of ``fetch_statuses`` plus
-    ``sender``. A message whose status was never fetched counts as ``send`` (sent, no status yet);
-    ``num_parts`` then comes from the journal's own count. Raises ``InputError``
-    (``unknown_campaign``) when the journal does not know the campaign.
-
-    Example::
-
-        with Journal(None) as journal:
-            statuses = journal_statuses(journal, "spring")
-        delivery_report(statuses, by="operator")
-    """
-    from .protocol import FINAL_STATES
-
-    if journal.campaign_info(campaign) is None:
-        known = ", ".join(repr(c) for c in journal.campaigns()["campaign"]) or "none"
-        raise InputError(
-            "unknown_campaign",
-            f"the journal {journal.path} has no campaign {campaign!r} (campaigns: {known})",
-            field="campaign",
-        )
-    messages = journal.campaign_messages(campaign)
-    messages = messages[messages["sms_id"].notna()].reset_index(drop=True)
-    stored = journal.statuses(messages["sms_id"].tolist())
-    frame = messages[["sms_id", "msisdn", "campaign", "sender", "sent_at", "parts"]].merge(
-        stored[["sms_id", "state", "changed_at", "num_parts", "price"]], on="sms_id", how="left"
-    )
-    frame["state"] = frame["state"].astype(object).where(frame["state"].notna(), "send")
-    frame["num_parts"] = frame["num_parts"].fillna(frame["parts"]).astype("Int64")
-    frame["price"] = frame["price"].astype("float64")
-    frame["cost"] = frame["num_parts"].astype("float64") * frame["price"]
-    frame["is_final"] = frame["state"].isin(FINAL_STATES).astype(bool)
-    frame["error_code"] = pd.Series([None] * len(frame), dtype=object)
-    columns = [
-        "sms_id", "msisdn", "campaign", "sender", "state", "is_final", "changed_at",
-        "num_parts", "price", "cost", "sent_at", "error_code",
-    ]  # fmt: skip
-    return frame[columns]
 
 
 def report_with_total(statuses: pd.DataFrame, by: str | None = None) -> pd.DataFrame:

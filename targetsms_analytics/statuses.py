@@ -47,6 +47,7 @@ STATUS_COLUMNS: tuple[str, ...] = (
     "cost",
     "sent_at",
     "error_code",
+    "sender",
 )
 
 IdsOrCampaign = str | Iterable[Any] | pd.Series | pd.DataFrame
@@ -72,14 +73,16 @@ def open_journal(store: str | Journal | None):
 
 def _resolve_ids(what: IdsOrCampaign, journal: Journal) -> list[str]:
     if isinstance(what, str):
-        messages = journal.campaign_messages(what)
-        if messages.empty and journal.campaign_info(what) is None:
+        if journal.campaign_info(what) is None:
+            campaigns = journal.campaigns()
+            known = ", ".join(repr(c) for c in campaigns["campaign"]) if len(campaigns) else "none"
             raise InputError(
                 "unknown_campaign",
-                f"the journal {journal.path} has no campaign {what!r}: pass its store= or SMS ids",
+                f"the journal {journal.path} has no campaign {what!r} (campaigns: {known}); "
+                "pass the journal it was sent with as store=, or SMS ids",
                 field="campaign",
             )
-        ids = messages["sms_id"]
+        ids = journal.campaign_messages(what)["sms_id"]
     elif isinstance(what, pd.DataFrame):
         if "sms_id" not in what.columns:
             raise InputError(
@@ -148,7 +151,9 @@ def load_statuses(
 ) -> pd.DataFrame:
     """The status frame from what the journal already holds, without a single request.
 
-    Same input forms and columns as :func:`fetch_statuses`; ids never fetched have no state.
+    Same input forms and columns as :func:`fetch_statuses`. An SMS the journal sent but whose
+    status was never fetched counts as ``send`` (sent, no status yet), with its journaled part
+    count; an id the journal knows nothing of has no state.
 
     Example: ``ts.load_statuses("spring")["state"].value_counts(dropna=False)``.
     """
@@ -198,7 +203,10 @@ def _status_frame(ids: list[str], journal: Journal, errors: dict[str, str]) -> p
     stored, info = journal.statuses(unique), journal.message_info(unique)
     frame = pd.DataFrame({"sms_id": pd.Series(ids, dtype="object")})
     frame = frame.merge(
-        info[["sms_id", "msisdn", "campaign", "sent_at"]], on="sms_id", how="left", sort=False
+        info[["sms_id", "msisdn", "campaign", "sender", "sent_at", "parts"]],
+        on="sms_id",
+        how="left",
+        sort=False,
     )
     frame = frame.merge(
         stored[["sms_id", "state", "changed_at", "num_parts", "price"]],
@@ -206,10 +214,15 @@ def _status_frame(ids: list[str], journal: Journal, errors: dict[str, str]) -> p
         how="left",
         sort=False,
     )
+    # Sent by us (the journal has it) and never fetched: "send" is exactly what the service says
+    # of such an SMS. A failed fetch keeps no state, so reports count it as failed_fetch.
+    unfetched = frame["state"].isna() & frame["parts"].notna()
+    unfetched &= ~frame["sms_id"].isin(list(errors))
+    frame["state"] = frame["state"].astype(object).where(~unfetched, "send")
+    frame["num_parts"] = frame["num_parts"].astype("Int64").fillna(frame["parts"].astype("Int64"))
     frame["is_final"] = frame["state"].isin(FINAL_STATES).astype(bool)
     frame["changed_at"] = pd.to_datetime(frame["changed_at"], utc=True).dt.tz_convert(MOSCOW)
     frame["sent_at"] = pd.to_datetime(frame["sent_at"], utc=True).dt.tz_convert(MOSCOW)
-    frame["num_parts"] = frame["num_parts"].astype("Int64")
     frame["price"] = frame["price"].astype("float64")
     frame["cost"] = frame["num_parts"].astype("float64") * frame["price"]
     frame["error_code"] = pd.Series(

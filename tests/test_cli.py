@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from targetsms_analytics.cli import cli, main
-from targetsms_analytics.demo import find_phone_column, read_contacts
+from targetsms_analytics.contacts import find_phone_column, read_contacts
 from targetsms_analytics.emulator import FIRST_SMS_ID
 from targetsms_analytics.errors import InputError
 from targetsms_analytics.journal import Journal

@@ -15,12 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from targetsms_analytics.cli import cli
-from targetsms_analytics.demo import (
-    DEMO_CONTACTS,
-    journal_statuses,
-    report_with_total,
-    run_demo,
-)
+from targetsms_analytics.demo import DEMO_CONTACTS, report_with_total, run_demo
 from targetsms_analytics.errors import InputError
 from targetsms_analytics.html_report import format_frame, render_report, text_table
 
@@ -187,19 +182,3 @@ def test_text_table_cuts_long_tables_and_says_so():
     text = text_table(pd.DataFrame({"n": range(10)}), max_rows=3)
     assert text.splitlines()[-1] == "… 7 more rows"
     assert text_table(pd.DataFrame({"n": []})).endswith("(no rows)")
-
-
-def test_journal_statuses_counts_unfetched_messages_as_send(client, tmp_path):
-    from targetsms_analytics.campaign import send_campaign
-    from targetsms_analytics.journal import Journal
-
-    contacts = pd.DataFrame({"phone": ["79161234567", "79261234567"]})
-    with Journal(tmp_path / "j.sqlite") as journal:
-        send_campaign(client, contacts, "Hi", "SHOP", campaign="c", store=journal, progress=False)
-        statuses = journal_statuses(journal, "c")
-        with pytest.raises(InputError):
-            journal_statuses(journal, "nope")
-    assert statuses["state"].tolist() == ["send", "send"]
-    assert statuses["sender"].tolist() == ["SHOP", "SHOP"]
-    assert statuses["num_parts"].tolist() == [1, 1]
-    assert not statuses["is_final"].any()

@@ -129,3 +129,17 @@ def test_wait_for_final_stops_at_the_deadline(client, journal, sent):
     frame = wait_for_final(client, sent[:3], store=journal, timeout=1.5, progress=False)
     assert not frame["is_final"].any()
     assert time.monotonic() - started < 4
+
+
+def test_load_statuses_counts_unfetched_messages_as_send(client, journal):
+    contacts = pd.DataFrame({"phone": ["79161234567", "79261234567"]})
+    ts.send_campaign(client, contacts, "Hi", "SHOP", campaign="c", store=journal, progress=False)
+    statuses = ts.load_statuses("c", store=journal)
+    assert statuses["state"].tolist() == ["send", "send"]
+    assert statuses["sender"].tolist() == ["SHOP", "SHOP"]
+    assert statuses["num_parts"].tolist() == [1, 1]
+    assert not statuses["is_final"].any()
+    with pytest.raises(ts.InputError, match="campaigns: 'c'"):
+        ts.load_statuses("nope", store=journal)
+    unknown = ts.load_statuses(["42"], store=journal)
+    assert unknown["state"].isna().all()

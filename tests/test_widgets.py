@@ -32,7 +32,7 @@ def test_dashboard_builds_from_the_journal_alone(store):
     assert set(board.campaign.options[1:]) == {"spring", "autumn"}
     assert board.refresh_button.disabled  # no client, no refresh
     assert board.report["messages"].sum() == 16
-    assert board.report["send"].sum() == 0  # nothing fetched yet: no state known
+    assert board.report["send"].sum() == 16  # never fetched: sent, no status yet
     assert set(board.figures) == {"states", "delivery_rate", "cost", "latency"}
 
 

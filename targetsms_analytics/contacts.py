@@ -1,0 +1,145 @@
+"""Contact lists from files: CSV exports as CRMs and Excel write them, and CSV output for Excel.
+
+Example::
+
+    contacts = read_contacts("export_from_crm.csv")      # cp1251 and ';' are fine
+    phone = find_phone_column(contacts)                   # 'Телефон', 'phone', 'msisdn'…
+    ts.estimate_campaign(contacts, "Здравствуйте, {Имя}!", phone_column=phone)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = ["PHONE_ALIASES", "find_phone_column", "read_contacts", "write_frame_csv"]
+
+#: Column names (lowercase) taken for the phone column when the asked one is absent.
+PHONE_ALIASES: tuple[str, ...] = (
+    "phone",
+    "phones",
+    "телефон",
+    "тел",
+    "тел.",
+    "мобильный",
+    "мобильный телефон",
+    "номер",
+    "номер телефона",
+    "msisdn",
+    "mobile",
+    "tel",
+    "telephone",
+    "phone number",
+)
+
+
+def _decode(raw: bytes) -> tuple[str, str]:
+    """Text and encoding name: UTF-8 (a BOM is dropped) if it decodes, else cp1251."""
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1251"), "cp1251"
+    except UnicodeDecodeError:  # 0x98 is the one byte cp1251 leaves undefined
+        raise InputError(
+            "bad_encoding", "the CSV is neither UTF-8 nor cp1251: re-save it as UTF-8", field="csv"
+        ) from None
+
+
+def _separator(text: str) -> str:
+    """``;``, ``,`` or tab: the sniffer's answer on the first lines, else the header's commonest."""
+    lines = text.splitlines()
+    header = lines[0] if lines else ""
+    sample = "\n".join(lines[:50])
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=";,\t").delimiter
+    except csv.Error:
+        sep = ""
+    counts = {c: header.count(c) for c in (";", ",", "\t")}
+    # A header is rarely quoted, so it settles what the sniffer cannot (one column, odd quoting).
+    if not sep or counts.get(sep, 0) == 0:
+        best = max(counts, key=lambda c: counts[c])
+        sep = best if counts[best] else ","
+    return sep
+
+
+def read_contacts(path: str | Path) -> pd.DataFrame:
+    """Read a CSV export as a frame of strings: UTF-8 (with or without BOM) or cp1251, ``;`` or ``,``.
+
+    The encoding is found by trying UTF-8 first, the separator by sniffing. Every column is read as
+    ``str`` so phones keep their leading ``+`` and zeros; empty cells are missing (NaN); column
+    names are stripped. ``frame.attrs`` records ``encoding`` and ``separator``.
+
+    Example::
+
+        contacts = read_contacts("export_from_crm.csv")   # cp1251, ';' — as Excel saves it
+        contacts.attrs["encoding"], contacts["phone"].head()
+    """
+    raw = Path(path).read_bytes()
+    text, encoding = _decode(raw)
+    if not text.strip():
+        raise InputError(text=f"{path} is empty: nobody to send to", field="csv")
+    sep = _separator(text)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=False,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(text=f"cannot read {path} as CSV: {exc}", field="csv") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.attrs.update(encoding=encoding, separator=sep)
+    return frame
+
+
+def find_phone_column(
+    contacts: pd.DataFrame, wanted: str = "phone", *, aliases: bool = True
+) -> str:
+    """The name of the phone column: ``wanted`` itself, the same ignoring case, or a known alias.
+
+    Aliases (``телефон``, ``msisdn``, ``mobile``…) are only tried when ``aliases`` is true (the
+    user did not name a column). Raises ``InputError`` listing the columns when none fits.
+
+    Example::
+
+        >>> import pandas as pd
+        >>> find_phone_column(pd.DataFrame(columns=["Имя", "Телефон"]))
+        'Телефон'
+    """
+    columns = [str(c) for c in contacts.columns]
+    if wanted in columns:
+        return wanted
+    folded = {c.strip().casefold(): c for c in columns}
+    if wanted.strip().casefold() in folded:
+        return folded[wanted.strip().casefold()]
+    if aliases:
+        for alias in PHONE_ALIASES:
+            if alias in folded:
+                return folded[alias]
+    listed = ", ".join(repr(c) for c in columns) or "none"
+    raise InputError(
+        "no_phone_column",
+        f"no phone column {wanted!r} (columns: {listed}); name it with --phone-column",
+        field=wanted,
+    )
+
+
+def write_frame_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a frame as UTF-8 CSV with a BOM (so Excel shows Cyrillic right), without the index.
+
+    Example: ``write_frame_csv(report, "report.csv")``; read it back with
+    ``pd.read_csv(path, encoding="utf-8-sig")``.
+    """
+    path = Path(path)
+    frame.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.10g")
+    return path
