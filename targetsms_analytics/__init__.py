@@ -28,6 +28,7 @@ from .client import (
     TargetSMSClient,
 )
 from .connect import connect, credentials_available
+from .contacts import read_contacts
 from .emulator import Emulator
 from .errors import (
     AccountError,
@@ -97,6 +98,7 @@ __all__ = [
     "packages_frame",
     "parse_balance",
     "parse_status_detail",
+    "read_contacts",
     "redact",
     "resend_unknown",
     "send_campaign",
