@@ -34,7 +34,7 @@ import logging
 import string
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from .batching import DEFAULT_MAX_URL_LENGTH, pack
@@ -57,7 +58,7 @@ from .errors import (
     TransportError,
     UnknownResponseError,
 )
-from .journal import OUTCOMES, Journal
+from .journal import OUTCOMES, BatchTicket, Journal, request_fingerprint
 from .phones import check_phone, normalize_phones
 from .protocol import build_url, send_params
 from .segments import count_parts
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CAMPAIGN_COLUMNS",
     "DEFAULT_PRICE_PER_PART",
+    "SenderInputError",
     "estimate_campaign",
     "mark_outcome",
     "resend_unknown",
@@ -100,6 +102,25 @@ _ESTIMATE_PASSWORD = "p" * 16
 _ESTIMATE_SENDER = "S" * 11
 # Errors that stop a campaign: nothing else in it can succeed until the user acts.
 _STOPPING = (AccountError, SenderError, ContentError)
+#: The service takes numbers shorter than this (API.md ``phone_too_long``).
+_MAX_PHONE_LENGTH = 15
+_PHONE_PROBLEMS = {
+    "phone_missing": "no phone number",
+    "phone_invalid": "not a valid phone number",
+    "not_mobile": "not a mobile number",
+    "phone_too_long": f"{_MAX_PHONE_LENGTH} digits or more: the service refuses such numbers",
+}
+
+
+class SenderInputError(InputError, SenderError):
+    """A sender refused before any request: an ``InputError`` (``field='sender'``) that is also
+    the ``SenderError`` the service would answer (``code``: ``sender_missing``, ``sender_too_long``).
+
+    Example: ``except InputError as exc: print(exc.field, exc.code)``.
+    """
+
+    def __reduce__(self):  # keep the class and the field across pickling
+        return (self.__class__, (self.code, self.text), {"row": self.row, "field": self.field})
 
 
 # ---------------------------------------------------------------- planning (pure)
@@ -183,30 +204,54 @@ def _check_input(contacts: Any, text: Any, phone_column: Any) -> list[str]:
     return fields
 
 
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _phones(values: pd.Series, mobile_only: bool) -> pd.DataFrame:
+    """:func:`normalize_phones`, plus what a send needs: a cell that is no phone value at all (a
+    list, a dict) is ``phone_invalid``, and a number the service would refuse as too long is
+    ``phone_too_long`` (its msisdn kept, as for ``not_mobile``)."""
+    try:
+        phones = normalize_phones(values, mobile_only=mobile_only)
+    except TypeError:  # unhashable cells: "?" is no number
+        values = values.map(lambda v: v if _hashable(v) else "?")
+        phones = normalize_phones(values, mobile_only=mobile_only)
+    too_long = phones["error_code"].isna() & (phones["msisdn"].str.len() >= _MAX_PHONE_LENGTH)
+    phones.loc[too_long, "error_code"] = "phone_too_long"
+    return phones
+
+
+def _template_values(column: pd.Series) -> list[Any]:
+    """A column's values for ``str.format``. A float column holding only whole numbers is an int
+    column that pandas turned into floats for its blanks: it gives ints, so ``{code}`` renders
+    ``1234``, not ``1234.0`` (and ``{code:05d}`` works)."""
+    if column.dtype.kind == "f":
+        values = column.dropna().to_numpy()
+        if len(values) and np.isfinite(values).all() and (values == np.trunc(values)).all():
+            return [None if v != v else int(v) for v in column.tolist()]
+    return column.tolist()
+
+
 def _plan(contacts: pd.DataFrame, template: str, phone_column: str, mobile_only: bool) -> _Plan:
     fields = _check_input(contacts, template, phone_column)
     n = len(contacts)
     labels = list(contacts.index)
-    phones = normalize_phones(
-        contacts[phone_column].reset_index(drop=True), mobile_only=mobile_only
-    )
+    phones = _phones(contacts[phone_column].reset_index(drop=True), mobile_only)
+    codes: list[str | None] = phones["error_code"].tolist()
     plan = _Plan(
-        msisdn=list(phones["msisdn"]),
+        msisdn=phones["msisdn"].tolist(),
         text=[None] * n,
         parts=[None] * n,
-        outcome=[None] * n,
-        error_code=list(phones["error_code"]),
-        error_text=[None] * n,
+        outcome=[None if code is None else "invalid" for code in codes],
+        error_code=codes,
+        error_text=[None if code is None else _PHONE_PROBLEMS.get(code, code) for code in codes],
     )
-    for i, code in enumerate(plan.error_code):
-        if code is not None:
-            plan.outcome[i] = "invalid"
-            plan.error_text[i] = {
-                "phone_missing": "no phone number",
-                "phone_invalid": "not a valid phone number",
-                "not_mobile": "not a mobile number",
-            }.get(code, code)
-    columns = {name: contacts[name].tolist() for name in fields}
+    columns = {name: _template_values(contacts[name]) for name in fields}
     shared = None if fields else template.format_map({})
     parts_of: dict[str, int] = {}
     for i in range(n):
@@ -253,15 +298,39 @@ def _plan(contacts: pd.DataFrame, template: str, phone_column: str, mobile_only:
     return plan
 
 
+# Bytes ``quote(value, safe=",")`` keeps as they are; every other byte of UTF-8 becomes ``%XX``.
+_URL_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~,"
+
+
+def _url_lengths(empty_length: Callable[[str], int]) -> Callable[[str, str], int]:
+    """``base_length(sender, text)``: the length of the send URL with an empty ``dadr``.
+
+    ``empty_length(sender)`` is that length with an empty text too, asked once per sender; a text
+    adds the length of its percent-encoding as :func:`~targetsms_analytics.protocol.encode_query`
+    makes it (``quote(text, safe=",")``), counted without building it: a million personal texts
+    cost a million ``encode`` and ``translate`` calls, not a million URLs.
+    """
+    empty: dict[str, int] = {}
+
+    def base_length(sender: str, text: str) -> int:
+        if sender not in empty:
+            empty[sender] = empty_length(sender)
+        raw = text.encode("utf-8")
+        return empty[sender] + len(raw) + 2 * len(raw.translate(None, _URL_SAFE))
+
+    return base_length
+
+
 def _group_batches(
     items: Iterable[tuple[str, str, str, int | None]],
-    base_length: Any,
+    base_length: Callable[[str, str], int],
     max_url_length: int,
 ) -> list[tuple[str, str, int | None, list[str]]]:
     """``(sender, text, parts, phones)`` batches from ``(msisdn, sender, text, parts)`` items.
 
     Recipients of one sender and text share requests (packed by
-    :func:`~targetsms_analytics.batching.pack`); batches come in the order of their first recipient. ``base_length(sender, text)`` is the URL length with an empty ``dadr``.
+    :func:`~targetsms_analytics.batching.pack`); batches come in the order of their first
+    recipient. ``base_length(sender, text)`` is the URL length with an empty ``dadr``.
     """
     groups: dict[tuple[str, str], tuple[int | None, list[str]]] = {}
     position: dict[str, int] = {}
@@ -271,18 +340,23 @@ def _group_batches(
     batches: list[tuple[str, str, int | None, list[str]]] = []
     for (sender, text), (parts, phones) in groups.items():
         base = base_length(sender, text)
+        if len(phones) == 1 and base + len(phones[0]) <= max_url_length:
+            batches.append((sender, text, parts, phones))  # a personal text: nothing to pack
+            continue
         for chunk in pack(phones, base_length=base, max_url_length=max_url_length):
             batches.append((sender, text, parts, chunk))
     batches.sort(key=lambda b: position[b[3][0]])
     return batches
 
 
-def _auto_name(user: str, sender: str, template: str, phones: pd.Series) -> str:
+def _auto_name(user: str, sender: str, template: str) -> str:
+    """The campaign of a call without a name: one per account, sender and template.
+
+    Not the contacts: a list fixed or extended and sent again must not send everyone again.
+    """
     digest = hashlib.sha256()
     for piece in (user, sender, template):
         digest.update(piece.encode("utf-8") + b"\x00")
-    for value in phones.tolist():
-        digest.update(str(value).encode("utf-8") + b"\n")
     return f"auto-{digest.hexdigest()[:16]}"
 
 
@@ -322,19 +396,31 @@ class _Run:
             self.bar = tqdm(total=total, desc=campaign, unit="rcpt", dynamic_ncols=True)
 
     def run(self, batches: Sequence[tuple[str, str, int | None, list[str]]]) -> None:
+        """Send ``batches`` from ``concurrency`` workers that take them one by one, in order.
+
+        An error that stops the campaign is kept in ``self.error``; a bug or an interrupt is raised.
+        Either way no new batch starts, and requests under way finish and journal their answers.
+        """
         self.token = Journal.new_run_token()
+        queue = iter(batches)
+        take = threading.Lock()
+
+        def worker() -> None:
+            while not self.stop.is_set():
+                with take:
+                    batch = next(queue, None)
+                if batch is None:
+                    return
+                self._batch(*batch)
+
         try:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="targetsms-send") as pool:
-                futures = [pool.submit(self._batch, *b) for b in batches]
+                workers = [pool.submit(worker) for _ in range(min(self.concurrency, len(batches)))]
                 try:
-                    for future in as_completed(futures):
+                    for future in as_completed(workers):
                         future.result()
-                except BaseException:
-                    # Ctrl-C in a notebook: start nothing new; requests under way finish and
-                    # journal their answers while the pool shuts down.
+                except BaseException:  # Ctrl-C in a notebook, or a bug in a worker
                     self.stop.set()
-                    for future in futures:
-                        future.cancel()
                     raise
         finally:
             Journal.end_run(self.token)
@@ -363,6 +449,28 @@ class _Run:
                 self.error = exc
         self.stop.set()
 
+    def _send(self, sender: str, text: str, phones: list[str]) -> tuple[str, Any]:
+        """One request: ``("sent", ids)``, or the outcome the service's answer means and the error.
+
+        Outcomes besides the journal's: ``split`` (refused for a recipient, several in the batch),
+        ``stop`` (an account, sender or content error: nothing else can go out) and ``unreachable``
+        (the request certainly never left). A bug or an interrupt is raised.
+        """
+        try:
+            return "sent", self.client.send(sender, phones, text)
+        except RecipientError as exc:
+            return ("split" if len(phones) > 1 else "rejected"), exc
+        except QueuedForFundsError as exc:
+            return "queued", exc
+        except ThrottledError as exc:  # the identical request already reached the service
+            return "duplicate", exc
+        except (*_STOPPING, InputError) as exc:
+            return "stop", exc
+        except TransportError as exc:
+            return ("unknown" if exc.maybe_sent else "unreachable"), exc
+        except UnknownResponseError as exc:
+            return "unknown", exc
+
     def _batch(
         self,
         sender: str,
@@ -371,10 +479,13 @@ class _Run:
         phones: list[str],
         parent: int | None = None,
     ) -> None:
-        if self.stop.is_set():
+        # Wait out the service's window after a refusal of this very request before claiming
+        # anyone: a process killed while waiting leaves them unsent, not unknown.
+        client = self.client
+        fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
+        if self._wait_out(self.journal.last_refusal(fingerprint)):
             return
-        journal, client = self.journal, self.client
-        ticket = journal.begin_batch(
+        ticket = self.journal.begin_batch(
             self.campaign,
             phones,
             text,
@@ -385,88 +496,94 @@ class _Run:
             parent=parent,
             token=self.token,
         )
-        if not ticket.phones:  # another run holds them, or they have an outcome already
-            self._done(len(phones), answered=None, request=False)
-            return
         skipped = len(phones) - len(ticket.phones)
-        if skipped:
+        if skipped:  # another run holds them, or they have an outcome already
             self._done(skipped, answered=None, request=False)
         n = len(ticket.phones)
-        if ticket.refused_at is not None and self._wait_out(ticket.refused_at):
-            journal.finish_batch(ticket.id, "pending")  # stopped while waiting: not sent
+        if not n:
+            return
+        if self._wait_out(ticket.refused_at):  # stopped (or fewer claimed, and that was refused)
+            self._record(ticket, "pending")
             return
         try:
-            ids = client.send(sender, ticket.phones, text)
-        except RecipientError as exc:
-            if n > 1:
-                # Refused for someone in it: split until the bad numbers stand alone. Each half is
-                # a different URL, so the identical-request interval does not apply.
-                journal.finish_batch(ticket.id, "split", error_code=exc.code, error_text=exc.text)
-                self._done(0, answered=True)
-                half = n // 2
-                self._batch(sender, text, parts, ticket.phones[:half], ticket.id)
-                self._batch(sender, text, parts, ticket.phones[half:], ticket.id)
-                return
-            journal.finish_batch(ticket.id, "rejected", error_code=exc.code, error_text=exc.text)
-            self._done(n, answered=True)
-        except QueuedForFundsError as exc:
-            journal.finish_batch(ticket.id, "queued", error_code=exc.code, error_text=exc.text)
-            self._done(n, answered=True)
-        except ThrottledError as exc:
-            # The same request reached the service within the interval: not sent again.
-            journal.finish_batch(ticket.id, "duplicate", error_code=exc.code, error_text=exc.text)
-            self._done(n, answered=True)
-        except _STOPPING as exc:
-            journal.finish_batch(ticket.id, "pending", error_code=exc.code, error_text=exc.text)
-            self._done(0, answered=True)
-            self._fail(exc)
-        except TransportError as exc:
-            if not exc.maybe_sent:  # certainly never left: unsent, and the service is unreachable
-                journal.finish_batch(ticket.id, "pending", error_code=exc.code, error_text=exc.text)
-                self._done(0, answered=None)
-                self._fail(exc)
-                return
-            self._unknown(ticket.id, n, exc)
-        except UnknownResponseError as exc:
-            self._unknown(ticket.id, n, exc)
-        except InputError as exc:  # a local check refused it: no request was made
-            journal.finish_batch(ticket.id, "pending", error_code=exc.code, error_text=exc.text)
-            self._done(0, answered=None, request=False)
-            self._fail(exc)
+            outcome, answer = self._send(sender, text, ticket.phones)
         except BaseException as exc:  # a bug or an interrupt: the request may have gone out
-            text_ = f"{type(exc).__name__} while sending; the request may have reached the service"
-            journal.finish_batch(ticket.id, "unknown", error_code="unexpected", error_text=text_)
+            why = f"{type(exc).__name__} while sending; the request may have reached the service"
+            self._record(ticket, "unknown", "unexpected", why)
             self._done(n, answered=False)
             self._fail(exc)
             raise
-        else:
-            journal.finish_batch(ticket.id, "sent", sms_ids=ids)
+        if outcome == "sent":
+            self._record(ticket, "sent", ids=answer)
             self._done(n, answered=True)
+            return
+        code, why = answer.code, answer.text
+        if outcome in ("stop", "unreachable"):  # not sent: its recipients stay unsent
+            self._record(ticket, "pending", code, why)
+            self._done(0, answered=None, request=isinstance(answer, _STOPPING))
+            self._fail(answer)
+        elif outcome == "split":
+            # Refused for someone in it: split until the bad numbers stand alone. Each half is a
+            # different URL, so the identical-request interval does not apply.
+            self._record(ticket, "split", code, why)
+            self._done(0, answered=True)
+            half = n // 2
+            self._batch(sender, text, parts, ticket.phones[:half], ticket.id)
+            self._batch(sender, text, parts, ticket.phones[half:], ticket.id)
+        else:  # rejected, queued, duplicate, unknown
+            self._record(ticket, outcome, code, why)
+            self._done(n, answered=outcome != "unknown")
+            limit = self.max_unknown_streak
+            if outcome == "unknown" and limit is not None and self.streak >= limit:
+                logger.warning(
+                    "%s: %d batches in a row lost their answer; stopping the campaign",
+                    self.campaign,
+                    self.streak,
+                )
+                self._fail(answer)
 
-    def _wait_out(self, refused_at: datetime) -> bool:
-        """Wait until the identical-request interval since ``refused_at`` has passed.
+    def _record(
+        self,
+        ticket: BatchTicket,
+        outcome: str,
+        code: str | None = None,
+        why: str | None = None,
+        *,
+        ids: list[str] | None = None,
+    ) -> None:
+        """Journal a batch's answer. Should that fail (disk full, a lock held too long), log what
+        the service said - every SMS id with its phone - and raise: the batch stays in flight,
+        hence ``unknown`` for the next call, never resent, and no id is lost.
+        """
+        try:
+            self.journal.finish_batch(
+                ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why
+            )
+        except BaseException as exc:
+            said = ", ".join(f"{p}={i}" for p, i in zip(ticket.phones, ids or [], strict=False))
+            logger.error(
+                "%s: batch %d: could not journal the answer %s (%s): %s",
+                self.campaign,
+                ticket.id,
+                outcome if code is None else f"{outcome} ({code})",
+                type(exc).__name__,
+                said or "no SMS ids",
+            )
+            raise
+
+    def _wait_out(self, refused_at: datetime | None) -> bool:
+        """Wait until the identical-request interval since ``refused_at`` (if any) has passed.
 
         A rerun after a stop (say, once the sender is moderated) rebuilds the very URLs that were
         refused; sent again within the interval the service would answer ``duplicate_request``.
-        Returns True when the run was stopped meanwhile.
+        Returns True when the run is stopped (meanwhile or already).
         """
-        interval = float(getattr(self.client, "throttle_interval", 60.0))
-        elapsed = (datetime.now(UTC) - refused_at).total_seconds()
-        if 0 <= elapsed < interval:
-            return self.stop.wait(interval - elapsed + 0.05)
+        if refused_at is not None:
+            interval = float(getattr(self.client, "throttle_interval", 60.0))
+            elapsed = (datetime.now(UTC) - refused_at).total_seconds()
+            if 0 <= elapsed < interval:
+                return self.stop.wait(interval - elapsed + 0.05)
         return self.stop.is_set()
-
-    def _unknown(self, batch_id: int, n: int, exc: TargetSMSError) -> None:
-        self.journal.finish_batch(batch_id, "unknown", error_code=exc.code, error_text=exc.text)
-        self._done(n, answered=False)
-        limit = self.max_unknown_streak
-        if limit is not None and self.streak >= limit:
-            logger.warning(
-                "%s: %d batches in a row lost their answer; stopping the campaign",
-                self.campaign,
-                self.streak,
-            )
-            self._fail(exc)
 
 
 # ---------------------------------------------------------------- results
@@ -549,13 +666,20 @@ def _check_options(concurrency: int, max_url_length: int) -> None:
 
 
 def _validate_sender(sender: Any) -> None:
+    """Refuse locally the senders the service would refuse for their form (SenderInputError)."""
     from .client import validate_send
 
     if not isinstance(sender, str):
         raise InputError(
             text=f"the sender must be a str, not {type(sender).__name__}", field="sender"
         )
-    validate_send(sender, ["79000000001"], "x")  # SenderError: sender_missing / sender_too_long
+    try:
+        validate_send(sender, ["79000000001"], "x")
+    except SenderError as exc:
+        rule = "up to 11 Latin letters or digits, or up to 15 digits"
+        raise SenderInputError(
+            exc.code, f"{sender!r}: {rule} ({exc.text})", field="sender"
+        ) from None
 
 
 # ---------------------------------------------------------------- public API
@@ -585,14 +709,16 @@ def send_campaign(
     and ``summary`` (counts per outcome, requests made).
 
     - Bad input raises ``InputError`` before any request: no such phone column, an empty frame,
-      empty text, a template field with no column; a bad sender raises ``SenderError``. A row
-      whose number is missing or not a mobile, or that lacks a template value, is ``invalid``; a
-      number already in an earlier row is ``duplicate`` (``error_code='duplicate_recipient'``).
+      empty text, a template field with no column, a missing or too-long sender (then a
+      :class:`SenderInputError`, also a ``SenderError``). A row whose number is missing, not a
+      mobile or 15 digits long, or that lacks a template value, is ``invalid``; a number already
+      in an earlier row is ``duplicate`` (``error_code='duplicate_recipient'``).
     - ``campaign`` names the run in the journal (``store``: a path, ``":memory:"``, a ``Journal``,
       or None for ``$TARGETSMS_STORE`` / the user data dir). Call again with the same name to
       continue after a crash: rows with a record come back as recorded, the rest are sent.
-      Without a name, one is derived from the account, sender, template and phone column, so
-      re-running the same cell does not send twice (pass a new name to send again on purpose).
+      Without a name, one is derived from the account, sender and template (not the contacts),
+      so re-running the cell - even after fixing or adding rows - sends only the rows without a
+      record (pass a new name to send the same text to the same people again on purpose).
     - A batch refused for one recipient is split until the bad numbers stand alone (``rejected``);
       ``insufficient_funds`` is ``queued``; a lost answer is ``unknown`` and never resent
       automatically (see :func:`resend_unknown`, :func:`mark_outcome`). After
@@ -614,14 +740,8 @@ def send_campaign(
     _check_options(concurrency, max_url_length)
     plan = _plan(contacts, text, phone_column, mobile_only)
     _validate_sender(sender)
-    name = campaign or _auto_name(client.user, sender, text, contacts[phone_column])
-    lengths: dict[str, int] = {}
-
-    def base_length(sender_: str, text_: str) -> int:
-        if text_ not in lengths:
-            lengths[text_] = client.send_url_length(sender_, [], text_)
-        return lengths[text_]
-
+    name = campaign or _auto_name(client.user, sender, text)
+    base_length = _url_lengths(lambda s: client.send_url_length(s, [], ""))
     with _journal(store) as journal:
         journal.ensure_campaign(name, user=client.user, sender=sender, template=text)
         recovered = journal.recover_inflight(name)
@@ -700,17 +820,17 @@ def estimate_campaign(
     if sender is not None:
         _validate_sender(sender)
 
-    def base_length(sender_: str, text_: str) -> int:
+    def empty_length(sender_: str) -> int:
         if client is not None:
-            return client.send_url_length(sender_, [], text_)
-        params = send_params(_ESTIMATE_USER, _ESTIMATE_PASSWORD, sender_, [], text_)
+            return client.send_url_length(sender_, [], "")
+        params = send_params(_ESTIMATE_USER, _ESTIMATE_PASSWORD, sender_, [], "")
         return len(build_url(_ESTIMATE_URL, params))
 
     chosen = sender or _ESTIMATE_SENDER
     positions = list(plan.recipients.items())
     batches = _group_batches(
         [(m, chosen, plan.text[i], plan.parts[i]) for m, i in positions],
-        base_length,
+        _url_lengths(empty_length),
         max_url_length,
     )
     request_of: dict[str, int] = {}
@@ -751,16 +871,21 @@ def summarize_estimate(
     }
 
 
-def _msisdns(values: Iterable[Any] | str) -> list[str]:
-    if isinstance(values, str):
+def _msisdns(values: Iterable[Any] | str | int) -> list[str]:
+    """The journal keys the user may mean: each value normalized as ``send_campaign`` does it (so
+    ``8 916…`` and ``916…`` find ``7916…``), and a string of digits also as it is (an msisdn of
+    a foreign number the Russian default region reads otherwise)."""
+    if isinstance(values, str) or not isinstance(values, Iterable):
         values = [values]
-    out = []
+    out: list[str] = []
     for value in values:
+        normalized = check_phone(value, mobile_only=False)[0]
+        if normalized:
+            out.append(normalized)
         raw = str(value).strip()
-        if not raw.isdigit():
-            raw = check_phone(value, mobile_only=False)[0] or raw
-        out.append(raw)
-    return out
+        if raw.isascii() and raw.isdigit():
+            out.append(raw)
+    return list(dict.fromkeys(out))
 
 
 def mark_outcome(
@@ -832,7 +957,7 @@ def resend_unknown(
             if m in released
         ]
         batches = _group_batches(
-            todo, lambda s, t: client.send_url_length(s, [], t), max_url_length
+            todo, _url_lengths(lambda s: client.send_url_length(s, [], "")), max_url_length
         )
         run = _Run(
             client,

@@ -55,6 +55,7 @@ import socket
 import sqlite3
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -185,6 +186,13 @@ CREATE INDEX packages_snapshot ON packages(snapshot);
 
 Migration = str | Callable[[sqlite3.Connection], None]
 
+# When the service last answered this very request (fingerprint) with a refusal: a stop or a split.
+_REFUSAL_SQL = (
+    "SELECT MAX(finished_at) FROM batches WHERE fingerprint = ?"
+    " AND state IN ('failed', 'split') AND answer_code IS NOT NULL"
+    " AND answer_code NOT IN ('transport', 'invalid_input')"
+)
+
 #: Ordered migrations: entry ``i`` takes the schema from version ``i`` to ``i + 1``. Append, never
 #: edit: a file records the versions applied to it in ``schema_version``.
 MIGRATIONS: list[Migration] = [_V1]
@@ -305,15 +313,31 @@ class Journal:
         self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         self._conn.execute("PRAGMA foreign_keys = ON")
         if self.path != ":memory:":
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":  # pragma: no cover - e.g. a read-only medium
-                raise JournalError(f"cannot switch {self.path} to WAL (got {mode})")
+            self._use_wal(timeout)
         # WAL with synchronous=NORMAL survives a crash of the process (kill -9) without an fsync
         # per commit; intents are committed with FULL (see _tx) so that they survive a power loss
         # too: an answer lost that way leaves its batch in flight, hence unknown, never resent.
         self._sync = ""
         self._set_sync("NORMAL")
         self._migrate()
+
+    def _use_wal(self, timeout: float) -> None:
+        """Switch the file to WAL, waiting (up to ``timeout``) for a lock SQLite does not wait for.
+
+        Taking a new file to WAL needs a lock for which SQLite answers "database is locked" at once,
+        without its busy handler: two processes creating the journal together would crash one.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
+        if str(mode).lower() != "wal":  # pragma: no cover - e.g. a read-only medium
+            raise JournalError(f"cannot switch {self.path} to WAL (got {mode})")
 
     # ------------------------------------------------------------ plumbing
 
@@ -633,14 +657,7 @@ class Journal:
             fingerprint = request_fingerprint(url, user, sender, claimed, text)
             if not claimed:
                 return BatchTicket(0, [], fingerprint)
-            # The service answered this identical request with a refusal (the campaign stopped, or
-            # the batch was split) and opened its identical-request window then.
-            refused = c.execute(
-                "SELECT MAX(finished_at) FROM batches WHERE fingerprint = ?"
-                " AND state IN ('failed', 'split') AND answer_code IS NOT NULL"
-                " AND answer_code NOT IN ('transport', 'invalid_input')",
-                (fingerprint,),
-            ).fetchone()[0]
+            refused = c.execute(_REFUSAL_SQL, (fingerprint,)).fetchone()[0]
             c.execute(
                 "INSERT OR IGNORE INTO campaigns (name, user, sender, template, created_at,"
                 " updated_at) VALUES (?, ?, ?, NULL, ?, ?)",
@@ -668,6 +685,18 @@ class Journal:
             self._touch(c, campaign)
         refused_at = None if refused is None else datetime.fromisoformat(refused)
         return BatchTicket(batch_id, claimed, fingerprint, refused_at)
+
+    def last_refusal(self, fingerprint: str) -> datetime | None:
+        """When the service last refused this very request (see :func:`request_fingerprint`).
+
+        A refusal - the campaign stopped, or the batch was split - still opened the service's
+        identical-request window, so the same request sent again must wait it out. None when the
+        request was never refused.
+
+        Example: ``journal.last_refusal(request_fingerprint(url, user, sender, phones, text))``.
+        """
+        value = self._query(_REFUSAL_SQL, (fingerprint,))[0][0]
+        return None if value is None else datetime.fromisoformat(value)
 
     def finish_batch(
         self,

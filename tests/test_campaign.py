@@ -686,3 +686,165 @@ def test_estimate_rejects_bad_input_like_send():
         estimate_campaign(pd.DataFrame({"phone": ["79161234567"]}), "Hi {name}")
     with pytest.raises(SenderError):
         estimate_campaign(pd.DataFrame({"phone": ["79161234567"]}), "Hi", sender="X" * 12)
+
+
+# ---------------------------------------------------------------- review: regressions
+
+
+def test_without_a_name_fixing_or_adding_rows_and_rerunning_sends_only_the_new_ones(
+    rich, client, journal
+):
+    contacts = pd.DataFrame({"phone": ["79161230001", "79161230002", "7916123000"]})  # a typo
+    first = send_campaign(client, contacts, "Акция!", "SHOP", store=journal, progress=False)
+    assert first["outcome"].tolist() == ["sent", "sent", "invalid"]
+    fixed = pd.DataFrame({"phone": ["79161230001", "79161230002", "79161230003", "79161230004"]})
+    second = send_campaign(client, fixed, "Акция!", "SHOP", store=journal, progress=False)
+    assert_nobody_twice(rich)
+    assert len(rich.sent_phones()) == 4
+    assert second.attrs["campaign"] == first.attrs["campaign"]
+    assert second["outcome"].tolist() == ["sent"] * 4
+    assert second["sms_id"].tolist()[:2] == first["sms_id"].tolist()[:2]
+
+
+def test_mark_outcome_and_resend_unknown_read_national_formats(rich, client, journal):
+    phones = ["79161234567", "79161234568", "79161234569"]
+    t = journal.begin_batch("c", phones, "Hi", 1, sender="SHOP", user="demo", url=client.url)
+    journal.finish_batch(t.id, "unknown", error_code="transport")
+    assert mark_outcome("c", "89161234567", "sent", store=journal) == ["79161234567"]
+    assert mark_outcome("c", [9161234568], "rejected", store=journal) == ["79161234568"]
+    resent = resend_unknown(client, "c", msisdns="8 916 123 45 69", store=journal, progress=False)
+    assert resent["msisdn"].tolist() == ["79161234569"]
+    assert resent["outcome"].tolist() == ["sent"]
+    assert rich.sent_phones() == ["79161234569"]
+
+
+@pytest.mark.parametrize("sender", ["VERYLONGSENDER", "7916123456789012", "", "   "])
+def test_a_bad_sender_is_an_input_error_naming_the_field(emulator, client, journal, sender):
+    contacts = pd.DataFrame({"phone": ["79161234567"]})
+    with pytest.raises(InputError) as info:
+        send_campaign(client, contacts, "Hi", sender, store=journal, progress=False)
+    assert isinstance(info.value, SenderError)  # and still a SenderError, as the service says
+    assert info.value.field == "sender" and "sender" in str(info.value)
+    with pytest.raises(InputError):
+        estimate_campaign(contacts, "Hi", sender=sender)
+    assert emulator.log == []
+
+
+def test_cells_that_are_not_phone_values_at_all_are_invalid_rows(rich, client, journal):
+    contacts = pd.DataFrame(
+        {"phone": pd.Series([[79161234567], {"n": 1}, "79161234567", {1, 2}], dtype=object)}
+    )
+    result = send_campaign(client, contacts, "Hi", "SHOP", store=journal, progress=False)
+    assert result["outcome"].tolist() == ["invalid", "invalid", "sent", "invalid"]
+    assert rich.sent_phones() == ["79161234567"]
+
+
+def test_a_number_too_long_for_the_service_is_invalid_before_any_request(rich, client, journal):
+    phones = [f"7916123{i:04d}" for i in range(20)]
+    phones[7] = "+43 664 1234567890"  # a valid Austrian mobile, 15 digits: the service refuses it
+    contacts = pd.DataFrame({"phone": phones})
+    result = send_campaign(client, contacts, "Hi", "SHOP", store=journal, progress=False)
+    assert result["outcome"].iloc[7] == "invalid"
+    assert result["error_code"].iloc[7] == "phone_too_long"
+    assert result["msisdn"].iloc[7] == "436641234567890"
+    assert (result["outcome"].drop(index=7) == "sent").all()
+    assert len(sends(rich)) == 1  # one request, no splitting
+    estimate = estimate_campaign(contacts, "Hi")
+    assert estimate["error_code"].iloc[7] == "phone_too_long"
+
+
+def test_sms_ids_are_logged_when_the_answer_cannot_be_journaled(rich, client, journal, caplog):
+    contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"]})
+    real = journal.finish_batch
+
+    def broken(batch_id, outcome, **kw):
+        if outcome == "sent":
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(batch_id, outcome, **kw)
+
+    journal.finish_batch = broken
+    with caplog.at_level("ERROR", logger="targetsms_analytics"):
+        with pytest.raises(sqlite3.OperationalError):
+            send_campaign(client, contacts, "Hi", "SHOP", campaign="c", store=journal,
+                          progress=False)  # fmt: skip
+    ids = [m for m, msg in rich.messages.items()]
+    assert len(ids) == 2
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for sms_id, msisdn in zip(ids, rich.sent_phones(), strict=True):
+        assert f"{msisdn}={sms_id}" in logged
+    journal.finish_batch = real
+    # The batch stayed in flight: the next call takes it as unknown and sends nobody again.
+    again = send_campaign(client, contacts, "Hi", "SHOP", campaign="c", store=journal,
+                          progress=False)  # fmt: skip
+    assert again["outcome"].tolist() == ["unknown", "unknown"]
+    assert len(sends(rich)) == 1
+
+
+def test_the_estimated_url_length_is_exact_for_awkward_texts(make_client):
+    from targetsms_analytics.campaign import _url_lengths
+
+    client = make_client(password="p@ss&w0rd%+ é")
+    texts = ["Hi", "a,b & c+d%20", "Привет 👍\nновая строка", "~!*'();:@&=+$,/?#[]", " "]
+    for sender in ("SHOP", "79001234567"):
+        base = _url_lengths(lambda s: client.send_url_length(s, [], ""))
+        for text in texts:
+            assert base(sender, text) == client.send_url_length(sender, [], text)
+
+
+def test_waiting_out_a_refused_request_claims_nobody_meanwhile(rich, client, journal):
+    contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"]})
+    with pytest.raises(SenderError):
+        send_campaign(client, contacts, "Hi", "NEWBRAND", campaign="c", store=journal,
+                      progress=False)  # fmt: skip
+    rich.accounts["demo"].senders["NEWBRAND"].moderated = True
+    results: list[pd.DataFrame] = []
+
+    def again() -> None:
+        options = {"campaign": "c", "store": journal, "progress": False}
+        results.append(send_campaign(client, contacts, "Hi", "NEWBRAND", **options))
+
+    rerun = threading.Thread(target=again)
+    rerun.start()
+    time.sleep(rich.throttle_interval / 3)  # the same URL as the refused one: it waits
+    # Killed now, the rerun would leave them unsent (sendable), not unknown.
+    assert journal.campaign_messages("c")["outcome"].tolist() == ["pending", "pending"]
+    rerun.join()
+    assert results[0]["outcome"].tolist() == ["sent", "sent"]
+    assert len(sends(rich)) == 2
+
+
+def test_a_whole_number_column_with_blanks_renders_without_a_decimal_point():
+    contacts = pd.DataFrame(
+        {"phone": ["79161234561", "79161234562", "79161234563"], "code": [1234, None, 7]}
+    )
+    assert contacts["code"].dtype == "float64"  # what pandas makes of an int column with a blank
+    estimate = estimate_campaign(contacts, "Код {code}, талон {code:04d}, {code:.2f} ₽")
+    assert estimate["text"].tolist() == [
+        "Код 1234, талон 1234, 1234.00 ₽",
+        None,
+        "Код 7, талон 0007, 7.00 ₽",
+    ]
+    assert estimate["error_code"].iloc[1] == "template_value_missing"
+    real = estimate_campaign(contacts.assign(code=[1.5, 2.0, None]), "Сумма {code}")
+    assert real["text"].tolist()[:2] == ["Сумма 1.5", "Сумма 2.0"]
+
+
+def test_two_processes_sending_one_campaign_on_one_file_send_nobody_twice(tmp_path):
+    rows, campaign = 120, "both"
+    store = str(tmp_path / "journal.sqlite")
+    worker = str(ROOT / "tests" / "_campaign_worker.py")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with Emulator(throttle_interval=1.0, latency=0.01) as emu:
+        emu.top_up("demo", 100_000)
+        args = [sys.executable, worker, emu.url, store, campaign, str(rows)]
+        procs = [subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(2)]  # fmt: skip
+        outs = [p.communicate(timeout=60) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _out, err in outs]
+        assert_nobody_twice(emu)
+        assert len(emu.sent_phones()) == rows
+        with Journal(store) as j:
+            messages = j.campaign_messages(campaign)
+        assert (messages["outcome"] == "sent").sum() == rows
+        for sms_id, msisdn in messages[["sms_id", "msisdn"]].itertuples(index=False):
+            assert emu.messages[sms_id].phone == msisdn

@@ -456,3 +456,37 @@ def test_the_docstring_examples_run():
 
     for module in (journal_mod, campaign):
         assert doctest.testmod(module).failed == 0
+
+
+def test_last_refusal_is_when_the_service_refused_this_very_request():
+    j = Journal(":memory:")
+    fingerprint = request_fingerprint(URL, "demo", "SHOP", ["79001234567", "79001234568"], "Hi")
+    assert j.last_refusal(fingerprint) is None
+    t = begin(j, ["79001234567", "79001234568"])
+    j.finish_batch(t.id, "pending", error_code="transport")  # never left: no refusal
+    assert j.last_refusal(fingerprint) is None
+    t = begin(j, ["79001234567", "79001234568"])
+    j.finish_batch(t.id, "split", error_code="phone_stop_listed", error_text="stop")
+    refused = j.last_refusal(fingerprint)
+    assert refused is not None and refused.tzinfo is not None
+    assert refused == j.batches("c")["finished_at"].iloc[-1]
+    other = request_fingerprint(URL, "demo", "SHOP", ["79001234567"], "Hi")
+    assert j.last_refusal(other) is None
+
+
+def test_opening_a_new_file_waits_for_another_process_creating_it(tmp_path):
+    # Taking a new file to WAL needs a lock SQLite does not wait for: two processes creating the
+    # journal at once crashed one of them with "database is locked".
+    path = tmp_path / "j.sqlite"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE creating (x INTEGER)")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        with Journal(path, timeout=10) as j:
+            assert j.journal_mode == "wal"
+            assert j.schema_version == SCHEMA_VERSION
+    finally:
+        release.join()
+        other.close()
