@@ -13,7 +13,9 @@ from targetsms_analytics.errors import ERROR_TEXTS
 
 # Real PHP 8.2 serialize() output, copied from ../shared/api/ (compared below when that is present).
 SAMPLES = Path(__file__).resolve().parent / "data" / "php-serialize-samples.txt"
-SHARED_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "api" / "php-serialize-samples.txt"
+SHARED_SAMPLES = (
+    Path(__file__).resolve().parents[2] / "shared" / "api" / "php-serialize-samples.txt"
+)
 MANUAL_BALANCE = (
     "445.6 RUR\n"
     "Россия:361,МТС:1,Мегафон:1,Skylink:1,Yota:1,Байкалвестком:1,Уралсвязьинформ:1,"
