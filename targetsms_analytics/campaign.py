@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from .batching import DEFAULT_MAX_URL_LENGTH, pack
+from .client import DEFAULT_URL
 from .errors import (
     AccountError,
     ContentError,
@@ -96,7 +97,7 @@ DEFAULT_PRICE_PER_PART = 1.20
 #: or answering garbage: better to stop than to turn every remaining recipient into ``unknown``).
 DEFAULT_MAX_UNKNOWN_STREAK = 10
 # Placeholders for an estimate made without a client (the URL length depends on them).
-_ESTIMATE_URL = "https://sms.targetsms.ru/sendsms.php"
+_ESTIMATE_URL = DEFAULT_URL
 _ESTIMATE_USER = "u" * 16
 _ESTIMATE_PASSWORD = "p" * 16
 _ESTIMATE_SENDER = "S" * 11

@@ -300,19 +300,6 @@ def campaign() -> None:
     """Send a campaign from a CSV, refresh its statuses, and report on it."""
 
 
-def _estimate_lines(summary: dict[str, Any]) -> list[str]:
-    return [
-        f"rows           {summary['rows']}",
-        f"recipients     {summary['recipients']}",
-        f"invalid        {summary['invalid']}",
-        f"duplicates     {summary['duplicates']}",
-        f"parts          {summary['parts']}",
-        f"requests       {summary['requests']}",
-        f"expected cost  {summary['expected_cost']:.2f} RUB "
-        f"(at {summary['price_per_part']:.2f} per part)",
-    ]
-
-
 @campaign.command("send", short_help="Send a personalised campaign from a CSV.")
 @click.argument("csv_file", metavar="CSV", type=click.Path(exists=True, dir_okay=False))
 @click.option("--text", required=True, help='Template over the CSV columns: "Привет, {name}!".')
@@ -345,6 +332,7 @@ def campaign_send(
     """Send a personalised campaign to the rows of a CSV (cp1251 or UTF-8, ';' or ',')."""
     from .campaign import estimate_campaign, send_campaign
     from .contacts import write_frame_csv
+    from .demo import estimate_lines
 
     contacts, column = _read_csv(csv_file, phone_column)
     click.echo(
@@ -354,8 +342,8 @@ def campaign_send(
     client = None if estimate_only else _client()
     estimate = estimate_campaign(contacts, text, phone_column=column, sender=sender, client=client)
     click.echo("estimate:")
-    for line in _estimate_lines(estimate.attrs["summary"]):
-        click.echo(f"  {line}")
+    for line in estimate_lines(estimate.attrs["summary"]):
+        click.echo(line)
     problems = estimate[estimate["outcome"] != "ready"]
     if len(problems):
         click.echo(f"not to be sent ({len(problems)}):")

@@ -41,6 +41,7 @@ __all__ = [
     "DEMO_CONTACTS",
     "DEMO_SENDER",
     "DEMO_TEMPLATE",
+    "estimate_lines",
     "report_sections",
     "report_with_total",
     "run_demo",
@@ -188,7 +189,11 @@ def _slug(name: str) -> str:
 # ---------------------------------------------------------------- the demo
 
 
-def _summary_lines(summary: dict[str, Any]) -> list[str]:
+def estimate_lines(summary: dict[str, Any]) -> list[str]:
+    """The estimate's summary as aligned lines for a terminal (the demo and the CLI print them).
+
+    Example: ``print("\\n".join(estimate_lines(estimate.attrs["summary"])))``.
+    """
     return [
         f"  rows in the file      {summary['rows']}",
         f"  recipients            {summary['recipients']}",
@@ -312,7 +317,7 @@ def run_demo(
         summary = estimate.attrs["summary"]
         echo("")
         echo("Estimate (no request made):")
-        for line in _summary_lines(summary):
+        for line in estimate_lines(summary):
             echo(line)
         reasons = estimate.loc[estimate["outcome"] != "ready", "error_code"].value_counts()
         if len(reasons):
