@@ -36,7 +36,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from os import PathLike
@@ -59,7 +58,7 @@ from .errors import (
     TransportError,
     UnknownResponseError,
 )
-from .journal import OUTCOMES, BatchTicket, Journal, request_fingerprint
+from .journal import OUTCOMES, BatchTicket, Journal, open_journal, request_fingerprint
 from .phones import check_phone, normalize_phones
 from .protocol import build_url, send_params
 from .segments import count_parts
@@ -645,18 +644,6 @@ def _counts(frame: pd.DataFrame) -> dict[str, int]:
     return out
 
 
-@contextmanager
-def _journal(store: str | PathLike[str] | Journal | None):
-    if isinstance(store, Journal):
-        yield store
-        return
-    journal = Journal(store)
-    try:
-        yield journal
-    finally:
-        journal.close()
-
-
 def _check_options(concurrency: int, max_url_length: int) -> None:
     if not isinstance(concurrency, int) or concurrency < 1:
         raise InputError(text="concurrency must be an int of at least 1", field="concurrency")
@@ -743,7 +730,7 @@ def send_campaign(
     _validate_sender(sender)
     name = campaign or _auto_name(client.user, sender, text)
     base_length = _url_lengths(lambda s: client.send_url_length(s, [], ""))
-    with _journal(store) as journal:
+    with open_journal(store) as journal:
         journal.ensure_campaign(name, user=client.user, sender=sender, template=text)
         recovered = journal.recover_inflight(name)
         if recovered:
@@ -915,7 +902,7 @@ def mark_outcome(
             text=f"outcome must be 'sent', 'rejected' or 'pending', not {outcome!r}",
             field="outcome",
         )
-    with _journal(store) as journal:
+    with open_journal(store) as journal:
         return journal.set_outcome(campaign, _msisdns(msisdns), outcome, note=note)
 
 
@@ -942,7 +929,7 @@ def resend_unknown(
         resend_unknown(client, "spring", msisdns=["79161234567"])
     """
     _check_options(concurrency, max_url_length)
-    with _journal(store) as journal:
+    with open_journal(store) as journal:
         journal.recover_inflight(campaign)
         records = journal.records(campaign)
         wanted = None if msisdns is None else set(_msisdns(msisdns))

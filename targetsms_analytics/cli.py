@@ -281,9 +281,8 @@ def balance(ctx: click.Context) -> None:
     from .journal import Journal
 
     client = _client()
-    current = client.balance()
     with Journal(_store(ctx)) as journal:
-        journal.save_balance(current)
+        current = client.balance(store=journal)
         where = journal.path
     click.echo(f"balance: {current.amount:.2f} {current.currency}")
     packages = packages_frame(current)

@@ -21,6 +21,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
@@ -38,6 +39,9 @@ from .errors import (
     TransportError,
 )
 from .protocol import Balance, StatusDetail
+
+if TYPE_CHECKING:
+    from .journal import Journal
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
@@ -363,13 +367,22 @@ class TargetSMSClient:
         params = protocol.status_params(self.user, self._password, str(sms_id), detail=True)
         return protocol.parse_status_detail(self._read(params, ("detail", str(sms_id))))
 
-    def balance(self) -> Balance:
+    def balance(self, *, store: str | os.PathLike[str] | Journal | None = None) -> Balance:
         """The money balance and the SMS left per direction (``packages`` DataFrame).
 
-        Example: ``client.balance().packages.sort_values("remaining")``.
+        With ``store`` (a journal path or ``Journal``), the snapshot is saved there too, so spend
+        over time can be reported (``journal.balance_snapshots()``, ``ts.spend_between``).
+
+        Example: ``client.balance(store="journal.sqlite3").packages.sort_values("remaining")``.
         """
         params = protocol.balance_params(self.user, self._password)
-        return protocol.parse_balance(self._read(params, ("balance",)))
+        result = protocol.parse_balance(self._read(params, ("balance",)))
+        if store is not None:
+            from .journal import open_journal
+
+            with open_journal(store) as journal:
+                journal.save_balance(result)
+        return result
 
     def read_wait(self, op: str, sms_id: str | int | None = None) -> float:
         """Seconds until the identical read (``"status"``, ``"detail"``, ``"balance"``) is allowed.

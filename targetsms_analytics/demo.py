@@ -307,8 +307,7 @@ def run_demo(
         ) as client,
         Journal(journal_path) as journal,
     ):
-        before = client.balance()
-        journal.save_balance(before)
+        before = client.balance(store=journal)
         echo(f"Balance before: {before.amount:.2f} {before.currency}")
 
         estimate = estimate_campaign(
@@ -352,8 +351,7 @@ def run_demo(
             + (f", {pending} still pending (timeout)" if pending else "")
         )
 
-        after = client.balance()
-        journal.save_balance(after)
+        after = client.balance(store=journal)
         snapshots = journal.balance_snapshots()
         spent = before.amount - after.amount
         echo(f"Balance after: {after.amount:.2f} {after.currency} (spent {spent:.2f})")

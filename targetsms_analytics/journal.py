@@ -57,7 +57,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -994,3 +995,24 @@ class _Transaction:
                 self.journal._conn.execute("ROLLBACK")
         finally:
             self.journal._lock.release()
+
+
+@contextmanager
+def open_journal(store: str | os.PathLike[str] | Journal | None) -> Iterator[Journal]:
+    """Yield a ``Journal`` for ``store``: a path, ``":memory:"``, a ``Journal``, or None (default).
+
+    A journal opened here is closed on exit; one passed in is left open for its owner.
+
+    Example::
+
+        with open_journal(None) as journal:
+            journal.campaigns()
+    """
+    if isinstance(store, Journal):
+        yield store
+        return
+    journal = Journal(store)
+    try:
+        yield journal
+    finally:
+        journal.close()

@@ -18,19 +18,18 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .errors import InputError, TargetSMSError
-from .journal import Journal
+from .journal import Journal, open_journal
 from .protocol import FINAL_STATES, MOSCOW, StatusDetail
 
 if TYPE_CHECKING:
     from .client import TargetSMSClient
 
-__all__ = ["STATUS_COLUMNS", "fetch_statuses", "load_statuses", "open_journal", "wait_for_final"]
+__all__ = ["STATUS_COLUMNS", "fetch_statuses", "load_statuses", "wait_for_final"]
 
 logger = logging.getLogger("targetsms_analytics")
 
@@ -51,24 +50,6 @@ STATUS_COLUMNS: tuple[str, ...] = (
 )
 
 IdsOrCampaign = str | Iterable[Any] | pd.Series | pd.DataFrame
-
-
-@contextmanager
-def open_journal(store: str | Journal | None):
-    """Yield a ``Journal`` for ``store`` (a path, ``":memory:"``, a ``Journal``, or None: default).
-
-    A journal opened here is closed on exit; one passed in is left open.
-
-    Example: ``with open_journal(None) as journal: journal.campaigns()``.
-    """
-    if isinstance(store, Journal):
-        yield store
-        return
-    journal = Journal(store)
-    try:
-        yield journal
-    finally:
-        journal.close()
 
 
 def _resolve_ids(what: IdsOrCampaign, journal: Journal) -> list[str]:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .analytics import delivery_report
-from .journal import Journal
-from .statuses import fetch_statuses, load_statuses, open_journal
+from .journal import Journal, open_journal
+from .statuses import fetch_statuses, load_statuses
 
 if TYPE_CHECKING:
     import ipywidgets

@@ -146,6 +146,25 @@ def test_balance_goes_down_by_parts_times_price(client, emulator):
     assert before.amount - after.amount == pytest.approx(detail.cost, abs=0.01)
 
 
+def test_balance_snapshots_go_to_the_journal_when_a_store_is_given(client, emulator, tmp_path):
+    from targetsms_analytics.journal import Journal
+
+    path = tmp_path / "snapshots.sqlite3"
+    first = client.balance(store=path)
+    client.send("SHOP", ["79161234567", "79261234567"], "x" * 200)  # 2 parts each
+    time.sleep(client.read_wait("balance"))
+    second = client.balance(store=str(path))
+    client.balance()  # no store: no snapshot
+    with Journal(path) as journal:
+        snapshots = journal.balance_snapshots()
+        history = journal.package_history()
+    assert snapshots["amount"].tolist() == [first.amount, second.amount]
+    assert snapshots["taken_at"].is_monotonic_increasing
+    assert len(history) == len(first.packages) + len(second.packages)
+    spend = ts.spend_between(snapshots)
+    assert spend["spent"].iloc[0] == pytest.approx(first.amount - second.amount)
+
+
 def test_balance_packages_frame(client):
     balance = client.balance()
     assert list(balance.packages.columns) == ["direction", "remaining"]
