@@ -26,18 +26,11 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from . import protocol
-from .errors import (
-    ContentError,
-    InputError,
-    RecipientError,
-    SenderError,
-    TargetSMSError,
-    ThrottledError,
-    TransportError,
-)
+from .errors import InputError, TargetSMSError, ThrottledError, TransportError, error_for_code
 from .protocol import Balance, StatusDetail
 
 if TYPE_CHECKING:
@@ -58,11 +51,27 @@ DEFAULT_TIMEOUT = 30.0
 THROTTLE_INTERVAL = 60.0
 DEFAULT_POOL_SIZE = 16
 USER_AGENT = "targetsms-analytics/0.1"
+#: The read marks are pruned of expired ones when they reach this many (and then twice the rest).
+_PRUNE_MIN = 1024
 
 logger = logging.getLogger("targetsms_analytics")
 
 
 # ---------------------------------------------------------------- secrets in logs
+
+
+class _Hidden(str):
+    """A str whose repr hides it: the password and the URLs that carry it.
+
+    Tracebacks that show locals (IPython's verbose mode, rich, pytest --showlocals), debuggers and
+    ``vars(client)`` print values with ``repr``; the value itself still works as a str.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(protocol.REDACTED)
+
 
 #: Passwords of the live clients (a count per password), so log records can be cleaned of them.
 _SECRETS: Counter[str] = Counter()
@@ -154,6 +163,17 @@ class RetryPolicy:
         delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return max(self.base_delay, delay * (1 - 0.5 * self.jitter()))
 
+    def budget(self, exc: BaseException) -> tuple[str, int]:
+        """The attempts allowed for failures like ``exc``: ``(kind, attempts)``, counted per kind.
+
+        Example: ``RetryPolicy().budget(ThrottledError("duplicate_request")) == ("throttled", 3)``.
+        """
+        if isinstance(exc, ThrottledError):
+            return "throttled", self.throttle_attempts
+        if _never_sent(exc):
+            return "transport", self.connect_attempts
+        return "transport", self.read_attempts
+
 
 def _never_sent(exc: BaseException) -> bool:
     return isinstance(exc, TransportError) and not exc.maybe_sent
@@ -183,7 +203,8 @@ def load_env_file() -> None:
 
 
 def _alnum_sender_ok(sender: str) -> bool:
-    return len(sender) <= (15 if sender.isdigit() else 11)
+    numeric = sender.isascii() and sender.isdigit()
+    return len(sender) <= (15 if numeric else 11)
 
 
 def validate_send(sender: str, phones: Sequence[str], text: str) -> None:
@@ -194,25 +215,23 @@ def validate_send(sender: str, phones: Sequence[str], text: str) -> None:
 
     Example: ``validate_send("SHOP", ["79001234567"], "")`` raises ``ContentError`` ``text_missing``.
     """
-    from .errors import ERROR_TEXTS
-
-    if not sender or not str(sender).strip():
-        raise SenderError("sender_missing", ERROR_TEXTS["sender_missing"])
-    if not _alnum_sender_ok(str(sender).strip()):
-        raise SenderError("sender_too_long", ERROR_TEXTS["sender_too_long"])
+    sender = "" if sender is None else str(sender).strip()
+    if not sender:
+        raise error_for_code("sender_missing")
+    if not _alnum_sender_ok(sender):
+        raise error_for_code("sender_too_long")
     if text is None or not str(text).strip():
-        raise ContentError("text_missing", ERROR_TEXTS["text_missing"])
-    if not phones or any(not p for p in phones):
-        raise RecipientError("phone_missing", ERROR_TEXTS["phone_missing"])
-    for phone in phones:
-        if len(phone) >= 15:
-            raise RecipientError("phone_too_long", ERROR_TEXTS["phone_too_long"])
+        raise error_for_code("text_missing")
+    if not phones or not all(phones):
+        raise error_for_code("phone_missing")
+    if any(len(phone) >= 15 for phone in phones):
+        raise error_for_code("phone_too_long")
 
 
 def _as_phones(phones: str | Sequence[str]) -> list[str]:
     if isinstance(phones, str):
         return [p.strip() for p in phones.split(",") if p.strip()]
-    return [str(p).strip() for p in phones]
+    return ["" if p is None else str(p).strip() for p in phones]  # None: a missing phone
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -272,19 +291,23 @@ class TargetSMSClient:
                 "Use https://, or pass allow_insecure=True if you really mean it."
             )
         self.user = user
-        self._password = password
+        self._password = _Hidden(password)
         self.url = url
         self.timeout = timeout
         self.throttle_interval = float(throttle_interval)
         self.pool_size = pool_size
         self.retry = retry or RetryPolicy()
         _guard_logs(self, password)
-        self._session = session or requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers.setdefault("User-Agent", USER_AGENT)
+        if session is None:  # a session passed in is the caller's transport: used as it is
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers["User-Agent"] = USER_AGENT
+        self._session = session
+        #: When each identical read (op, sms_id) was last sent or answered (time.monotonic()).
         self._last_read: dict[tuple[str, ...], float] = {}
+        self._prune_at = _PRUNE_MIN
         self._lock = threading.Lock()
         #: The embedded emulator this client talks to when ``connect()`` started one, else None.
         self.emulator: object | None = None
@@ -297,6 +320,8 @@ class TargetSMSClient:
 
         A ``.env`` file in the working directory (or above it) is read too; the environment wins.
 
+        An explicit ``url=`` wins over ``TARGETSMS_URL``.
+
         Example: ``client = TargetSMSClient.from_env(timeout=10)``.
         """
         load_env_file()
@@ -307,7 +332,7 @@ class TargetSMSClient:
                 "missing_credentials",
                 "set TARGETSMS_USER and TARGETSMS_PASSWORD (in the environment or a .env file)",
             )
-        url = os.environ.get("TARGETSMS_URL") or DEFAULT_URL
+        url = settings.pop("url", None) or os.environ.get("TARGETSMS_URL") or DEFAULT_URL
         return cls(user, password, url=url, **settings)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
@@ -338,10 +363,8 @@ class TargetSMSClient:
         phone_list = _as_phones(phones)
         validate_send(sender, phone_list, text)
         params = protocol.send_params(self.user, self._password, sender, phone_list, text)
-        body = self._call(
-            params, op="send", retry=should_retry_send, attempts=self.retry.connect_attempts
-        )
-        return protocol.parse_send(body, len(phone_list))
+        body = self._call(params, op="send", retry=should_retry_send)
+        return protocol.parse_send(body, len(phone_list), secrets=self._secrets)
 
     def send_url_length(self, sender: str, phones: Sequence[str], text: str) -> int:
         """The exact length of the URL ``send`` would request (what the 2000-character limit counts).
@@ -357,7 +380,8 @@ class TargetSMSClient:
         Example: ``client.status("1179038981")``.
         """
         params = protocol.status_params(self.user, self._password, str(sms_id))
-        return protocol.parse_status(self._read(params, ("status", str(sms_id))))
+        body = self._read(params, ("status", str(sms_id)))
+        return protocol.parse_status(body, secrets=self._secrets)
 
     def status_detail(self, sms_id: str | int) -> StatusDetail:
         """The detailed status of one SMS: state, ``changed_at``, ``num_parts``, ``price``, ``cost``.
@@ -365,7 +389,8 @@ class TargetSMSClient:
         Example: ``client.status_detail("1179038981").cost``.
         """
         params = protocol.status_params(self.user, self._password, str(sms_id), detail=True)
-        return protocol.parse_status_detail(self._read(params, ("detail", str(sms_id))))
+        body = self._read(params, ("detail", str(sms_id)))
+        return protocol.parse_status_detail(body, secrets=self._secrets)
 
     def balance(self, *, store: str | os.PathLike[str] | Journal | None = None) -> Balance:
         """The money balance and the SMS left per direction (``packages`` DataFrame).
@@ -376,7 +401,7 @@ class TargetSMSClient:
         Example: ``client.balance(store="journal.sqlite3").packages.sort_values("remaining")``.
         """
         params = protocol.balance_params(self.user, self._password)
-        result = protocol.parse_balance(self._read(params, ("balance",)))
+        result = protocol.parse_balance(self._read(params, ("balance",)), secrets=self._secrets)
         if store is not None:
             from .journal import open_journal
 
@@ -399,11 +424,12 @@ class TargetSMSClient:
 
     # -- plumbing
 
+    @property
+    def _secrets(self) -> tuple[str, ...]:
+        return (self._password,)
+
     def _read(self, params: list[tuple[str, str]], key: tuple[str, ...]) -> str:
-        attempts = max(self.retry.read_attempts, self.retry.connect_attempts) + (
-            self.retry.throttle_attempts
-        )
-        return self._call(params, op=key[0], retry=should_retry_read, attempts=attempts, key=key)
+        return self._call(params, op=key[0], retry=should_retry_read, key=key)
 
     def _call(
         self,
@@ -411,22 +437,15 @@ class TargetSMSClient:
         *,
         op: str,
         retry: Callable[[BaseException], bool],
-        attempts: int,
         key: tuple[str, ...] | None = None,
     ) -> str:
-        counts = {"throttled": 0, "transport": 0}
+        """One exchange, retried by tenacity: ``retry`` says which failures, the policy how often."""
+        spent: Counter[str] = Counter()
 
-        def keep_trying(exc: BaseException) -> bool:
-            if not retry(exc):
-                return False
-            kind = "throttled" if isinstance(exc, ThrottledError) else "transport"
-            counts[kind] += 1
-            limit = (
-                self.retry.throttle_attempts
-                if kind == "throttled"
-                else (self.retry.connect_attempts if _never_sent(exc) else self.retry.read_attempts)
-            )
-            return counts[kind] < limit
+        def out_of_attempts(state: RetryCallState) -> bool:
+            kind, attempts = self.retry.budget(state.outcome.exception())  # type: ignore[union-attr]
+            spent[kind] += 1
+            return spent[kind] >= attempts
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -445,8 +464,8 @@ class TargetSMSClient:
             )
 
         retrying = Retrying(
-            retry=retry_if_exception(keep_trying),
-            stop=stop_after_attempt(attempts),
+            retry=retry_if_exception(retry),
+            stop=out_of_attempts,
             wait=wait,
             before_sleep=log_retry,
             reraise=True,
@@ -457,78 +476,97 @@ class TargetSMSClient:
         self, params: list[tuple[str, str]], *, op: str, key: tuple[str, ...] | None
     ) -> str:
         """One request and its answer text; errors come back as ``TargetSMSError``s."""
-        previous = None
-        if key is not None:
-            pause = self.read_wait(*key)
-            if pause > 0:
-                logger.debug("%s: waiting %.2fs for the identical-request interval", op, pause)
-                time.sleep(pause)
-            with self._lock:
-                previous = self._last_read.get(key)
-                self._last_read[key] = time.monotonic()
+        if key is None:
+            return self._request(params, op=op)
+        previous = self._claim(key, op)
+        lost_in_transit = False
         try:
-            text = self._request(params, op=op)
+            return self._request(params, op=op)
         except TransportError:
+            lost_in_transit = True
+            raise
+        finally:
             # A failed exchange most likely did not count as a request: retry it without waiting
             # the interval (if it did count, the service says duplicate_request and we wait then).
-            if key is not None:
-                with self._lock:
-                    if previous is None:
-                        self._last_read.pop(key, None)
-                    else:
-                        self._last_read[key] = previous
-            raise
-        except TargetSMSError:
-            self._mark_answered(key)
-            raise
-        self._mark_answered(key)
-        return text
+            # An answered one counts from the answer: the service saw the request before we saw
+            # its answer, so this never starts the next identical request too early.
+            self._set_mark(key, previous if lost_in_transit else time.monotonic())
 
-    def _mark_answered(self, key: tuple[str, ...] | None) -> None:
-        """Count the interval from the answer: the service saw the request before we saw its
-        answer, so this never starts the next identical request too early."""
-        if key is not None:
+    def _claim(self, key: tuple[str, ...], op: str) -> float | None:
+        """Wait until the identical read ``key`` is allowed, then mark it sent; returns the old mark.
+
+        Check and mark happen under one lock, so threads reading the same id take turns.
+        """
+        while True:
             with self._lock:
-                self._last_read[key] = time.monotonic()
+                now = time.monotonic()
+                last = self._last_read.get(key)
+                if last is None or now >= last + self.throttle_interval:
+                    self._prune(now)
+                    self._last_read[key] = now
+                    return last
+                pause = last + self.throttle_interval - now
+            logger.debug("%s: waiting %.2fs for the identical-request interval", op, pause)
+            time.sleep(pause)
 
-    def _request(self, params: list[tuple[str, str]], *, op: str) -> str:
-        url = protocol.build_url(self.url, params)
-        secrets = (self._password,)
-        started = time.perf_counter()
+    def _set_mark(self, key: tuple[str, ...], mark: float | None) -> None:
+        with self._lock:
+            if mark is None:
+                self._last_read.pop(key, None)
+            else:
+                self._last_read[key] = mark
+
+    def _prune(self, now: float) -> None:
+        """Forget marks whose interval is over (call with the lock held)."""
+        if len(self._last_read) < self._prune_at:
+            return
+        horizon = now - self.throttle_interval
+        self._last_read = {k: t for k, t in self._last_read.items() if t > horizon}
+        self._prune_at = max(_PRUNE_MIN, 2 * len(self._last_read))
+
+    def _get(self, url: str) -> requests.Response:
         try:
-            response = self._session.get(url, timeout=self.timeout)
+            return self._session.get(url, timeout=self.timeout)
         except requests.exceptions.SSLError as exc:
-            raise TransportError(
-                text=protocol.redact(f"TLS failed: {exc}", secrets),
+            error = TransportError(
+                text=protocol.redact(f"TLS failed: {exc}", self._secrets),
                 retryable=False,
                 maybe_sent=False,
-            ) from None
+            )
         except requests.exceptions.RequestException as exc:
-            raise TransportError(
-                text=protocol.redact(f"{type(exc).__name__}: {exc}", secrets),
+            error = TransportError(
+                text=protocol.redact(f"{type(exc).__name__}: {exc}", self._secrets),
                 maybe_sent=not _failed_before_sending(exc),
-            ) from None
+            )
+        # Raised outside the except clauses: requests' exception, whose message holds the full
+        # URL, must not ride along as __context__.
+        raise error
+
+    def _request(self, params: list[tuple[str, str]], *, op: str) -> str:
+        url = _Hidden(protocol.build_url(self.url, params))
+        started = time.perf_counter()
+        response = self._get(url)
         elapsed = time.perf_counter() - started
         logger.debug(
             "GET %s -> %s, %d bytes, %.3fs",
-            protocol.redact(url, secrets),
+            protocol.redact(url, self._secrets),
             response.status_code,
             len(response.content),
             elapsed,
         )
         if response.status_code != 200:
             raise TransportError(text=f"HTTP {response.status_code} from the service")
-        try:
-            text = response.content.decode("utf-8")
-        except UnicodeDecodeError:
-            raise TransportError(text="the answer is not UTF-8 text") from None
+        text = response.content.decode("utf-8", errors="replace")
         stripped = text.strip()
         if not stripped:
             raise TransportError(text="empty answer")
         if stripped.startswith("<"):
-            raise TransportError(text=f"an HTML page instead of an answer: {stripped[:120]!r}")
+            page = protocol.redact(stripped, self._secrets)[:120]
+            raise TransportError(text=f"an HTML page instead of an answer: {page!r}")
+        if "\ufffd" in text:
+            raise TransportError(text="the answer is not UTF-8 text")
         try:
-            protocol.check_answer(text, secrets)
+            protocol.check_answer(text, self._secrets)
         except TargetSMSError as exc:
             logger.info("%s: service answered %s", op, exc.code)
             raise
@@ -540,8 +578,6 @@ def _failed_before_sending(exc: requests.exceptions.RequestException) -> bool:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     if isinstance(exc, requests.exceptions.ConnectionError):
-        from urllib3.exceptions import MaxRetryError, NewConnectionError
-
         reason = exc.args[0] if exc.args else None
         if isinstance(reason, MaxRetryError):
             reason = reason.reason

@@ -50,6 +50,7 @@ STATES: tuple[str, ...] = ("deliver", "not_deliver", "expired", "partly_deliver"
 FINAL_STATES: frozenset[str] = frozenset({"deliver", "not_deliver", "expired", "partly_deliver"})
 REDACTED = "***"
 MAX_KEPT_TEXT = 500
+_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 
 
 # ---------------------------------------------------------------- requests
@@ -134,7 +135,8 @@ def redact(text: str, secrets: Iterable[str]) -> str:
             quote_plus(secret, safe=""),
             quote(secret, safe="/"),
         }
-        forms |= {f.lower() for f in forms if "%" in f}
+        # Some tools print percent-escapes in lower case; only the escapes change, not the letters.
+        forms |= {_ESCAPE.sub(lambda m: m.group().lower(), f) for f in forms}
         for form in sorted(forms, key=len, reverse=True):
             text = text.replace(form, REDACTED)
     # Whatever the encoding, the value of a pwd parameter is a secret.
@@ -181,34 +183,36 @@ def check_answer(text: str, secrets: Iterable[str] = ()) -> str:
     return text.strip()
 
 
-def _unknown(text: str, what: str) -> UnknownResponseError:
-    return UnknownResponseError(text=f"{what}: {_kept(text)!r}")
+def _unknown(text: str, what: str, secrets: Iterable[str]) -> UnknownResponseError:
+    # Redact before truncating (a cut must not leave half a password) and before repr (which
+    # would escape quotes and backslashes in it).
+    return UnknownResponseError(text=f"{redact(what, secrets)}: {_kept(redact(text, secrets))!r}")
 
 
 # ---------------------------------------------------------------- answers
 
 
-def parse_send(text: str, expected: int) -> list[str]:
+def parse_send(text: str, expected: int, *, secrets: Iterable[str] = ()) -> list[str]:
     """SMS ids from a send answer, one per phone in ``dadr`` order.
 
     Raises the API error for an error text and ``UnknownResponseError`` when the count of ids is not
-    ``expected``.
+    ``expected``. Every parser takes ``secrets`` to redact from the text an error keeps.
 
     Example::
 
         >>> parse_send("1178440060,1178440061", 2)
         ['1178440060', '1178440061']
     """
-    body = check_answer(text)
+    body = check_answer(text, secrets)
     ids = [part.strip() for part in body.split(",")]
-    if not body or not all(i.isdigit() for i in ids):
-        raise _unknown(text, "send answer is not a list of SMS ids")
+    if not all(i.isascii() and i.isdigit() for i in ids):
+        raise _unknown(text, "send answer is not a list of SMS ids", secrets)
     if len(ids) != expected:
-        raise _unknown(text, f"send answer has {len(ids)} ids for {expected} phones")
+        raise _unknown(text, f"send answer has {len(ids)} ids for {expected} phones", secrets)
     return ids
 
 
-def parse_status(text: str) -> str:
+def parse_status(text: str, *, secrets: Iterable[str] = ()) -> str:
     """The state word of a status answer (one of ``STATES``).
 
     Example::
@@ -216,10 +220,9 @@ def parse_status(text: str) -> str:
         >>> parse_status("deliver\\n")
         'deliver'
     """
-    body = check_answer(text)
-    state = body.lower()
+    state = check_answer(text, secrets).lower()
     if state not in STATES:
-        raise _unknown(text, "not a known SMS state")
+        raise _unknown(text, "not a known SMS state", secrets)
     return state
 
 
@@ -250,12 +253,32 @@ class StatusDetail:
 
 
 def _as_str(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
+    if isinstance(value, float) and value.is_integer():  # d:1178440061; is an id too
+        return str(int(value))
     return str(value)
 
 
-def parse_status_detail(text: str) -> StatusDetail:
+def _detail_of(data: dict) -> StatusDetail | None:
+    """The ``StatusDetail`` of a decoded array, or None when a key is missing or a value is bad."""
+    data = {_as_str(k): v for k, v in data.items()}
+    try:
+        when = _as_str(data.get("time_change_state") or "").strip()
+        return StatusDetail(
+            sms_id=_as_str(data["id_sms"]).strip(),
+            state=_as_str(data["state_sms"]).strip().lower(),
+            changed_at=(
+                datetime.strptime(when, "%Y-%m-%d %H:%M:%S").replace(tzinfo=MOSCOW)
+                if when
+                else None
+            ),
+            num_parts=int(float(_as_str(data["num_parts"]))),
+            price=float(_as_str(data["price"]).replace(",", ".")),
+        )
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def parse_status_detail(text: str, *, secrets: Iterable[str] = ()) -> StatusDetail:
     """Parse a detailed-status answer (a PHP ``serialize()``d array) into a ``StatusDetail``.
 
     Strings and numbers alike are accepted for every value; extra keys are ignored; an empty
@@ -267,28 +290,21 @@ def parse_status_detail(text: str) -> StatusDetail:
         ...     's:9:"state_sms";s:4:"send";s:9:"num_parts";i:1;s:5:"price";d:0.8;}').state
         'send'
     """
-    body = check_answer(text)
+    body = check_answer(text, secrets)
+    # Errors are raised outside the except clauses, so no exception holding a piece of the
+    # answer rides along as __context__.
     try:
         data = phpserialize.loads(body.encode("utf-8"), decode_strings=True)
     except Exception:
-        raise _unknown(text, "detailed status is not a PHP serialized array") from None
+        data = None
     if not isinstance(data, dict):
-        raise _unknown(text, "detailed status is not a PHP array")
-    data = {_as_str(k): v for k, v in data.items()}
-    try:
-        sms_id = _as_str(data["id_sms"]).strip()
-        state = _as_str(data["state_sms"]).strip().lower()
-        when = _as_str(data.get("time_change_state") or "").strip()
-        num_parts = int(float(_as_str(data["num_parts"])))
-        price = float(_as_str(data["price"]).replace(",", "."))
-        changed_at = (
-            datetime.strptime(when, "%Y-%m-%d %H:%M:%S").replace(tzinfo=MOSCOW) if when else None
-        )
-    except (KeyError, ValueError, TypeError):
-        raise _unknown(text, "detailed status lacks a key or has a bad value") from None
-    if state not in STATES:
-        raise _unknown(text, "detailed status has an unknown state")
-    return StatusDetail(sms_id, state, changed_at, num_parts, price)
+        raise _unknown(text, "detailed status is not a PHP serialized array", secrets)
+    detail = _detail_of(data)
+    if detail is None:
+        raise _unknown(text, "detailed status lacks a key or has a bad value", secrets)
+    if detail.state not in STATES:
+        raise _unknown(text, "detailed status has an unknown state", secrets)
+    return detail
 
 
 @dataclass(frozen=True, eq=False)
@@ -318,7 +334,7 @@ class Balance:
 _AMOUNT = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)[ \t\r]*([^\s,:\d][^\s,:]*)?[ \t\r]*(?:[,\n]|$)")
 
 
-def parse_balance(text: str) -> Balance:
+def parse_balance(text: str, *, secrets: Iterable[str] = ()) -> Balance:
     """Parse a balance answer: ``445.6 RUR`` then ``direction:remaining`` pairs.
 
     The pairs may follow a newline or a comma; any direction name is accepted.
@@ -328,10 +344,10 @@ def parse_balance(text: str) -> Balance:
         >>> parse_balance("445.6 RUR\\nРоссия:361,МТС:1").packages["direction"].tolist()
         ['Россия', 'МТС']
     """
-    body = check_answer(text)
+    body = check_answer(text, secrets)
     head = _AMOUNT.match(body)
     if head is None:
-        raise _unknown(text, "balance answer does not start with an amount")
+        raise _unknown(text, "balance answer does not start with an amount", secrets)
     amount = float(head.group(1).replace(",", "."))
     currency = head.group(2) or ""
     directions: list[str] = []
@@ -343,7 +359,7 @@ def parse_balance(text: str) -> Balance:
         name, sep, count = piece.rpartition(":")
         count = count.strip()
         if not sep or not name.strip() or not re.fullmatch(r"-?\d+", count):
-            raise _unknown(text, f"balance pair {piece!r} is not direction:remaining")
+            raise _unknown(text, f"balance pair {piece!r} is not direction:remaining", secrets)
         directions.append(name.strip())
         remaining.append(int(count))
     packages = pd.DataFrame(

@@ -14,10 +14,9 @@ Example::
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -60,7 +59,8 @@ def _resolve_ids(what: IdsOrCampaign, journal: Journal) -> list[str]:
             raise InputError(
                 "unknown_campaign",
                 f"the journal {journal.path} has no campaign {what!r} (campaigns: {known}); "
-                "pass the journal it was sent with as store=, or SMS ids",
+                "point to the journal it was sent with (store= in Python, --store on the "
+                "command line), or pass SMS ids",
                 field="campaign",
             )
         ids = journal.campaign_messages(what)["sms_id"]
@@ -154,29 +154,32 @@ def _fetch_many(
     # sleeps when nothing else is ready: the pool is never stalled by one early re-ask.
     order = sorted(ids, key=lambda i: client.read_wait("detail", i))
     bar = _progress(len(order), progress, "statuses")
-    lock = threading.Lock()
-
-    def one(sms_id: str) -> None:
-        try:
-            detail = client.status_detail(sms_id)
-        except TargetSMSError as exc:
-            with lock:
-                errors[sms_id] = exc.code
-            logger.warning("status of %s: %s", sms_id, exc.code)
-        else:
-            with lock:
-                fetched[sms_id] = detail
-        if bar is not None:
-            bar.update(1)
-
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(order)))
     try:
-        with ThreadPoolExecutor(max_workers=min(concurrency, len(order))) as pool:
-            for future in [pool.submit(one, sms_id) for sms_id in order]:
-                future.result()
+        futures = {pool.submit(_fetch_one, client, sms_id): sms_id for sms_id in order}
+        for future in as_completed(futures):
+            result = future.result()
+            if isinstance(result, StatusDetail):
+                fetched[futures[future]] = result
+            else:
+                errors[futures[future]] = result
+            if bar is not None:  # only this thread touches the bar
+                bar.update(1)
     finally:
+        # After Ctrl-C or a bug, drop the queued ids instead of asking every one of them first.
+        pool.shutdown(wait=False, cancel_futures=True)
         if bar is not None:
             bar.close()
     return fetched, errors
+
+
+def _fetch_one(client: TargetSMSClient, sms_id: str) -> StatusDetail | str:
+    """The detailed status of one id, or the code of the service's error for it."""
+    try:
+        return client.status_detail(sms_id)
+    except TargetSMSError as exc:
+        logger.warning("status of %s: %s", sms_id, exc.code)
+        return exc.code
 
 
 def _status_frame(ids: list[str], journal: Journal, errors: dict[str, str]) -> pd.DataFrame:
@@ -225,7 +228,8 @@ def wait_for_final(
     """Fetch statuses again at the allowed pace until every one is final or ``timeout`` passes.
 
     Each round asks only the ids still pending; between rounds it waits for the identical-request
-    interval (or ``poll_interval`` if that is longer). Returns the last status frame.
+    interval (or ``poll_interval`` if that is longer). No round starts after the deadline: when the
+    next one could not, it returns at once. Returns the last status frame.
 
     Example: ``ts.wait_for_final(client, "spring", timeout=600)["state"].value_counts()``.
     """
@@ -243,11 +247,13 @@ def wait_for_final(
                     bar.n = final
                     bar.refresh()
                 pending = frame.loc[~frame["is_final"], "sms_id"].unique().tolist()
-                if not pending or time.monotonic() >= deadline:
+                if not pending:
                     return frame
                 soonest = min(client.read_wait("detail", i) for i in pending)
                 pause = max(soonest, poll_interval or 0.0, 0.05)
-                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                if time.monotonic() + pause > deadline:
+                    return frame  # the next round could not start before the deadline
+                time.sleep(pause)
         finally:
             if bar is not None:
                 bar.close()

@@ -4,7 +4,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import phpserialize
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import targetsms_analytics as ts
@@ -278,7 +278,10 @@ def test_bad_balance_is_unknown_response(text):
 
 
 direction_names = st.text(
-    alphabet=st.characters(blacklist_characters=",:\n\r", blacklist_categories=("Cs", "Zs", "Cc")),
+    # Zl/Zp (U+2028, U+2029) are whitespace to str.strip(): a name of only those would be empty.
+    alphabet=st.characters(
+        blacklist_characters=",:\n\r", blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc")
+    ),
     min_size=1,
     max_size=20,
 )
@@ -329,8 +332,57 @@ def test_redaction_of_pwd_values_even_without_the_secret():
 
 
 @given(st.text(min_size=1, max_size=30))
+@example("*")  # a secret made of the marker's own characters
 def test_redaction_never_leaves_the_secret(secret):
     url = p.build_url(ts.DEFAULT_URL, p.balance_params("me", secret))
-    clean = p.redact(f"{url} and {secret}", [secret])
+    clean = p.redact(f"{url} and {secret}", [secret]).replace(p.REDACTED, "")
     assert secret not in clean
     assert quote(secret, safe=",") not in clean
+
+
+def test_redaction_of_lower_case_escapes_keeps_the_letters():
+    secret = "Secret/Key"
+    assert p.redact("url: pwd-ish Secret%2fKey end", [secret]) == "url: pwd-ish *** end"
+    assert p.redact("url: Secret%2FKey", [secret]) == "url: ***"
+
+
+def test_unknown_answers_are_redacted_before_they_are_kept():
+    echo = f"Bad request: /sendsms.php?user=me&pwd={quote(SECRET)} and {SECRET}"
+    for parse in (
+        lambda t, s: p.parse_send(t, 1, secrets=s),
+        lambda t, s: p.parse_status(t, secrets=s),
+        lambda t, s: p.parse_status_detail(t, secrets=s),
+        lambda t, s: p.parse_balance(t, secrets=s),
+    ):
+        with pytest.raises(ts.UnknownResponseError) as info:
+            parse(echo, [SECRET])
+        assert SECRET not in info.value.text and quote(SECRET) not in info.value.text
+        assert "Bad request" in info.value.text
+
+
+def test_a_truncated_unknown_answer_leaves_no_part_of_the_password():
+    secret = "Z" * 40
+    text = "x" * (p.MAX_KEPT_TEXT - 10) + secret
+    with pytest.raises(ts.UnknownResponseError) as info:
+        p.parse_status(text, secrets=[secret])
+    assert "ZZZZZ" not in info.value.text
+
+
+def test_send_ids_are_ascii_digits():
+    with pytest.raises(ts.UnknownResponseError):
+        p.parse_send("١٢٣", 1)
+
+
+def test_an_id_sent_as_a_php_float_is_still_an_id():
+    text = (
+        'a:5:{s:6:"id_sms";d:1178440061;s:17:"time_change_state";s:0:"";'
+        's:9:"state_sms";s:4:"send";s:9:"num_parts";d:2;s:5:"price";d:1;}'
+    )
+    detail = p.parse_status_detail(text)
+    assert (detail.sms_id, detail.num_parts, detail.price) == ("1178440061", 2, 1.0)
+
+
+def test_a_bad_detail_carries_no_chained_exception():
+    with pytest.raises(ts.UnknownResponseError) as info:
+        p.parse_status_detail("a:5:{broken")
+    assert info.value.__context__ is None and info.value.__cause__ is None

@@ -143,3 +143,52 @@ def test_load_statuses_counts_unfetched_messages_as_send(client, journal):
         ts.load_statuses("nope", store=journal)
     unknown = ts.load_statuses(["42"], store=journal)
     assert unknown["state"].isna().all()
+
+
+def test_a_pending_reask_goes_to_the_back_even_with_one_worker(client, emulator, journal, sent):
+    fetch_statuses(client, sent[:1], store=journal, progress=False)  # sent[0] asked just now
+    asked_at = emulator.log[-1]["mono"]
+    fetch_statuses(client, sent[:6], store=journal, concurrency=1, progress=False)
+    order = [e["params"]["smsid"] for e in emulator.log if e["op"] == "detail"][1:]
+    assert order == [*sent[1:6], sent[0]]
+    others = [e["mono"] for e in emulator.log if e["op"] == "detail"][1:-1]
+    assert max(others) < asked_at + client.throttle_interval  # not held up by the early re-ask
+
+
+class _BrokenClient:
+    """Fails with a bug (not a service error) on the first id; counts what it was asked."""
+
+    throttle_interval = 60.0
+
+    def __init__(self):
+        self.asked: list[str] = []
+
+    def read_wait(self, op, sms_id=None):
+        return 0.0
+
+    def status_detail(self, sms_id):
+        self.asked.append(sms_id)
+        if len(self.asked) == 1:
+            raise RuntimeError("a bug")
+        time.sleep(0.01)
+        return ts.StatusDetail(sms_id, "send", None, 1, 1.0)
+
+
+def test_an_unexpected_error_stops_the_fetch_without_asking_the_rest(journal):
+    broken = _BrokenClient()
+    with pytest.raises(RuntimeError, match="a bug"):
+        fetch_statuses(
+            broken, [str(n) for n in range(50)], store=journal, concurrency=1, progress=False
+        )
+    assert len(broken.asked) < 10
+
+
+def test_wait_for_final_asks_nothing_after_the_deadline(make_client, emulator, journal, sent):
+    slow = make_client(throttle_interval=2.0)  # the client may be stricter than the service
+    started = time.monotonic()
+    frame = wait_for_final(slow, sent[:3], store=journal, timeout=3.0, progress=False)
+    assert not frame["is_final"].any()
+    stamps = [e["mono"] for e in emulator.log if e["op"] == "detail"]
+    assert len(stamps) == 6  # two rounds: at 0 s and 2 s; the next would be at 4 s
+    assert max(stamps) < started + 3.0
+    assert time.monotonic() - started < 3.0 + 1.0

@@ -62,7 +62,15 @@ class _Handler(BaseHTTPRequestHandler):
             parse_qsl(raw_query, keep_blank_values=True, encoding="utf-8", errors="replace")
         )
         if path != ENDPOINT:
-            emulator._log("none", params, self.client_address, answer=None, status=404, path=path)
+            emulator._log(
+                "none",
+                params,
+                self.client_address,
+                query=raw_query,
+                answer=None,
+                status=404,
+                path=path,
+            )
             self._write(404, texts.NOT_FOUND.encode())
             return
         op = operation_of(params)
@@ -72,13 +80,23 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(latency)
         if fault == "error_5xx":
             status = emulator._next_5xx()
-            emulator._log(op, params, self.client_address, answer=None, fault=fault, status=status)
+            emulator._log(
+                op,
+                params,
+                self.client_address,
+                query=raw_query,
+                answer=None,
+                fault=fault,
+                status=status,
+            )
             reason = self.responses.get(status, ("",))[0]
             page = texts.HTML_ERROR_PAGE.format(code=status, reason=reason)
             self._write(status, page.encode(), "text/html", close=True)
             return
         if fault == "reset_before":
-            emulator._log(op, params, self.client_address, answer=None, fault=fault)
+            emulator._log(
+                op, params, self.client_address, query=raw_query, answer=None, fault=fault
+            )
             self._reset()
             return
         answer, _ids = emulator._process(
@@ -154,9 +172,8 @@ class _Server(ThreadingHTTPServer):
                 pass
 
     def handle_error(self, request: object, client_address: object) -> None:
-        exc = sys.exception()
-        if isinstance(exc, ConnectionError | TimeoutError | OSError):
-            return  # a client that went away
+        if isinstance(sys.exception(), OSError):
+            return  # a client that went away (reset, broken pipe, timeout)
         super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
@@ -173,7 +190,8 @@ class Emulator(EmulatorState):
     Inspection: ``messages`` (id -> :class:`Message`), ``queue`` (sends waiting for a top-up),
     ``accounts``, and ``log``: one dict per request received, with ``time`` (virtual, Moscow),
     ``mono``, ``client`` (address, port), ``path``, ``op`` (send/status/detail/balance/none),
-    ``user``, ``params`` (without ``pwd``), ``phones``, ``answer`` (None when not processed),
+    ``user``, ``params`` (without ``pwd``), ``query`` (the raw query string, ``pwd`` value masked),
+    ``phones``, ``answer`` (None when not processed),
     ``status`` (HTTP status, None when nothing was answered), ``fault`` and ``ids`` issued.
 
     Faults (``inject`` / ``fault_rates``): ``error_5xx`` (502, 503, 500 in turn, HTML body, before

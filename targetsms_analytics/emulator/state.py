@@ -96,6 +96,7 @@ COMMENTS: dict[str, str] = {
 }
 
 _LINK = re.compile(r"https?://\S", re.IGNORECASE)
+_PWD_VALUE = re.compile(r"((?:^|&)pwd=)[^&]*")
 _HTTP_5XX = (502, 503, 500)
 _GARBLE_VARIANTS = ("html", "truncated", "empty")
 
@@ -551,7 +552,9 @@ class EmulatorState:
             else:
                 self._remember(raw_query, mono)
                 answer, ids = self._dispatch(params, op)
-            self._log(op, params, client, answer=answer, ids=ids, fault=fault, status=200)
+            self._log(
+                op, params, client, query=raw_query, answer=answer, ids=ids, fault=fault, status=200
+            )
             return answer, ids
 
     def _remember(self, raw_query: str, mono: float) -> None:
@@ -566,6 +569,7 @@ class EmulatorState:
         params: Mapping[str, str],
         client: object,
         *,
+        query: str = "",
         answer: str | None,
         ids: list[str] | None = None,
         fault: str | None = None,
@@ -582,6 +586,7 @@ class EmulatorState:
             "op": op,
             "user": params.get("user"),
             "params": {k: v for k, v in params.items() if k != "pwd"},
+            "query": _PWD_VALUE.sub(r"\1***", query),
             "phones": phones,
             "answer": answer,
             "status": status,
