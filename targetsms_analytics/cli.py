@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -84,6 +85,16 @@ class _Group(click.Group):
             _fail(f"error {exc.code}: {_one_line(exc.text)}", EXIT_SERVICE)
         except JournalError as exc:
             _fail(f"error journal: {_one_line(str(exc))}", EXIT_SERVICE)
+        except sqlite3.Error as exc:
+            _fail(
+                f"error journal: {_one_line(str(exc))}: {_store_path(ctx)} "
+                "(choose another file with --store)",
+                EXIT_SERVICE,
+            )
+        except OSError as exc:
+            if exc.filename is None:  # not about a file the user named: a bug, show it all
+                raise
+            _fail(f"error file: {exc.strerror or exc}: {exc.filename}", EXIT_INPUT)
 
 
 class _EchoHandler(logging.Handler):
@@ -144,6 +155,12 @@ def _store(ctx: click.Context) -> str | None:
     return ctx.find_root().obj["store"]
 
 
+def _store_path(ctx: click.Context) -> str:
+    from .journal import default_store_path
+
+    return str((ctx.find_root().obj or {}).get("store") or default_store_path())
+
+
 def _progress() -> bool:
     return sys.stderr.isatty()
 
@@ -177,7 +194,8 @@ def _statuses_table(statuses: pd.DataFrame) -> pd.DataFrame:
 def _summary_text(statuses: pd.DataFrame) -> str:
     final = int(statuses.drop_duplicates("sms_id")["is_final"].sum())
     total = int(statuses["sms_id"].nunique())
-    return f"{final} of {total} final; states: {_counts_line(statuses['state'])}"
+    states = statuses["state"].astype(object).fillna("fetch failed")
+    return f"{final} of {total} final; states: {_counts_line(states)}"
 
 
 # ---------------------------------------------------------------- the group
@@ -257,6 +275,9 @@ def status(ctx: click.Context, ids: tuple, campaign: str | None, concurrency: in
 
     if bool(ids) == bool(campaign):
         raise click.UsageError("give SMS ids or --campaign NAME (one of the two)")
+    bad = [i for i in ids if not i.isdigit()]
+    if bad:
+        raise click.BadParameter(f"SMS ids are digits, not {bad[0]!r}", param_hint="IDS")
     client = _client()
     statuses = fetch_statuses(
         client,
@@ -270,7 +291,7 @@ def status(ctx: click.Context, ids: tuple, campaign: str | None, concurrency: in
     failed = statuses["error_code"].notna()
     if len(statuses) and failed.all():
         first = statuses.loc[failed, "error_code"].iloc[0]
-        _fail(f"error {first}: no status could be fetched (-v shows each failure)", EXIT_SERVICE)
+        _fail(f"error {first}: no status could be fetched (see the warnings above)", EXIT_SERVICE)
 
 
 @cli.command(short_help="Money and SMS left per direction (saves a snapshot).")
@@ -457,10 +478,10 @@ def campaign_report(
         )
     report = report_with_total(statuses, by)
     _echo_table(terminal_report(report))
-    never = int((statuses["state"] == "send").sum())
-    if never:
+    pending = int((statuses["state"] == "send").sum())
+    if pending:
         click.echo(
-            f"{never} SMS not final yet: run `targetsms campaign refresh --campaign {name}`",
+            f"{pending} SMS not final yet: run `targetsms campaign refresh --campaign {name}`",
             err=True,
         )
     if csv_path:
@@ -527,7 +548,14 @@ def emulator(port: int, speed: float, throttle_interval: float, latency: float, 
     """Run a TargetSMS-compatible server on 127.0.0.1 until Ctrl-C (user demo, password demo)."""
     from .emulator import serve
 
-    serve(port, speed=speed, throttle_interval=throttle_interval, latency=latency, seed=seed)
+    try:
+        serve(port, speed=speed, throttle_interval=throttle_interval, latency=latency, seed=seed)
+    except OSError as exc:  # the port is taken, or not ours to take
+        _fail(
+            f"error emulator: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; "
+            "pick another --port (0 takes any free one)",
+            EXIT_INPUT,
+        )
 
 
 @cli.command(short_help="A whole campaign against a built-in emulator.")

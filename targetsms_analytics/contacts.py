@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
@@ -38,18 +39,22 @@ PHONE_ALIASES: tuple[str, ...] = (
 )
 
 
-def _decode(raw: bytes) -> tuple[str, str]:
-    """Text and encoding name: UTF-8 (a BOM is dropped) if it decodes, else cp1251."""
-    try:
-        return raw.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1251"), "cp1251"
-    except UnicodeDecodeError:  # 0x98 is the one byte cp1251 leaves undefined
-        raise InputError(
-            "bad_encoding", "the CSV is neither UTF-8 nor cp1251: re-save it as UTF-8", field="csv"
-        ) from None
+def _decode(raw: bytes, path: str | Path) -> tuple[str, str]:
+    """Text and encoding name: UTF-16 if it starts with its BOM (Excel's "Unicode text"), else
+    UTF-8 (a BOM is dropped) if it decodes, else cp1251. ``InputError`` for anything else."""
+    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    for codec in ("utf-16",) if utf16 else ("utf-8-sig", "cp1251"):
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:  # 0x98 is the one byte cp1251 leaves undefined
+            continue
+        if "\x00" not in text:  # no text file holds NUL: an image, a spreadsheet, a zip…
+            return text, codec.removesuffix("-sig")
+    raise InputError(
+        "bad_encoding",
+        f"{path} is not a text CSV in UTF-8, cp1251 or UTF-16: save it as CSV (UTF-8)",
+        field="csv",
+    )
 
 
 def _separator(text: str) -> str:
@@ -72,7 +77,8 @@ def _separator(text: str) -> str:
 def read_contacts(path: str | Path) -> pd.DataFrame:
     """Read a CSV export as a frame of strings: UTF-8 (with or without BOM) or cp1251, ``;`` or ``,``.
 
-    The encoding is found by trying UTF-8 first, the separator by sniffing. Every column is read as
+    The encoding is found by trying UTF-8 first (UTF-16 when the file starts with its BOM, as
+    Excel's "Unicode text" does), the separator by sniffing. Every column is read as
     ``str`` so phones keep their leading ``+`` and zeros; empty cells are missing (NaN); column
     names are stripped. ``frame.attrs`` records ``encoding`` and ``separator``.
 
@@ -82,7 +88,7 @@ def read_contacts(path: str | Path) -> pd.DataFrame:
         contacts.attrs["encoding"], contacts["phone"].head()
     """
     raw = Path(path).read_bytes()
-    text, encoding = _decode(raw)
+    text, encoding = _decode(raw, path)
     if not text.strip():
         raise InputError(text=f"{path} is empty: nobody to send to", field="csv")
     sep = _separator(text)

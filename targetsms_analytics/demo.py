@@ -189,21 +189,38 @@ def _slug(name: str) -> str:
 # ---------------------------------------------------------------- the demo
 
 
+#: The estimate's counts as people read them: (label, key of ``estimate.attrs["summary"]``).
+_ESTIMATE_COUNTS: tuple[tuple[str, str], ...] = (
+    ("rows in the file", "rows"),
+    ("recipients", "recipients"),
+    ("invalid", "invalid"),
+    ("duplicates", "duplicates"),
+    ("SMS parts", "parts"),
+    ("requests", "requests"),
+)
+
+
 def estimate_lines(summary: dict[str, Any]) -> list[str]:
     """The estimate's summary as aligned lines for a terminal (the demo and the CLI print them).
 
     Example: ``print("\\n".join(estimate_lines(estimate.attrs["summary"])))``.
     """
-    return [
-        f"  rows in the file      {summary['rows']}",
-        f"  recipients            {summary['recipients']}",
-        f"  invalid               {summary['invalid']}",
-        f"  duplicates            {summary['duplicates']}",
-        f"  SMS parts             {summary['parts']}",
-        f"  requests              {summary['requests']}",
-        f"  expected cost         {summary['expected_cost']:.2f} RUB"
-        f"  (at {summary['price_per_part']:.2f} per part; packages make it cheaper)",
+    lines = [f"  {label:<22}{summary[key]}" for label, key in _ESTIMATE_COUNTS]
+    lines.append(
+        f"  {'expected cost':<22}{summary['expected_cost']:.2f} RUB"
+        f"  (at {summary['price_per_part']:.2f} per part; packages make it cheaper)"
+    )
+    return lines
+
+
+def _estimate_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """The same summary as a two-column table for the HTML report."""
+    rows = [(label, str(summary[key])) for label, key in _ESTIMATE_COUNTS]
+    rows += [
+        ("price per part", f"{summary['price_per_part']:.2f} RUB"),
+        ("expected cost", f"{summary['expected_cost']:.2f} RUB"),
     ]
+    return pd.DataFrame(rows, columns=["estimate", "value"])
 
 
 def _packages_change(before: Any, after: Any) -> pd.DataFrame:
@@ -376,26 +393,7 @@ def run_demo(
         balance_after=after,
         snapshots=snapshots,
     )
-    estimate_table = pd.DataFrame(
-        {
-            "estimate": [
-                "rows in the file",
-                "recipients",
-                "invalid",
-                "duplicates",
-                "SMS parts",
-                "requests",
-                "price per part",
-                "expected cost",
-            ],
-            "value": [
-                str(summary[k])
-                for k in ("rows", "recipients", "invalid", "duplicates", "parts", "requests")
-            ]
-            + [f"{summary['price_per_part']:.2f} RUB", f"{summary['expected_cost']:.2f} RUB"],
-        }
-    )
-    tables = {"Estimate": estimate_table, **tables}
+    tables = {"Estimate": _estimate_table(summary), **tables}
     for name, fig in figures.items():
         (out / "plots" / f"{_slug(name)}.png").write_bytes(figure_png(fig))
     elapsed = time.monotonic() - started

@@ -41,7 +41,7 @@ _SHARE_WORDS = ("rate", "share")
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif;
-       margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
+       margin: 2rem auto; max-width: 1240px; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.6rem; margin-bottom: .3rem; }
 h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
 ul.notes { color: #555; padding-left: 1.2rem; }
@@ -50,7 +50,7 @@ nav a { margin-right: 1rem; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; }
 th, td { border: 1px solid #ddd; padding: .25rem .5rem; white-space: nowrap; }
-th { background: #f3f5f7; text-align: left; }
+th { background: #f3f5f7; text-align: left; vertical-align: bottom; white-space: normal; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: bold; background: #fafafa; }
 p.rows { color: #777; font-size: .8rem; margin: 0; }
@@ -78,7 +78,10 @@ def _format_cell(value: Any, column: str) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, pd.Timestamp | _dt.datetime):
-        return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+        stamp = pd.Timestamp(value)
+        text = stamp.strftime("%Y-%m-%d %H:%M:%S")
+        # The journal's UTC and the service's Moscow time meet in one report: name the zone.
+        return f"{text} {stamp.strftime('%Z')}" if stamp.tzinfo is not None else text
     if isinstance(value, _dt.date):
         return value.isoformat()
     if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
@@ -111,8 +114,9 @@ def format_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with every cell as display text: rates as percentages, money with 2 decimals.
 
     Empty cells become ``—``; booleans ``yes``/``no``; datetimes ``YYYY-MM-DD HH:MM:SS`` in their
-    own zone; columns named ``*rate*``/``*share*`` are shares of 1 shown as ``85.0 %``; ``*_s``
-    columns (seconds) keep one decimal. The index is dropped.
+    own zone, named when they have one (``MSK``, ``UTC``); columns named ``*rate*``/``*share*`` are
+    shares of 1 shown as ``85.0 %``; ``*_s`` columns (seconds) keep one decimal. The index is
+    dropped.
 
     Example::
 
@@ -172,7 +176,8 @@ def _html_table(frame: pd.DataFrame, *, max_rows: int | None) -> str:
     shown = frame if max_rows is None else frame.head(max_rows)
     numeric = [_is_numeric(frame[c]) for c in frame.columns]
     text = format_frame(shown)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    # cost_per_delivered may break after an underscore: a wide report then fits the page
+    head = "".join(f"<th>{html.escape(str(c)).replace('_', '_<wbr>')}</th>" for c in frame.columns)
     rows = []
     first = frame.columns[0] if len(frame.columns) else None
     for i in range(len(text)):

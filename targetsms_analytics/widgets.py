@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .analytics import delivery_report
+from .html_report import figure_png, format_frame
 from .journal import Journal, open_journal
 from .statuses import fetch_statuses, load_statuses
 
@@ -34,16 +35,6 @@ GROUPINGS: dict[str, str | None] = {
     "campaign": "campaign",
 }
 _ALL = "(all campaigns)"
-_PERCENT = ("delivery_rate", "pending_share")
-
-
-def _report_html(report: pd.DataFrame) -> str:
-    shown = report.copy()
-    for column in _PERCENT:
-        if column in shown:
-            shown[column] = (shown[column] * 100).round(1)
-    shown = shown.rename(columns={c: f"{c} %" for c in _PERCENT if c in shown})
-    return shown.to_html(index=False, na_rep="—", float_format=lambda v: f"{v:,.2f}")
 
 
 class Dashboard:
@@ -134,14 +125,23 @@ class Dashboard:
         self.progress.max, self.progress.value = max(1, len(ids)), 0
         self.refresh_button.disabled = True
         self.message.value = f"Fetching {len(ids)} statuses…"
+        # In slices of a few rounds of the pool, so the bar moves as the statuses arrive.
+        step = 4 * self.concurrency
+        slices = [ids[i : i + step] for i in range(0, len(ids), step)] or [[]]
         try:
-            self.statuses = fetch_statuses(
-                self.client,
-                ids,
-                store=self.store,
-                concurrency=self.concurrency,
-                progress=False,
-            )
+            frames = []
+            for part in slices:
+                frames.append(
+                    fetch_statuses(
+                        self.client,
+                        part,
+                        store=self.store,
+                        concurrency=self.concurrency,
+                        progress=False,
+                    )
+                )
+                self.progress.value += len(part)
+            self.statuses = pd.concat(frames, ignore_index=True)
             self.progress.value = self.progress.max
             failed = int(self.statuses["error_code"].notna().sum())
             self.message.value = f"{len(ids)} statuses" + (f", {failed} failed" if failed else "")
@@ -159,7 +159,7 @@ class Dashboard:
             self.statuses = load_statuses(self._ids(), store=self.store)
         by = GROUPINGS[self.grouping.value]
         self.report = delivery_report(self.statuses, by=by)
-        self.table.value = _report_html(self.report)
+        self.table.value = format_frame(self.report).to_html(index=False)
         self.figures = {
             "states": plots.plot_states(self.report),
             "delivery_rate": plots.plot_delivery_rate(self.report),
@@ -168,10 +168,11 @@ class Dashboard:
         }
         self.plots.clear_output(wait=True)
         with self.plots:
-            from IPython.display import display
+            from IPython.display import Image, display
 
+            # PNG rather than the Figure: a Figure only shows where the inline backend is on
             for figure in self.figures.values():
-                display(figure)
+                display(Image(figure_png(figure)))
 
 
 def dashboard(

@@ -85,7 +85,7 @@ def test_report_has_by_columns_first_then_report_columns_with_a_range_index():
     assert report.loc[0, "campaign"] == "c"
 
 
-def test_counts_are_int64_parts_is_nullable_int_and_ratios_float():
+def test_counts_and_parts_are_int64_and_ratios_float():
     report = delivery_report(statuses(["deliver", "send", None]))
     for column in ("messages", *STATES, "failed_fetch", "final"):
         assert report[column].dtype == np.int64, column

@@ -527,3 +527,84 @@ def test_the_console_script_serves_an_emulator_that_the_cli_can_use(tmp_path):
         except subprocess.TimeoutExpired:  # pragma: no cover
             server.kill()
             server.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- bad paths and ports
+
+
+def test_an_unusable_store_path_is_one_line_not_a_traceback(creds, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--store", str(blocker / "j.sqlite"), "balance"])
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result)
+    assert line.startswith("error file:") and "a-file" in line
+
+
+def test_a_store_sqlite_cannot_open_is_one_line_naming_the_store(creds, tmp_path):
+    store = tmp_path / "dir.sqlite"
+    store.mkdir()  # click checks --store is not a directory; TARGETSMS_STORE is not checked
+    result = CliRunner().invoke(cli, ["balance"], env={"TARGETSMS_STORE": str(store)})
+    assert result.exit_code == 1, result.output
+    line = _one_error_line(result)
+    assert line.startswith("error journal:") and str(store) in line and "--store" in line
+
+
+def test_an_output_file_in_a_missing_folder_is_one_line_and_exit_2(sent_campaign, run, tmp_path):
+    missing = tmp_path / "no-such-dir" / "r.html"
+    result = run("campaign", "report", "--campaign", "spring", "--html", str(missing))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    line = result.stderr.splitlines()[-1]  # after the report and its "not final yet" note
+    assert line.startswith("error file:") and str(missing) in line
+
+
+def test_demo_into_an_unwritable_place_is_one_line_and_exit_2(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["demo", "--out", str(blocker / "out")])
+    assert result.exit_code == 2, result.output
+    assert _one_error_line(result).startswith("error file:")
+
+
+def test_emulator_on_a_busy_port_is_one_line_and_exit_2(emulator):
+    port = int(emulator.url.split(":")[2].split("/")[0])
+    result = CliRunner().invoke(cli, ["emulator", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result)
+    assert str(port) in line and "--port" in line
+
+
+def test_status_ids_must_be_digits(creds, run):
+    result = run("status", "1179038981", "abc")
+    assert result.exit_code == 2
+    assert "'abc'" in result.stderr and "Traceback" not in result.output
+    assert creds.log == []  # nothing asked of the service
+
+
+def test_a_utf16_unicode_text_export_from_excel_is_read_right(tmp_path):
+    path = tmp_path / "unicode.txt"
+    path.write_bytes("Имя\tТелефон\nАнна\t+7 916 123-45-67\n".encode("utf-16"))  # with a BOM
+    frame = read_contacts(path)
+    assert frame.attrs == {"encoding": "utf-16", "separator": "\t"}
+    assert frame["Телефон"].tolist() == ["+7 916 123-45-67"]
+
+
+def test_a_binary_file_is_refused_in_one_clear_line(run, tmp_path):
+    path = tmp_path / "photo.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" * 4)
+    result = run(
+        "campaign", "send", str(path), "--text", "Hi", "--sender", "SHOP",
+        "--campaign", "x", "--estimate-only",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert line.startswith("error bad_encoding:") and "photo.csv" in line
+    assert "\x00" not in line and len(line) < 200
+
+
+def test_status_of_an_id_the_service_does_not_know_says_the_fetch_failed(creds, run):
+    result = run("status", "99999")
+    assert result.exit_code == 1
+    assert "0 of 1 final; states: fetch failed 1" in result.stdout
+    assert "99999" in result.stderr and "Traceback" not in result.output

@@ -174,7 +174,14 @@ def test_format_frame_shows_rates_money_and_missing_values():
         }
     )
     shown = format_frame(frame)
-    assert shown.iloc[0].tolist() == ["86.2 %", "311.00", "82.3", "yes", "3", "2024-05-01 12:00:07"]
+    assert shown.iloc[0].tolist() == [
+        "86.2 %",
+        "311.00",
+        "82.3",
+        "yes",
+        "3",
+        "2024-05-01 12:00:07 MSK",
+    ]
     assert shown.iloc[1].tolist() == ["—", "2.35", "—", "no", "—", "—"]
 
 
@@ -182,3 +189,29 @@ def test_text_table_cuts_long_tables_and_says_so():
     text = text_table(pd.DataFrame({"n": range(10)}), max_rows=3)
     assert text.splitlines()[-1] == "… 7 more rows"
     assert text_table(pd.DataFrame({"n": []})).endswith("(no rows)")
+
+
+def test_datetimes_say_their_zone_so_tables_in_utc_and_moscow_do_not_mislead():
+    # The journal keeps balance snapshots in UTC, statuses come in Moscow time: one report shows both.
+    when = pd.Timestamp("2024-05-01 09:00:07", tz="UTC")
+    shown = format_frame(
+        pd.DataFrame(
+            {
+                "taken_at": [when],
+                "changed_at": [when.tz_convert("Europe/Moscow")],
+                "naive": [when.tz_localize(None)],
+            }
+        )
+    )
+    assert shown.iloc[0].tolist() == [
+        "2024-05-01 09:00:07 UTC",
+        "2024-05-01 12:00:07 MSK",
+        "2024-05-01 09:00:07",
+    ]
+
+
+def test_long_column_names_may_break_after_underscores_so_reports_fit_the_page():
+    statuses = pd.DataFrame({"operator": ["МТС"], "state": ["deliver"]})
+    page = render_report("r", {"By operator": report_with_total(statuses, "operator")})
+    assert "<th>cost_<wbr>per_<wbr>delivered</th>" in page
+    assert "<th>operator</th>" in page

@@ -49,7 +49,10 @@ def test_refresh_fetches_and_redraws(store, client, emulator):
     assert board.report["deliver"].item() == sum(
         emulator.state_of(i) == "deliver" for i in board.statuses["sms_id"]
     )
-    assert "<table" in board.table.value and "delivery_rate %" in board.table.value
+    assert "<table" in board.table.value and "delivery_rate" in board.table.value
+    # formatted as in the HTML report and the terminal: a share of 1 shown in %
+    rate = board.report["delivery_rate"].item()
+    assert f"<td>{rate * 100:.1f} %</td>" in board.table.value
     for label in GROUPINGS:
         board.grouping.value = label
         assert len(board.figures) == 4
@@ -61,7 +64,7 @@ def test_refresh_failure_is_shown_not_raised(store, tmp_path):
     dead = ts.TargetSMSClient("demo", "demo", url="http://127.0.0.1:9/sendsms.php", timeout=1)
     board = Dashboard(store=store, client=dead)
     board.refresh()
-    assert "statuses" in board.message.value
+    assert board.message.value == "16 statuses, 16 failed"
     assert board.statuses["error_code"].eq("transport").all()
 
 
@@ -70,3 +73,29 @@ def test_empty_journal(tmp_path):
         board = Dashboard(store=journal)
         assert board.report["messages"].sum() == 0
         assert board.campaign.options == ("(all campaigns)",)
+
+
+def test_refresh_shows_progress_as_statuses_arrive(store, client):
+    board = Dashboard(store=store, client=client, concurrency=2)
+    board.campaign.value = "spring"  # 13 SMS
+    seen: list[int] = []
+    board.progress.observe(lambda change: seen.append(change["new"]), names="value")
+    board.refresh()
+    assert board.progress.max == 13
+    assert any(0 < v < 13 for v in seen), seen  # not just 0, then all at once
+    assert seen == sorted(seen) and seen[-1] == 13
+    assert len(board.statuses) == 13 and board.statuses["sms_id"].is_unique
+
+
+def test_plots_are_shown_as_png_images_whatever_the_matplotlib_backend(store, monkeypatch):
+    # A bare Figure only shows as "<Figure size ...>" in a kernel where the inline backend was
+    # never switched on (no %matplotlib, no pyplot import): the dashboard must not depend on it.
+    import IPython.display
+
+    shown: list[object] = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    board = Dashboard(store=store)
+    assert len(shown) == len(board.figures) == 4
+    for obj in shown:
+        assert isinstance(obj, IPython.display.Image)
+        assert obj.data.startswith(b"\x89PNG")
