@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,9 @@ STATUS_COLUMNS: tuple[str, ...] = (
     "error_code",
     "sender",
 )
+
+#: Fetched statuses are written to the journal in chunks of this many.
+_SAVE_EVERY = 500
 
 IdsOrCampaign = str | Iterable[Any] | pd.Series | pd.DataFrame
 
@@ -121,9 +124,13 @@ def fetch_statuses(
         known = journal.statuses(unique)
         final_ids = set(known.loc[known["is_final"], "sms_id"])
         to_fetch = [i for i in unique if i not in final_ids]
-        fetched, errors = _fetch_many(client, to_fetch, concurrency=concurrency, progress=progress)
-        if fetched:
-            journal.save_statuses(list(fetched.values()))
+        errors = _fetch_many(
+            client,
+            to_fetch,
+            journal.save_statuses,
+            concurrency=concurrency,
+            progress=progress,
+        )
         return _status_frame(ids, journal, errors)
 
 
@@ -143,24 +150,36 @@ def load_statuses(
 
 
 def _fetch_many(
-    client: TargetSMSClient, ids: list[str], *, concurrency: int, progress: bool
-) -> tuple[dict[str, StatusDetail], dict[str, str]]:
-    """Fetch ids concurrently, the ones the interval allows soonest first."""
-    fetched: dict[str, StatusDetail] = {}
+    client: TargetSMSClient,
+    ids: list[str],
+    save: Callable[[list[StatusDetail]], object],
+    *,
+    concurrency: int,
+    progress: bool,
+) -> dict[str, str]:
+    """Fetch ids concurrently, the ones the interval allows soonest first; return the failures.
+
+    Statuses are handed to ``save`` every ``_SAVE_EVERY`` and at the end, also when interrupted
+    (Ctrl-C in a notebook): what was fetched is never asked for again in vain.
+    """
     errors: dict[str, str] = {}
     if not ids:
-        return fetched, errors
+        return errors
     # Sorting by the time each id's identical request is allowed again means a worker only ever
     # sleeps when nothing else is ready: the pool is never stalled by one early re-ask.
     order = sorted(ids, key=lambda i: client.read_wait("detail", i))
     bar = _progress(len(order), progress, "statuses")
     pool = ThreadPoolExecutor(max_workers=min(concurrency, len(order)))
+    unsaved: list[StatusDetail] = []
     try:
         futures = {pool.submit(_fetch_one, client, sms_id): sms_id for sms_id in order}
         for future in as_completed(futures):
             result = future.result()
             if isinstance(result, StatusDetail):
-                fetched[futures[future]] = result
+                unsaved.append(result)
+                if len(unsaved) >= _SAVE_EVERY:
+                    save(unsaved)
+                    unsaved = []
             else:
                 errors[futures[future]] = result
             if bar is not None:  # only this thread touches the bar
@@ -168,9 +187,11 @@ def _fetch_many(
     finally:
         # After Ctrl-C or a bug, drop the queued ids instead of asking every one of them first.
         pool.shutdown(wait=False, cancel_futures=True)
+        if unsaved:
+            save(unsaved)
         if bar is not None:
             bar.close()
-    return fetched, errors
+    return errors
 
 
 def _fetch_one(client: TargetSMSClient, sms_id: str) -> StatusDetail | str:

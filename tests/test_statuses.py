@@ -192,3 +192,23 @@ def test_wait_for_final_asks_nothing_after_the_deadline(make_client, emulator, j
     assert len(stamps) == 6  # two rounds: at 0 s and 2 s; the next would be at 4 s
     assert max(stamps) < started + 3.0
     assert time.monotonic() - started < 3.0 + 1.0
+
+
+def test_an_interrupted_fetch_keeps_what_it_fetched(make_client, emulator, journal, sent):
+    """Ctrl-C in a notebook mid-fetch: the statuses already fetched are in the journal."""
+    client = make_client()
+    real = client.status_detail
+    calls = {"n": 0}
+
+    def interrupted_after_five(sms_id):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise KeyboardInterrupt
+        return real(sms_id)
+
+    client.status_detail = interrupted_after_five
+    emulator.advance(3600)
+    with pytest.raises(KeyboardInterrupt):
+        fetch_statuses(client, sent, store=journal, concurrency=1, progress=False)
+    stored = journal.statuses(sent)
+    assert len(stored) == 5 and stored["is_final"].all()
