@@ -304,6 +304,9 @@ class TargetSMSClient:
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.headers["User-Agent"] = USER_AGENT
+            # Loopback (the emulator) never goes through an HTTP_PROXY from the environment: the
+            # password would travel to the proxy in plain http.
+            session.trust_env = not _is_loopback(parts.hostname)
         self._session = session
         #: When each identical read (op, sms_id) was last sent or answered (time.monotonic()).
         self._last_read: dict[tuple[str, ...], float] = {}

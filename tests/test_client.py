@@ -39,6 +39,16 @@ def test_plain_http_is_refused_except_on_loopback():
     assert ts.DEFAULT_URL.startswith("https://")
 
 
+def test_loopback_ignores_proxy_settings(emulator, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a dead proxy: using it would fail
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    client = ts.TargetSMSClient(
+        "demo", "demo", url=emulator.url, retry=RetryPolicy(base_delay=0.01)
+    )
+    assert client.balance().currency == "RUR"
+    assert ts.TargetSMSClient("u", "p")._session.trust_env  # the real service honours them
+
+
 def test_repr_has_no_password():
     client = ts.TargetSMSClient("me", SECRET)
     assert SECRET not in repr(client) and "me" in repr(client)
