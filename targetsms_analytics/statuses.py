@@ -103,13 +103,15 @@ def fetch_statuses(
     store: str | Journal | None = None,
     concurrency: int = 8,
     progress: bool = True,
+    on_progress: Callable[[int, int], object] | None = None,
 ) -> pd.DataFrame:
     """Detailed statuses of many SMS as a DataFrame, one row per id in the order asked.
 
     ``ids_or_campaign``: SMS ids (a list or Series), a frame with an ``sms_id`` column (such as
     ``send_campaign``'s result), or a campaign name in the journal. Final states already in the
     journal are not fetched again; everything fetched is stored. A failure for one id is recorded
-    in its ``error_code`` and the others go on. Columns: ``STATUS_COLUMNS``.
+    in its ``error_code`` and the others go on. Columns: ``STATUS_COLUMNS``. ``on_progress(done,
+    total)`` is called from the calling thread as answers arrive (a widget's progress bar).
 
     Example::
 
@@ -130,6 +132,7 @@ def fetch_statuses(
             journal.save_statuses,
             concurrency=concurrency,
             progress=progress,
+            on_progress=on_progress,
         )
         return _status_frame(ids, journal, errors)
 
@@ -156,6 +159,7 @@ def _fetch_many(
     *,
     concurrency: int,
     progress: bool,
+    on_progress: Callable[[int, int], object] | None = None,
 ) -> dict[str, str]:
     """Fetch ids concurrently, the ones the interval allows soonest first; return the failures.
 
@@ -171,6 +175,7 @@ def _fetch_many(
     bar = _progress(len(order), progress, "statuses")
     pool = ThreadPoolExecutor(max_workers=min(concurrency, len(order)))
     unsaved: list[StatusDetail] = []
+    done = 0
     try:
         futures = {pool.submit(_fetch_one, client, sms_id): sms_id for sms_id in order}
         for future in as_completed(futures):
@@ -182,8 +187,11 @@ def _fetch_many(
                     unsaved = []
             else:
                 errors[futures[future]] = result
+            done += 1
             if bar is not None:  # only this thread touches the bar
                 bar.update(1)
+            if on_progress is not None:
+                on_progress(done, len(order))
     finally:
         # After Ctrl-C or a bug, drop the queued ids instead of asking every one of them first.
         pool.shutdown(wait=False, cancel_futures=True)

@@ -125,23 +125,15 @@ class Dashboard:
         self.progress.max, self.progress.value = max(1, len(ids)), 0
         self.refresh_button.disabled = True
         self.message.value = f"Fetching {len(ids)} statuses…"
-        # In slices of a few rounds of the pool, so the bar moves as the statuses arrive.
-        step = 4 * self.concurrency
-        slices = [ids[i : i + step] for i in range(0, len(ids), step)] or [[]]
         try:
-            frames = []
-            for part in slices:
-                frames.append(
-                    fetch_statuses(
-                        self.client,
-                        part,
-                        store=self.store,
-                        concurrency=self.concurrency,
-                        progress=False,
-                    )
-                )
-                self.progress.value += len(part)
-            self.statuses = pd.concat(frames, ignore_index=True)
+            self.statuses = fetch_statuses(
+                self.client,
+                ids,
+                store=self.store,
+                concurrency=self.concurrency,
+                progress=False,
+                on_progress=lambda done, _total: setattr(self.progress, "value", done),
+            )
             self.progress.value = self.progress.max
             failed = int(self.statuses["error_code"].notna().sum())
             self.message.value = f"{len(ids)} statuses" + (f", {failed} failed" if failed else "")

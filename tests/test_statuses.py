@@ -212,3 +212,17 @@ def test_an_interrupted_fetch_keeps_what_it_fetched(make_client, emulator, journ
         fetch_statuses(client, sent, store=journal, concurrency=1, progress=False)
     stored = journal.statuses(sent)
     assert len(stored) == 5 and stored["is_final"].all()
+
+
+def test_on_progress_reports_each_answer_from_the_calling_thread(client, journal, sent):
+    import threading
+
+    seen: list[tuple[int, int, bool]] = []
+    main = threading.current_thread()
+
+    def report(done, total):
+        seen.append((done, total, threading.current_thread() is main))
+
+    fetch_statuses(client, sent, store=journal, progress=False, on_progress=report)
+    assert [d for d, _, _ in seen] == list(range(1, len(sent) + 1))
+    assert {t for _, t, _ in seen} == {len(sent)} and all(m for _, _, m in seen)
