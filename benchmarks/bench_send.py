@@ -86,7 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per request")
     parser.add_argument("--concurrency", default="4", help="comma-separated worker counts")
-    parser.add_argument("--modes", default="shared,personal", help="comma-separated: shared (one text), personal (a text per row)")
+    parser.add_argument(
+        "--modes",
+        default="shared,personal",
+        help="comma-separated: shared (one text), personal (a text per row)",
+    )
     parser.add_argument("--store", choices=("file", "memory"), default="file")
     args = parser.parse_args(argv)
     rows = []

@@ -30,7 +30,9 @@ def main() -> None:
             ax = fig.add_subplot(2, 2, i + 1)
             ax.imshow(mpimg.imread(Path(tmp) / "demo" / "plots" / name))
             ax.set_axis_off()
-        fig.subplots_adjust(left=0.005, right=0.995, top=0.995, bottom=0.005, wspace=0.01, hspace=0.01)
+        fig.subplots_adjust(
+            left=0.005, right=0.995, top=0.995, bottom=0.005, wspace=0.01, hspace=0.01
+        )
         fig.savefig(target)
     print(target)
 

@@ -53,6 +53,7 @@ from .errors import (
     QueuedForFundsError,
     RecipientError,
     SenderError,
+    SenderInputError,
     TargetSMSError,
     ThrottledError,
     TransportError,
@@ -110,17 +111,6 @@ _PHONE_PROBLEMS = {
     "not_mobile": "not a mobile number",
     "phone_too_long": f"{_MAX_PHONE_LENGTH} digits or more: the service refuses such numbers",
 }
-
-
-class SenderInputError(InputError, SenderError):
-    """A sender refused before any request: an ``InputError`` (``field='sender'``) that is also
-    the ``SenderError`` the service would answer (``code``: ``sender_missing``, ``sender_too_long``).
-
-    Example: ``except InputError as exc: print(exc.field, exc.code)``.
-    """
-
-    def __reduce__(self):  # keep the class and the field across pickling
-        return (self.__class__, (self.code, self.text), {"row": self.row, "field": self.field})
 
 
 # ---------------------------------------------------------------- planning (pure)

@@ -68,7 +68,7 @@ class _Group(click.Group):
     """A click group that turns the library's errors into one line on stderr and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from .journal import JournalError
+        from .errors import JournalError
 
         try:
             return super().invoke(ctx)

@@ -13,7 +13,9 @@
     ├── TransportError        transport: connection failed, timeout, non-200, empty body
     │                         (.maybe_sent says whether the request may have reached the service)
     ├── UnknownResponseError  unknown_response: an answer that is neither a result nor a known error
-    └── InputError            invalid_input: bad arguments caught locally (names the row and field)
+    ├── InputError            invalid_input: bad arguments caught locally (names the row and field)
+    │   └── SenderInputError  sender_missing, sender_too_long caught locally (also a SenderError)
+    └── JournalError          journal: the journal (store) cannot be used as asked
 
 ``code`` is the stable English contract; ``text`` is the service's raw answer (or our message), with
 secrets redacted by whoever raises it.
@@ -26,9 +28,11 @@ __all__ = [
     "AccountError",
     "ContentError",
     "InputError",
+    "JournalError",
     "QueuedForFundsError",
     "RecipientError",
     "SenderError",
+    "SenderInputError",
     "TargetSMSError",
     "ThrottledError",
     "TransportError",
@@ -200,6 +204,32 @@ class InputError(TargetSMSError, ValueError):
 
     def __reduce__(self):
         return (_rebuild_input_error, (self.code, self.text, self.row, self.field))
+
+
+class SenderInputError(InputError, SenderError):
+    """A sender refused before any request: an ``InputError`` (``field='sender'``) that is also
+    the ``SenderError`` the service would answer (``code``: ``sender_missing``, ``sender_too_long``).
+
+    Example: ``except InputError as exc: print(exc.field, exc.code)``.
+    """
+
+    def __reduce__(self):  # keep the class and the field across pickling
+        return (self.__class__, (self.code, self.text), {"row": self.row, "field": self.field})
+
+
+class JournalError(TargetSMSError):
+    """The journal (store) cannot be used as asked: written by a newer release, not a journal…
+
+    ``JournalError("text")`` has ``code='journal'``. Example: ``except JournalError as exc: print(exc)``.
+    """
+
+    def __init__(
+        self, text: str = "", code: str = "journal", retryable: bool | None = None
+    ) -> None:
+        super().__init__(code, text, retryable)
+
+    def __reduce__(self):
+        return (self.__class__, (self.text, self.code, self.retryable))
 
 
 def _rebuild_input_error(code: str, text: str, row: object, field: str | None) -> InputError:

@@ -66,6 +66,7 @@ from typing import Any
 
 import pandas as pd
 
+from .errors import JournalError
 from .protocol import FINAL_STATES, encode_query, send_params
 
 __all__ = [
@@ -92,13 +93,6 @@ _BATCH_STATES = ("inflight", "done", "split", "failed", "unknown")
 # listed here was left behind by an interrupted run (KeyboardInterrupt in a notebook kernel).
 _LIVE_TOKENS: set[str] = set()
 _LIVE_LOCK = threading.Lock()
-
-
-class JournalError(RuntimeError):
-    """The journal file cannot be used (e.g. written by a newer version of this toolkit).
-
-    Example: ``except JournalError as exc: print(exc)``.
-    """
 
 
 def default_store_path() -> Path:
