@@ -42,7 +42,7 @@ from .errors import (
     TransportError,
     UnknownResponseError,
 )
-from .journal import Journal
+from .store import Journal, campaigns
 from .numbering import lookup_numbers
 from .phones import check_phone, normalize_phone, normalize_phones, operator_of
 from .protocol import (
@@ -82,6 +82,7 @@ __all__ = [
     "ThrottledError",
     "TransportError",
     "UnknownResponseError",
+    "campaigns",
     "check_phone",
     "connect",
     "count_parts",

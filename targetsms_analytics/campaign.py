@@ -103,6 +103,8 @@ DEFAULT_PRICE_PER_PART = 1.20
 #: Stop the campaign after this many batches in a row ended ``unknown`` (the service is unreachable
 #: or answering garbage: better to stop than to turn every remaining recipient into ``unknown``).
 DEFAULT_MAX_UNKNOWN_STREAK = 10
+# Passes over the recipients other senders left unsent (each pass sends what is left).
+_MAX_PASSES = 5
 # Placeholders for an estimate made without a client (the URL length depends on them).
 _ESTIMATE_URL = DEFAULT_URL
 _ESTIMATE_USER = "u" * 16
@@ -611,6 +613,34 @@ class _Run:
         return self.stop.is_set()
 
 
+def _settle(
+    journal: Journal,
+    name: str,
+    account: str,
+    plan: _Plan,
+    sender: str,
+    *,
+    poll: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[tuple[str, str, str | None, int | None]]:
+    """Wait until no recipient of the plan is in flight (another sender's batches are answered,
+    or recovered as ``unknown`` once their sender is gone); return the ones still unsent."""
+    deadline = time.monotonic() + journal.stale_after + 60.0
+    while True:
+        records = journal.records(name, plan.recipients, account=account)
+        if not any(r["status"] == "inflight" for r in records.values()):
+            break
+        if journal.recover_inflight(name, account=account) == 0:
+            if time.monotonic() > deadline:
+                break
+            sleep(poll)
+    return [
+        (m, sender, plan.text[i], plan.parts[i])
+        for m, i in plan.recipients.items()
+        if m not in records or records[m]["status"] == "pending"
+    ]
+
+
 # ---------------------------------------------------------------- results
 
 
@@ -782,6 +812,15 @@ def send_campaign(
         error: BaseException | None = None
         try:
             run.run(batches)
+            # Other senders of this campaign (processes, machines): wait for their answers, and
+            # send what they left (a sender that died before claiming its recipients).
+            for _ in range(_MAX_PASSES):
+                if run.error is not None:
+                    break
+                left = _settle(journal, name, account, plan, sender)
+                if not left:
+                    break
+                run.run(_group_batches(left, base_length, max_url_length))
         finally:
             error = run.error
             records = journal.records(name, plan.recipients, account=account)

@@ -70,6 +70,8 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
     _migrations_name = "SQLITE_MIGRATIONS"
     #: The column that keeps insertion order (SQLite's rowid, PostgreSQL's ``seq``).
     _seq = "rowid"
+    #: How a list of ids joins a table, list first (SQLite: CROSS JOIN fixes the order).
+    _cross = "CROSS JOIN"
 
     def __new__(cls, path: Any = None, *args: Any, **kwargs: Any) -> Journal:
         if cls is Journal:

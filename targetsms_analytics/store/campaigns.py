@@ -267,7 +267,8 @@ class CampaignsMixin:
         """
         ids = list(dict.fromkeys(str(i) for i in sms_ids))
         sql = self._MESSAGE_SQL.replace(
-            "FROM messages m", f"FROM {self._ids('j')} CROSS JOIN messages m ON m.sms_id = j.value"
+            "FROM messages m",
+            f"FROM {self._ids('j')} {self._cross} messages m ON m.sms_id = j.value",
         )
         params: list[Any] = [self._ids_param(ids)]
         if account is not None:
@@ -305,7 +306,7 @@ class CampaignsMixin:
         else:
             # CROSS JOIN keeps the list outside: one primary-key look-up per msisdn asked.
             rows = self._query(
-                sql + f"{self._ids('j')} CROSS JOIN messages m"
+                sql + f"{self._ids('j')} {self._cross} messages m"
                 " ON m.account = ? AND m.campaign = ? AND m.msisdn = j.value",
                 (self._ids_param(list(msisdns)), account, campaign),
             )
@@ -345,7 +346,7 @@ class CampaignsMixin:
         changed: list[str] = []
         with self._tx() as c:
             rows = c.execute(
-                f"SELECT m.msisdn FROM {self._ids('j')} CROSS JOIN messages m"
+                f"SELECT m.msisdn FROM {self._ids('j')} {self._cross} messages m"
                 " ON m.account = ? AND m.campaign = ? AND m.msisdn = j.value"
                 f" WHERE m.status IN ({marks}) ORDER BY j.key",
                 (self._ids_param(wanted), account, campaign, *only_from),
@@ -515,7 +516,7 @@ class CampaignsMixin:
         have = {
             r[0]: r[1]
             for r in c.execute(
-                f"SELECT m.msisdn, m.status FROM {self._ids('j')} CROSS JOIN messages m"
+                f"SELECT m.msisdn, m.status FROM {self._ids('j')} {self._cross} messages m"
                 " ON m.account = ? AND m.campaign = ? AND m.msisdn = j.value",
                 (self._ids_param(phones), account, campaign),
             ).fetchall()

@@ -87,7 +87,7 @@ class StatusesMixin:
         else:
             ids = list(dict.fromkeys(str(i) for i in sms_ids))
             rows = self._query(
-                f"SELECT {cols} FROM {self._ids('j')} CROSS JOIN statuses s"
+                f"SELECT {cols} FROM {self._ids('j')} {self._cross} statuses s"
                 f" ON s.sms_id = j.value{where} ORDER BY j.key, s.{self._seq}",
                 [self._ids_param(ids), *params],
             )
