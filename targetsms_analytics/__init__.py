@@ -42,7 +42,6 @@ from .errors import (
     TransportError,
     UnknownResponseError,
 )
-from .store import Journal, campaigns
 from .numbering import lookup_numbers
 from .phones import check_phone, normalize_phone, normalize_phones, operator_of
 from .protocol import (
@@ -57,6 +56,7 @@ from .protocol import (
 )
 from .segments import count_parts
 from .statuses import fetch_statuses, load_statuses, wait_for_final
+from .store import Journal, campaigns
 
 __version__ = "0.1.0"
 
