@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -389,6 +389,7 @@ class _Run:
         self._clock = clock
         self._wall = wall or (lambda: datetime.now(UTC))
         self._refused: dict[str, float] = {}
+        self._known_refusals: dict[str, datetime] = {}
         self.concurrency = concurrency
         self.max_unknown_streak = max_unknown_streak
         self.stop = threading.Event()
@@ -412,6 +413,12 @@ class _Run:
         Either way no new batch starts, and requests under way finish and journal their answers.
         """
         self.token = self.journal.begin_run(self.campaign, account=self.account)
+        # Refusals recorded before this run whose window may still be open: one query, not one
+        # per batch (a refusal by a sender running now comes back with its ticket).
+        interval = float(getattr(self.client, "throttle_interval", 60.0))
+        self._known_refusals = self.journal.recent_refusals(
+            self._wall() - timedelta(seconds=interval + 1.0)
+        )
         queue = iter(batches)
         take = threading.Lock()
 
@@ -496,7 +503,7 @@ class _Run:
         # anyone: a process killed while waiting leaves them unsent, not unknown.
         client = self.client
         fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
-        if self._wait_out(fingerprint, self.journal.last_refusal(fingerprint)):
+        if self._wait_out(fingerprint, self._known_refusals.get(fingerprint)):
             return
         ticket = self.journal.begin_batch(
             self.campaign,
@@ -575,8 +582,9 @@ class _Run:
         """
         try:
             self.journal.finish_batch(
-                ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why
-            )
+                ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why,
+                phones=ticket.phones,
+            )  # fmt: skip
         except BaseException as exc:
             said = ", ".join(f"{p}={i}" for p, i in zip(ticket.phones, ids or [], strict=False))
             logger.error(
@@ -799,6 +807,7 @@ def send_campaign(
             if m not in records or records[m]["status"] == "pending"
         ]
         batches = _group_batches(todo, base_length, max_url_length)
+        journal.prepare(name, todo, account=account)
         run = _Run(
             client,
             journal,

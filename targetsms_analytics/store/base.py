@@ -94,6 +94,7 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         self._gc = threading.Condition(threading.Lock())
         self._gc_queue: list[_Work] = []
         self._gc_busy = False
+        self._known_campaigns: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------ plumbing (backends)
 
@@ -196,22 +197,22 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         return work.result
 
     def _commit_group(self, batch: list[_Work]) -> None:
+        """All the work in one transaction; should one fail, each again in its own, so that an
+        error reaches only its own writer (rare: a bad batch id, a full disk)."""
         try:
             with self._tx(durable=any(w.durable for w in batch)) as c:
                 for item in batch:
-                    if len(batch) == 1:
-                        item.result = item.fn(c)
-                        continue
-                    c.execute("SAVEPOINT grouped")
-                    try:
-                        item.result = item.fn(c)
-                    except Exception as exc:
-                        c.execute("ROLLBACK TO SAVEPOINT grouped")
-                        item.error = exc
-                    c.execute("RELEASE SAVEPOINT grouped")
+                    item.result = item.fn(c)
         except Exception as exc:
-            for item in batch:
-                item.error = item.error or exc
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                for item in batch:
+                    try:
+                        with self._tx(durable=item.durable) as c:
+                            item.result = item.fn(c)
+                    except Exception as own:
+                        item.error = own
         for item in batch:
             item.done = True
 

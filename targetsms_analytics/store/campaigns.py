@@ -460,7 +460,8 @@ class CampaignsMixin:
             if not claimed:
                 return 0, [], fingerprint, None
             refused = c.execute(_REFUSAL_SQL, (fingerprint,)).fetchone()[0]
-            self._insert_campaign(c, account, campaign, user, url, sender, None, now)
+            if (account, campaign) not in self._known_campaigns:
+                self._insert_campaign(c, account, campaign, user, url, sender, None, now)
             batch_id = int(
                 c.execute(
                     "INSERT INTO batches (account, campaign, parent, state, recipients, size,"
@@ -494,8 +495,23 @@ class CampaignsMixin:
             return batch_id, claimed, fingerprint, refused
 
         batch_id, claimed, fingerprint, refused = self._grouped(work, durable=True)
+        if batch_id:
+            self._known_campaigns.add((account, campaign))
         refused_at = None if refused is None else datetime.fromisoformat(refused)
         return BatchTicket(batch_id, claimed, fingerprint, refused_at)
+
+    def prepare(
+        self,
+        campaign: str,
+        items: Sequence[tuple[str, str, str | None, int | None]],
+        *,
+        account: str,
+    ) -> None:
+        """Tell the store which recipients a run is about to send (``(msisdn, sender, text,
+        parts)``). SQLite needs nothing; PostgreSQL creates their rows up front.
+
+        Example: ``journal.prepare("spring", [("79001234567", "SHOP", "Hi", 1)], account=a)``.
+        """
 
     def _claim(
         self,
@@ -523,6 +539,19 @@ class CampaignsMixin:
         }
         return [p for p in phones if have.get(p, "pending") in CLAIMABLE]
 
+    def recent_refusals(self, since: datetime) -> dict[str, datetime]:
+        """Requests the service refused at or after ``since``: fingerprint -> when (the latest).
+
+        Example: ``journal.recent_refusals(now - timedelta(seconds=61))``.
+        """
+        rows = self._query(
+            "SELECT fingerprint, MAX(finished_at) FROM batches WHERE finished_at >= ?"
+            " AND state IN ('failed', 'split') AND answer_code IS NOT NULL"
+            " AND answer_code NOT IN ('transport', 'invalid_input') GROUP BY fingerprint",
+            (iso(since),),
+        )
+        return {r[0]: datetime.fromisoformat(r[1]) for r in rows}
+
     def last_refusal(self, fingerprint: str) -> datetime | None:
         """When the service last refused this very request (see :func:`request_fingerprint`).
 
@@ -543,6 +572,7 @@ class CampaignsMixin:
         sms_ids: Sequence[str] | None = None,
         error_code: str | None = None,
         error_text: str | None = None,
+        phones: Sequence[str] | None = None,
     ) -> None:
         """Commit a batch's answer, right after its request.
 
@@ -552,6 +582,7 @@ class CampaignsMixin:
         the request certainly did not go out or the campaign stops (both: its messages become
         sendable again, before any half is journaled; the batch keeps the answer as ``split`` or
         ``failed``). Messages of the batch that another run has since re-claimed are left alone.
+        ``phones``: the batch's recipients as claimed (``ticket.phones``), which saves a read.
 
         Example: ``journal.finish_batch(ticket.id, "rejected", error_code="phone_stop_listed")``.
         """
@@ -560,17 +591,22 @@ class CampaignsMixin:
 
         def work(c: Any) -> None:
             now = iso(now_utc())
-            row = c.execute("SELECT recipients FROM batches WHERE id = ?", (batch_id,)).fetchone()
-            if row is None:
-                raise KeyError(f"no batch {batch_id}")
-            phones = json.loads(row[0])
+            recipients = phones
+            if recipients is None:
+                row = c.execute(
+                    "SELECT recipients FROM batches WHERE id = ?", (batch_id,)
+                ).fetchone()
+                if row is None:
+                    raise KeyError(f"no batch {batch_id}")
+                recipients = json.loads(row[0])
             if outcome == "sent":
-                if sms_ids is None or len(sms_ids) != len(phones):
-                    raise ValueError(f"batch {batch_id}: {len(phones)} phones, ids {sms_ids!r}")
+                if sms_ids is None or len(sms_ids) != len(recipients):
+                    n = len(recipients)
+                    raise ValueError(f"batch {batch_id}: {n} phones, ids {sms_ids!r}")
                 c.executemany(
                     "UPDATE messages SET status = 'sent', sms_id = ?, error_code = NULL,"
                     " error_text = NULL, sent_at = ? WHERE batch = ? AND msisdn = ?",
-                    [(str(i), now, batch_id, p) for p, i in zip(phones, sms_ids, strict=True)],
+                    [(str(i), now, batch_id, p) for p, i in zip(recipients, sms_ids, strict=True)],
                 )
                 state = "done"
             elif outcome in ("pending", "split"):
@@ -589,11 +625,13 @@ class CampaignsMixin:
                 state = "unknown" if outcome == "unknown" else "done"
             else:
                 raise ValueError(f"unknown outcome {outcome!r}")
-            c.execute(
+            cur = c.execute(
                 "UPDATE batches SET state = ?, finished_at = ?, answer_code = ?, answer_text = ?"
                 " WHERE id = ?",
                 (state, now, error_code, error_text, batch_id),
             )
+            if cur.rowcount == 0:
+                raise KeyError(f"no batch {batch_id}")
 
         self._grouped(work)
 

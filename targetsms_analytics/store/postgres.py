@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -105,7 +106,8 @@ class PostgresJournal(Journal):
         self._setup(stale_after)
         self.path = redact_url(str(path))
         self.readonly = readonly
-        self._run_locks: dict[str, int] = {}
+        self._run_locks: dict[str, tuple[int, _Conn]] = {}
+        self._prepared: set[tuple[str, str]] = set()
         try:
             raw = psycopg.connect(
                 str(path),
@@ -118,8 +120,14 @@ class PostgresJournal(Journal):
             raise JournalError(f"cannot open the store {self.path}: {text}") from None
         self._raw = raw
         self._conn = _Conn(raw)
+        self._url = str(path)
+        self._timeout = timeout
+        self._local = threading.local()
+        self._local.conn = self._conn
+        self._all: list[Any] = [raw]
         try:
             self._migrate()
+            raw.execute("SET synchronous_commit = off")  # intents turn it on (see _Transaction)
             if readonly:
                 raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         except BaseException:
@@ -129,19 +137,43 @@ class PostgresJournal(Journal):
     # ------------------------------------------------------------ plumbing
 
     def close(self) -> None:
-        """Close the connection (its run locks go with it).
+        """Close the connections (the run locks go with them).
 
         Example: ``journal.close()``.
         """
         with self._lock:
-            self._raw.close()
+            for raw in self._all:
+                raw.close()
+
+    def _thread_conn(self) -> _Conn:
+        """This thread's connection: threads write in parallel, and PostgreSQL commits their
+        transactions together (its own group commit)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            psycopg = _driver()
+            raw = psycopg.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=max(1, int(self._timeout)),
+                row_factory=_row_factory,
+            )
+            if self.readonly:
+                raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            raw.execute("SET synchronous_commit = off")  # intents turn it on (see _Transaction)
+            conn = self._local.conn = _Conn(raw)
+            with self._lock:
+                self._all.append(raw)
+        return conn
 
     def _tx(self, *, durable: bool = False) -> _Transaction:
-        return _Transaction(self)
+        return _Transaction(self, durable)
+
+    def _grouped(self, fn: Any, *, durable: bool = False) -> Any:
+        with self._tx(durable=durable) as c:
+            return fn(c)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        return self._thread_conn().execute(sql, params).fetchall()
 
     def _ids(self, alias: str) -> str:
         return f"unnest(CAST(? AS text[])) WITH ORDINALITY AS {alias}(value, key)"
@@ -224,9 +256,10 @@ class PostgresJournal(Journal):
         from ._common import account_of, iso, now_utc
 
         account = kwargs.get("account") or account_of(kwargs["user"], kwargs["url"])
+        if (account, campaign) in self._prepared:  # every recipient has its row already
+            return super().begin_batch(campaign, phones, text, *args, **kwargs)
         parts = args[0] if args else kwargs.get("parts")
-        with self._lock:
-            self._conn.execute(
+        self._thread_conn().execute(
                 "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
                 " created_at) SELECT ?, ?, u.value, ?, ?, ?, 'pending', ?"
                 " FROM unnest(CAST(? AS text[])) AS u(value) ORDER BY u.value"
@@ -236,18 +269,39 @@ class PostgresJournal(Journal):
             )  # fmt: skip
         return super().begin_batch(campaign, phones, text, *args, **kwargs)
 
+    def prepare(self, campaign: str, items: Sequence[tuple[str, str, str | None, int | None]],
+                *, account: str) -> None:  # fmt: skip
+        """Give every recipient of a run its row (``pending`` if it had none) in one statement,
+        in a fixed order, so that claims only lock rows (never insert them) and cannot deadlock.
+
+        ``items``: ``(msisdn, sender, text, parts)`` as the run will send them.
+        """
+        from ._common import iso, now_utc
+
+        if items:
+            self._thread_conn().execute(
+                "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
+                " created_at) SELECT ?, ?, u.m, u.t, u.p, u.s, 'pending', ?"
+                " FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS integer[]),"
+                " CAST(? AS text[])) AS u(m, t, p, s) ORDER BY u.m"
+                " ON CONFLICT (account, campaign, msisdn) DO NOTHING",
+                (account, campaign, iso(now_utc()), [str(i[0]) for i in items],
+                 [i[2] or "" for i in items], [i[3] for i in items], [i[1] for i in items]),
+            )  # fmt: skip
+        self._prepared.add((account, campaign))
+
     def _run_started(self, token: str) -> None:
         key = random.randint(1, 2**31 - 1)
-        with self._lock:
-            self._conn.execute("SELECT pg_advisory_lock(?, ?)", (_LOCK_NAMESPACE, key))
-            self._conn.execute("UPDATE runs SET lock_key = ? WHERE token = ?", (key, token))
-            self._run_locks[token] = key
+        conn = self._thread_conn()  # the run's lock lives as long as this connection
+        conn.execute("SELECT pg_advisory_lock(?, ?)", (_LOCK_NAMESPACE, key))
+        conn.execute("UPDATE runs SET lock_key = ? WHERE token = ?", (key, token))
+        self._run_locks[token] = (key, conn)
 
     def _run_ended(self, token: str) -> None:
-        key = self._run_locks.pop(token, None)
-        if key is not None:
-            with self._lock:
-                self._conn.execute("SELECT pg_advisory_unlock(?, ?)", (_LOCK_NAMESPACE, key))
+        held = self._run_locks.pop(token, None)
+        if held is not None:
+            key, conn = held
+            conn.execute("SELECT pg_advisory_unlock(?, ?)", (_LOCK_NAMESPACE, key))
 
     def _lock_held(self, key: int) -> bool:
         rows = self._query(
@@ -265,27 +319,23 @@ class PostgresJournal(Journal):
 
 
 class _Transaction:
-    """``with journal._tx() as conn``: the lock, then BEGIN … COMMIT (ROLLBACK on error)."""
+    """``with journal._tx() as conn``: BEGIN … COMMIT (ROLLBACK on error) on this thread's
+    connection. Intents (``durable``) wait for the server's WAL flush; the rest use
+    ``synchronous_commit = off`` (safe across a crash of this process; a server crash may lose
+    the last answers, which leaves their batches in flight: unknown, never resent)."""
 
-    def __init__(self, journal: PostgresJournal) -> None:
+    def __init__(self, journal: PostgresJournal, durable: bool) -> None:
         self.journal = journal
+        self.durable = durable
 
     def __enter__(self) -> _Conn:
-        self.journal._lock.acquire()
-        try:
-            if self.journal.readonly:
-                raise JournalError(f"{self.journal.path} was opened read-only")
-            self.journal._conn.execute("BEGIN")
-        except BaseException:
-            self.journal._lock.release()
-            raise
-        return self.journal._conn
+        if self.journal.readonly:
+            raise JournalError(f"{self.journal.path} was opened read-only")
+        self.conn = self.journal._thread_conn()
+        self.conn.execute("BEGIN")
+        if self.durable:
+            self.conn.execute("SET LOCAL synchronous_commit = on")
+        return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if exc_type is None:
-                self.journal._conn.execute("COMMIT")
-            else:
-                self.journal._conn.execute("ROLLBACK")
-        finally:
-            self.journal._lock.release()
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,6 +97,12 @@ class SQLiteJournal(Journal):
         except BaseException:
             self._conn.close()
             raise
+        # Reads from other threads use their own connection: WAL lets them read while a writer
+        # commits, instead of queueing behind the write lock.
+        self._timeout = timeout
+        self._readers_local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._use_readers = not memory
 
     # ------------------------------------------------------------ opening
 
@@ -198,6 +205,8 @@ class SQLiteJournal(Journal):
         """
         with self._lock:
             self._conn.close()
+            for reader in getattr(self, "_readers", []):
+                reader.close()
 
     def _tx(self, *, durable: bool = False) -> _Transaction:
         return _Transaction(self, durable)
@@ -208,8 +217,23 @@ class SQLiteJournal(Journal):
             self._sync = mode
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        if getattr(self, "_use_readers", False):
+            return self._reader().execute(sql, params).fetchall()
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._readers_local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            self._readers_local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
 
     def _ids(self, alias: str) -> str:
         return f"json_each(?) {alias}"
