@@ -476,3 +476,22 @@ def test_postgres_a_sender_killed_mid_run_leaves_its_batch_unknown_and_the_rest_
     assert len(sent) + len(unknown) == n  # everyone else sent
     assert set(sent["msisdn"]) <= set(counts)
     assert report["outcomes"] == {"sent": n - len(unknown), "unknown": len(unknown)}
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_campaign_list_and_a_store_url_on_the_command_line(store, client, emulator, monkeypatch):
+    from click.testing import CliRunner
+
+    from targetsms_analytics.cli import cli
+
+    contacts = pd.DataFrame({"phone": ["79161230001", "79161230002"]})
+    ts.send_campaign(client, contacts, "Hi", "SHOP", campaign="spring", store=store,
+                     progress=False)  # fmt: skip
+    result = CliRunner().invoke(cli, ["--store", store, "campaign", "list"])
+    assert result.exit_code == 0, result.output
+    assert "spring" in result.stdout and account_of("demo", emulator.url) in result.stdout
+    monkeypatch.setenv("TARGETSMS_STORE", store)  # the environment names the store too
+    listed = ts.campaigns()
+    assert listed["campaign"].tolist() == ["spring"] and listed["sent"].tolist() == [2]

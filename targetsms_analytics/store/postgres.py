@@ -21,13 +21,14 @@ Example::
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..errors import JournalError
-from ._common import CLAIMABLE, DEFAULT_STALE_AFTER, Row, redact_url
+from ._common import CLAIMABLE, DEFAULT_STALE_AFTER, STORE_ENV, Row, redact_url
 from .base import Journal
 
 __all__ = ["INSTALL_HINT", "PostgresJournal"]
@@ -102,6 +103,8 @@ class PostgresJournal(Journal):
         stale_after: float = DEFAULT_STALE_AFTER,
         readonly: bool = False,
     ) -> None:
+        if path is None:  # Journal() with a postgresql:// URL in $TARGETSMS_STORE
+            path = os.environ[STORE_ENV]
         psycopg = _driver()
         self._setup(stale_after)
         self.path = redact_url(str(path))
