@@ -139,7 +139,8 @@ def validate_send(sender: str, phones: Sequence[str], text: str) -> None:
         raise error_for_code("text_missing")
     if "\x00" in str(text):
         raise InputError(
-            "text_invalid", "the text holds a NUL character (\\x00), which an SMS cannot carry",
+            "text_invalid",
+            "the text holds a NUL character (\\x00), which an SMS cannot carry",
             field="text",
         )
     if not phones or not all(phones):
