@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import targetsms_analytics as ts
 from targetsms_analytics import protocol
@@ -1091,3 +1093,30 @@ def test_a_transport_and_a_session_together_are_refused():
         ts.TargetSMSClient(
             "u", "p", session=requests.Session(), transport=HandlerAdapter(lambda r: (200, ""))
         )
+
+
+_URL_PIECES = st.sampled_from(
+    ["127.0.0.1", "localhost", "evil.example", "@", "\\", ":", ":8000", "/", "//", "?", "#", "%40",
+     "%5C", " ", "\t", "user", "[::1]", ".", "sendsms.php", "\x00", "\u3002"]
+)  # fmt: skip
+
+
+@given(st.sampled_from(["http://", "https://", "HTTP://"]), st.lists(_URL_PIECES, max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_an_accepted_url_connects_where_the_loopback_rule_looked(scheme, pieces):
+    """Property: whatever the URL, the client refuses it or urllib3 connects to the host we checked."""
+    from urllib.parse import urlsplit
+
+    from urllib3.util import parse_url
+
+    url = scheme + "".join(pieces)
+    try:
+        client = ts.TargetSMSClient("me", "pw", url=url)
+    except ts.InputError as exc:
+        assert exc.code in ("invalid_url", "insecure_url")
+        return
+    connects_to = parse_url(client.url).host.strip("[]")
+    assert connects_to == urlsplit(client.url).hostname
+    assert parse_url(client.url).auth is None
+    if client.url.lower().startswith("http://"):
+        assert connects_to in ("127.0.0.1", "localhost", "::1")
