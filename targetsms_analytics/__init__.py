@@ -44,6 +44,7 @@ from .errors import (
     UnknownResponseError,
 )
 from .journal import Journal
+from .numbering import lookup_numbers
 from .phones import normalize_phone, operator_of
 from .protocol import (
     FINAL_STATES,
@@ -95,6 +96,7 @@ __all__ = [
     "fetch_statuses",
     "latency_seconds",
     "load_statuses",
+    "lookup_numbers",
     "mark_outcome",
     "normalize_phone",
     "operator_of",

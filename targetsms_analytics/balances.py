@@ -27,7 +27,7 @@ __all__ = ["save_snapshot", "snapshot_balance"]
 def snapshot_balance(
     client: TargetSMSClient, store: str | os.PathLike[str] | Journal | None = None
 ) -> Balance:
-    """Ask ``client`` for the balance, save it as a snapshot in the journal, and return it.
+    """Ask ``client`` for the balance, save it as a snapshot of its account in the journal, return it.
 
     ``store`` is a journal path or ``Journal``; None means the default journal (``TARGETSMS_STORE``
     or the user's data folder), as everywhere else.
@@ -35,16 +35,22 @@ def snapshot_balance(
     Example: ``ts.snapshot_balance(client, store="journal.sqlite3").amount``.
     """
     balance = client.balance()
-    save_snapshot(balance, store)
+    save_snapshot(balance, store, user=client.user, url=client.url)
     return balance
 
 
-def save_snapshot(balance: Balance, store: str | os.PathLike[str] | Journal | None = None) -> None:
-    """Save an already fetched ``balance`` as a snapshot in the journal ``store``.
+def save_snapshot(
+    balance: Balance,
+    store: str | os.PathLike[str] | Journal | None = None,
+    *,
+    user: str,
+    url: str,
+) -> None:
+    """Save an already fetched ``balance`` of the account ``user`` at ``url`` in the journal.
 
-    Example: ``save_snapshot(client.balance(), "journal.sqlite3")``.
+    Example: ``save_snapshot(client.balance(), "journal.sqlite3", user=client.user, url=client.url)``.
     """
-    from .journal import open_journal
+    from .journal import account_of, open_journal
 
     with open_journal(store) as journal:
-        journal.save_balance(balance)
+        journal.save_balance(balance, account=account_of(user, url))

@@ -563,7 +563,7 @@ class TargetSMSClient:
             )
             from .balances import save_snapshot  # the orchestration layer, for one more release
 
-            save_snapshot(result, store)
+            save_snapshot(result, store, user=self.user, url=self.url)
         return result
 
     def read_wait(self, op: str, sms_id: str | int | None = None) -> float:

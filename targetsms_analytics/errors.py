@@ -16,8 +16,11 @@
     │   └── ReadError         may have arrived: timeout or reset after sending, non-200, empty or
     │                         HTML body; a send's outcome is unknown (never resent automatically)
     ├── UnknownResponseError  unknown_response: an answer that is neither a result nor a known error
-    ├── InputError            invalid_input: bad arguments caught locally (names the row and field)
-    │   └── SenderInputError  sender_missing, sender_too_long caught locally (also a SenderError)
+    ├── InputError            invalid_input: bad arguments caught locally (names the row and field);
+    │                         also text_invalid (a NUL in the text), invalid_url, insecure_url,
+    │                         missing_credentials
+    │   ├── SenderInputError  sender_missing, sender_too_long caught locally (also a SenderError)
+    │   └── RaggedRowError    ragged_row: a CSV line with more fields than the header
     └── JournalError          journal: the journal (store) cannot be used as asked
 
 ``code`` is the stable English contract; ``text`` is the service's raw answer (or our message), with
@@ -34,6 +37,7 @@ __all__ = [
     "InputError",
     "JournalError",
     "QueuedForFundsError",
+    "RaggedRowError",
     "ReadError",
     "RecipientError",
     "SenderError",
@@ -251,6 +255,22 @@ class SenderInputError(InputError, SenderError):
 
     def __reduce__(self):  # keep the class and the field across pickling
         return (self.__class__, (self.code, self.text), {"row": self.row, "field": self.field})
+
+
+class RaggedRowError(InputError):
+    """A CSV line has more fields than the header (say, an unquoted ``;`` in a name).
+
+    ``RaggedRowError("line 3 has 4 fields but the header has 3")`` has ``code='ragged_row'``.
+    Example: ``except InputError as exc: print(exc.code, exc.text)``.
+    """
+
+    def __init__(
+        self, text: str = "", code: str = "ragged_row", retryable: bool | None = None
+    ) -> None:
+        super().__init__(code, text, retryable)
+
+    def __reduce__(self):
+        return (self.__class__, (self.text, self.code, self.retryable))
 
 
 class JournalError(TargetSMSError):
