@@ -122,7 +122,8 @@ class _RedactingFilter(logging.Filter):
     ``filter`` and finalizes a dead client therefore cannot block (the hang of issue 8, where the
     filter and the finalizer shared a lock). Retired filters are taken off the loggers when the next
     client attaches its own, by replacing each logger's filter list (copy-on-write), so a thread
-    iterating the old list never skips a live filter.
+    iterating the old list never skips a live filter. (A filter another thread adds to one of
+    these loggers with ``addFilter`` at that very moment could be lost: add yours before clients.)
     """
 
     def __init__(self, secret: str) -> None:

@@ -373,7 +373,8 @@ def test_identical_read_waits_out_the_interval_and_succeeds():
 
 
 def test_identical_read_through_the_emulator_is_never_refused(make_client, emulator):
-    client = make_client()
+    emulator.throttle_interval = 0.2  # the emulator keeps real time: a short window
+    client = make_client(throttle_interval=0.2)
     (sms_id,) = client.send("SHOP", ["79161234567"], "x")
     client.status(sms_id)
     assert client.status(sms_id) == "send"
@@ -1029,13 +1030,16 @@ def test_a_pooled_connection_idle_too_long_is_not_reused():
     assert ports[0] == ports[1] != ports[2]
 
 
-def test_the_emulator_closes_idle_connections_and_the_client_reconnects():
-    with Emulator(throttle_interval=0.0, keep_alive_timeout=0.1) as emu:
-        client = ts.TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=0.0)
-        client.balance()
-        time.sleep(0.3)  # past the server's idle timeout (not a throttle window)
-        assert client.balance().currency == "RUR"
-        assert len({entry["client"] for entry in emu.log}) == 2
+def test_a_client_drops_idle_connections_before_the_server_does():
+    """With max_idle under the server's keep-alive timeout, no send meets a closing connection."""
+    with Emulator(throttle_interval=0.0, keep_alive_timeout=0.2) as emu:
+        client = ts.TargetSMSClient(
+            "demo", "demo", url=emu.url, throttle_interval=0.0, max_idle=0.05
+        )
+        for _ in range(3):
+            assert client.send("SHOP", ["79161234567"], "x")  # never a ReadError
+            time.sleep(0.1)  # idle past max_idle (a real pause, not a throttle window)
+        assert len({entry["client"] for entry in emu.log}) == 3
 
 
 def test_a_text_with_nul_is_refused_before_any_request(client, emulator):
