@@ -66,6 +66,7 @@ __all__ = [
     "read_table",
     "registry_date",
     "table_bytes",
+    "table_info",
     "user_table_path",
 ]
 
@@ -74,6 +75,7 @@ NUMBERING_ENV = "TARGETSMS_NUMBERING"
 #: File name of the table, in the package's ``data`` folder and in the user data dir.
 TABLE_NAME = "numbering.csv.gz"
 _FORMAT = "targetsms-numbering 1"
+_DATE = re.compile(r"[12][0-9]{3}(?:-[01][0-9](?:-[0-3][0-9])?)?")
 
 #: The registry's columns, in order (``АВС/ DEF`` is written with a space by the regulator).
 REGISTRY_COLUMNS: tuple[str, ...] = ("АВС/ DEF", "От", "До", "Емкость", "Оператор", "Регион", "ИНН")
@@ -464,12 +466,18 @@ def build_table(registry: pd.DataFrame) -> pd.DataFrame:
 def table_bytes(table: pd.DataFrame, *, registry_date: str, source: str = "") -> bytes:
     """The table as the gzipped CSV that ships in the package (and that ``numbering update`` writes).
 
-    A few ``#`` lines first (format, ``registry_date``, source file and its SHA-256), then the
-    columns of :func:`build_table`. The gzip header carries no time stamp, so the same registry
+    A few ``#`` lines first (format, ``registry_date`` — ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` —,
+    source file and its SHA-256), then the columns of :func:`build_table`. The gzip header carries no time stamp, so the same registry
     always gives the same bytes.
 
     Example: ``Path("numbering.csv.gz").write_bytes(table_bytes(build_table(registry), registry_date="2023"))``.
     """
+    if not _DATE.fullmatch(registry_date):
+        raise InputError(
+            "invalid_input",
+            f"registry date {registry_date!r}: write it as 2024, 2024-05 or 2024-05-01",
+        )
+    source = " ".join(source.split())
     body = table.loc[:, list(_TABLE_COLUMNS)].to_csv(sep=";", index=False, lineterminator="\n")
     head = f"# {_FORMAT}\n# registry_date: {registry_date}\n# source: {source}\n"
     return gzip.compress((head + body).encode("utf-8"), compresslevel=9, mtime=0)
@@ -574,6 +582,23 @@ def _current_table() -> _Table:
     except OSError:
         return _shipped_table()
     return _user_table(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def table_info() -> dict[str, object]:
+    """Which table :func:`lookup_numbers` uses: ``registry_date``, ``source`` (the registry file and
+    its SHA-256), ``path`` (the user's table, or ``"shipped"``), ``ranges``, ``operators``.
+
+    Example: ``table_info()["path"]`` is ``'shipped'`` until ``targetsms numbering update`` ran.
+    """
+    table = _current_table()
+    user = user_table_path()
+    return {
+        "registry_date": table.registry_date,
+        "source": table.source,
+        "path": str(user) if table is not _shipped_table() else "shipped",
+        "ranges": len(table.starts),
+        "operators": len(set(table.operators[:-1])),
+    }
 
 
 def registry_date() -> str:
