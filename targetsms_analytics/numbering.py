@@ -614,14 +614,21 @@ def registry_date() -> str:
 _POWERS = 10 ** np.arange(9, -1, -1, dtype=np.int64)
 
 
+_CHUNK = 1 << 16  # rows converted at a time: bounds the temporary arrays (~100 bytes a row)
+
+
 def _national_numbers(values: np.ndarray) -> np.ndarray:
     """``9XXXXXXXXX`` as int64 for each ``79XXXXXXXXX``; -1 for anything else (vectorized)."""
-    text = values.astype("U12")  # one character more than an msisdn: longer values stay invalid
-    codes = text.view(np.uint32).reshape(len(text), 12)
-    digits = codes[:, 1:11].astype(np.int64) - 48
-    ok = (codes[:, 0] == ord("7")) & (codes[:, 1] == ord("9")) & (codes[:, 11] == 0)
-    ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
-    return np.where(ok, digits @ _POWERS, -1)
+    out = np.empty(len(values), dtype=np.int64)
+    for begin in range(0, len(values), _CHUNK):
+        chunk = values[begin : begin + _CHUNK]
+        text = chunk.astype("U12")  # one character more than an msisdn: longer ones stay invalid
+        codes = text.view(np.uint32).reshape(len(text), 12)
+        digits = codes[:, 1:11].astype(np.int64) - 48
+        ok = (codes[:, 0] == ord("7")) & (codes[:, 1] == ord("9")) & (codes[:, 11] == 0)
+        ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+        out[begin : begin + len(chunk)] = np.where(ok, digits @ _POWERS, -1)
+    return out
 
 
 def lookup_numbers(phones: Iterable[object] | pd.Series | np.ndarray) -> pd.DataFrame:

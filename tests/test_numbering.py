@@ -466,3 +466,20 @@ def test_the_readme_example_is_what_lookup_numbers_prints() -> None:
     printed = [line.removeprefix("# ") for line in example.splitlines()[1:5]]
     frame = eval(call, {"ts": ts})
     assert frame.to_string().splitlines() == printed
+
+
+def test_lookup_in_chunks_gives_what_one_chunk_gives(monkeypatch) -> None:
+    values = ["79161234567", "x", "79221234567", None, "79031234567", "74951234567", "79991234567"]
+    whole = lookup_numbers(values)
+    monkeypatch.setattr(numbering, "_CHUNK", 2)
+    pd.testing.assert_frame_equal(lookup_numbers(values), whole)
+    assert whole["operator"].tolist() == ["МТС", "unknown", "МегаФон", "unknown", "Билайн",
+                                          "unknown", "Скартел"]  # fmt: skip
+
+
+@given(st.text(max_size=40))
+def test_brand_of_operator_is_idempotent_and_never_empty_for_a_name(name: str) -> None:
+    brand = brand_of_operator(name)
+    assert brand_of_operator(brand) == brand or not brand.strip()
+    if name.strip():
+        assert brand.strip()
