@@ -483,3 +483,11 @@ def test_brand_of_operator_is_idempotent_and_never_empty_for_a_name(name: str) -
     assert brand_of_operator(brand) == brand or not brand.strip()
     if name.strip():
         assert brand.strip()
+
+
+def test_an_unusable_user_table_falls_back_to_the_shipped_one_with_a_warning(user_table) -> None:
+    user_table.parent.mkdir(parents=True)
+    user_table.write_bytes(gzip.compress(b"# targetsms-numbering 99\nstart;end\n"))
+    with pytest.warns(RuntimeWarning, match="cannot be used"):
+        found = lookup_numbers(["79161234567"])
+    assert found["operator"].tolist() == ["МТС"] and found.attrs["registry_date"] == "2023"
