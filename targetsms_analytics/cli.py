@@ -300,11 +300,12 @@ def status(ctx: click.Context, ids: tuple, campaign: str | None, concurrency: in
 def balance(ctx: click.Context) -> None:
     """Show the money balance and SMS left per direction; save a snapshot to the journal."""
     from .analytics import packages_frame
+    from .balances import snapshot_balance
     from .journal import Journal
 
     client = _client()
     with Journal(_store(ctx)) as journal:
-        current = client.balance(store=journal)
+        current = snapshot_balance(client, store=journal)
         where = journal.path
     click.echo(f"balance: {current.amount:.2f} {current.currency}")
     packages = packages_frame(current)
