@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, RaggedRowError
 from .phones import UNKNOWN_OPERATOR
 
 __all__ = [
@@ -372,7 +372,7 @@ def parse_registry(text: str, *, source: str = "registry") -> pd.DataFrame:
         >>> parse_registry(text)[["АВС/ DEF", "От", "До"]].values.tolist()
         [[900, 0, 99]]
     """
-    from .contacts import RaggedRowError, read_csv_strict
+    from .contacts import read_csv_strict
 
     text = text.removeprefix("\ufeff")
     try:
