@@ -17,7 +17,9 @@ lost answer never makes anyone get the SMS twice and never loses an SMS id:
 
 Example::
 
-    import pandas as pd
+    import numpy as np
+import numpy as np
+import pandas as pd
     import targetsms_analytics as ts
 
     contacts = pd.DataFrame({"phone": ["+7 916 123-45-67", "8 (926) 765 43 21"],
@@ -32,12 +34,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from .batching import DEFAULT_MAX_URL_LENGTH
@@ -59,13 +63,27 @@ from .journal import OUTCOMES, BatchTicket, Journal, open_journal, request_finge
 from .phones import check_phone
 from .planning import (
     CAMPAIGN_COLUMNS,
+    DEFAULT_MAX_PARTS,
+    HOLDOUT,
+    Batch,
     _auto_name,
     _group_batches,
     _Plan,
     _plan,
     _url_lengths,
+    check_max_parts,
+    check_variants,
+    template_key,
 )
 from .protocol import build_url, send_params
+from .schedule import (
+    SendWindow,
+    TokenBucket,
+    check_max_per_minute,
+    parse_window,
+    utc_now,
+    window_openings,
+)
 
 if TYPE_CHECKING:
     from .client import TargetSMSClient
@@ -113,7 +131,9 @@ class _Run:
         progress: bool,
         total: int,
         max_unknown_streak: int | None,
+        rate: TokenBucket | None = None,
     ) -> None:
+        self.rate = rate  # max_per_minute: shared by the workers (planning)
         self.client = client
         self.journal = journal
         self.campaign = campaign
@@ -148,7 +168,7 @@ class _Run:
                     batch = next(queue, None)
                 if batch is None:
                     return
-                self._batch(*batch)
+                self._batch(*batch[:4])
 
         try:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="targetsms-send") as pool:
@@ -222,6 +242,8 @@ class _Run:
         fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
         if self._wait_out(self.journal.last_refusal(fingerprint)):
             return
+        if self.rate is not None and not self.rate.acquire(len(phones), self.stop):
+            return  # max_per_minute: wait for the tokens before claiming anyone
         ticket = self.journal.begin_batch(
             self.campaign,
             phones,
@@ -327,8 +349,16 @@ class _Run:
 
 
 def _result(
-    contacts: pd.DataFrame, plan: _Plan, records: dict[str, dict], extra: dict[int, int] | None
+    contacts: pd.DataFrame,
+    plan: _Plan,
+    records: dict[str, dict],
+    extra: dict[int, int] | None,
+    opens: dict[str, datetime] | None = None,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
+    """The result frame: the plan, overlaid with the journal's records (or, for an estimate,
+    with ``extra``: the planned request per row). ``opens`` (msisdn → when the recipient's window
+    opens) marks the rows an estimate would hold."""
     n = len(contacts)
     cols: dict[str, list[Any]] = {
         "msisdn": list(plan.msisdn),
@@ -339,12 +369,21 @@ def _result(
         "error_code": list(plan.error_code),
         "error_text": list(plan.error_text),
         "batch": [None] * n,
+        "variant": list(plan.variant),
+        "not_before": [None] * n,
     }
     for msisdn, i in plan.recipients.items():
         rec = records.get(msisdn)
-        if extra is not None:  # an estimate: the planned request number
-            cols["outcome"][i] = "ready"
-            cols["batch"][i] = extra.get(i)
+        if extra is not None:  # an estimate: the planned request number, or held
+            if plan.variant[i] == HOLDOUT:
+                cols["outcome"][i] = HOLDOUT
+            elif opens is not None and now is not None and opens[msisdn] > now:
+                cols["outcome"][i] = "scheduled"
+                cols["not_before"][i] = opens[msisdn]
+                cols["batch"][i] = extra.get(i)
+            else:
+                cols["outcome"][i] = "ready"
+                cols["batch"][i] = extra.get(i)
             continue
         if rec is None or rec["status"] == "pending":
             cols["outcome"][i] = None
@@ -352,6 +391,14 @@ def _result(
             cols["error_text"][i] = "not sent yet: call send_campaign again to continue"
             continue
         status = rec["status"]
+        if rec.get("variant") is not None or status == HOLDOUT:
+            cols["variant"][i] = rec.get("variant") or HOLDOUT
+        if status in ("scheduled", HOLDOUT):
+            cols["outcome"][i] = status
+            cols["not_before"][i] = _timestamp(rec.get("not_before"))
+            cols["error_code"][i] = rec["error_code"]
+            cols["error_text"][i] = rec["error_text"]
+            continue
         cols["text"][i] = rec["text"]
         cols["parts"][i] = rec["parts"]
         cols["sms_id"][i] = rec["sms_id"]
@@ -369,14 +416,28 @@ def _result(
         values = cols[name]
         if name in ("parts", "batch"):
             result[name] = pd.array(values, dtype="Int64")
+        elif name == "not_before":
+            result[name] = pd.to_datetime(pd.Series(values, index=contacts.index), utc=True)
         else:
             result[name] = pd.Series(values, index=contacts.index, dtype=object)
     return result
 
 
+def _timestamp(value: Any) -> datetime | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    stamp = pd.Timestamp(value)
+    if pd.isna(stamp):
+        return None
+    return (
+        stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
+    ).to_pydatetime()
+
+
 def _counts(frame: pd.DataFrame) -> dict[str, int]:
     counts = frame["outcome"].value_counts(dropna=False)
-    out = {k: int(counts.get(k, 0)) for k in (*OUTCOMES, "invalid")}
+    keys = dict.fromkeys((*OUTCOMES, "invalid", "scheduled", HOLDOUT))
+    out = {k: int(counts.get(k, 0)) for k in keys}
     out["not_sent"] = int(frame["outcome"].isna().sum())
     return out
 
@@ -410,10 +471,76 @@ def _validate_sender(sender: Any) -> None:
 # ---------------------------------------------------------------- public API
 
 
+def _check_until(until: Any) -> datetime | None:
+    if until is None:
+        return None
+    if not isinstance(until, datetime) or until.tzinfo is None:
+        raise InputError(text=f"until must be a tz-aware datetime, not {until!r}", field="until")
+    return until.astimezone(UTC)
+
+
+def _time_zones(msisdns: Sequence[str]) -> list[str | None]:
+    """Each recipient's IANA time zone from the numbering plan (None: unknown, i.e. Moscow)."""
+    if not msisdns:
+        return []
+    try:
+        from .numbering import lookup_numbers
+    except ImportError:  # no numbering plan in this build: everyone is on Moscow time
+        return [None] * len(msisdns)
+    zones = lookup_numbers(list(msisdns))["time_zone"].tolist()
+    return [z if isinstance(z, str) and z else None for z in zones]
+
+
+def _openings(plan: _Plan, window: SendWindow | None, now: datetime) -> dict[str, datetime] | None:
+    """msisdn → when its window opens (``now`` when open), for the recipients to send."""
+    if window is None:
+        return None
+    todo = [m for m, i in plan.recipients.items() if plan.variant[i] != HOLDOUT]
+    return dict(zip(todo, window_openings(_time_zones(todo), now, window), strict=True))
+
+
+def _contact_columns(
+    contacts: pd.DataFrame, phone_column: str, positions: Sequence[int]
+) -> list[dict[str, Any]]:
+    """The row's other columns (JSON-safe) for the journal, by position."""
+    others = [c for c in contacts.columns if c != phone_column]
+    if not others or not positions:
+        return [{} for _ in positions]
+    frame = contacts.iloc[list(positions)][others]
+    out = []
+    for row in frame.itertuples(index=False, name=None):
+        out.append({str(k): _json_safe(v) for k, v in zip(others, row, strict=True)})
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return None if value != value else value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def _describe_wait(opens: Iterable[datetime]) -> str:
+    """``"120 at 06:00Z, 37 at 07:00Z"``: who waits for which hour (UTC), soonest first."""
+    counts = Counter(opens)
+    shown = [f"{n} at {t:%d %b %H:%M}Z" for t, n in sorted(counts.items())[:3]]
+    if len(counts) > 3:
+        shown.append(f"{sum(n for t, n in sorted(counts.items())[3:])} later")
+    return ", ".join(shown)
+
+
 def send_campaign(
     client: TargetSMSClient,
     contacts: pd.DataFrame,
-    text: str,
+    text: str | Mapping[str, str],
     sender: str,
     *,
     phone_column: str = "phone",
@@ -424,26 +551,54 @@ def send_campaign(
     progress: bool = True,
     mobile_only: bool = True,
     max_unknown_streak: int | None = DEFAULT_MAX_UNKNOWN_STREAK,
+    max_parts: int = DEFAULT_MAX_PARTS,
+    window: tuple[str, str] | str | None = None,
+    wait: bool = False,
+    until: datetime | None = None,
+    max_per_minute: float | None = None,
+    holdout: float = 0.0,
+    seed: object = None,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], Any] | None = None,
 ) -> pd.DataFrame:
-    """Send ``text`` (a ``str.format`` template over the row's columns) to every reachable row once.
+    """Send ``text`` (a template over the row's columns) to every reachable row once.
 
     Returns one row per input row, in input order, with the input's index and columns unchanged,
-    then ``msisdn, text, parts, sms_id, outcome, error_code, error_text, batch`` (``outcome``:
-    ``sent``, ``queued``, ``invalid``, ``duplicate``, ``rejected``, ``unknown``; missing only when
-    the campaign stopped before the row was sent). ``result.attrs`` holds ``campaign``, ``store``
-    and ``summary`` (counts per outcome, requests made).
+    then ``msisdn, text, parts, sms_id, outcome, error_code, error_text, batch, variant,
+    not_before`` (``outcome``: ``sent``, ``queued``, ``invalid``, ``duplicate``, ``rejected``,
+    ``unknown``, ``scheduled``, ``holdout``; missing only when the campaign stopped before the row
+    was sent). ``result.attrs`` holds ``campaign``, ``store`` and ``summary`` (counts per
+    outcome, requests made).
 
+    - The template: plain ``{column}``, ``{column|fallback}`` (the fallback when the cell is
+      empty) and ``{{``/``}}`` for braces. Nothing is evaluated: ``{name.upper}``, ``{name[0]}``,
+      ``{0}`` or a format spec raise ``InputError`` (``template_invalid``) before any request.
     - Bad input raises ``InputError`` before any request: no such phone column, an empty frame,
       empty text, a template field with no column, a missing or too-long sender (then a
-      :class:`SenderInputError`, also a ``SenderError``). A row whose number is missing, not a
-      mobile or 15 digits long, or that lacks a template value, is ``invalid``; a number already
-      in an earlier row is ``duplicate`` (``error_code='duplicate_recipient'``).
-    - ``campaign`` names the run in the journal (``store``: a path, ``":memory:"``, a ``Journal``,
-      or None for ``$TARGETSMS_STORE`` / the user data dir). Call again with the same name to
-      continue after a crash: rows with a record come back as recorded, the rest are sent.
-      Without a name, one is derived from the account, sender and template (not the contacts),
-      so re-running the cell - even after fixing or adding rows - sends only the rows without a
-      record (pass a new name to send the same text to the same people again on purpose).
+      :class:`SenderInputError`, also a ``SenderError``), a bad ``window``, ``holdout``,
+      ``max_per_minute``… (the error names the argument). A row whose number is missing, not a
+      mobile or 15 digits long, that lacks a template value, whose text takes more than
+      ``max_parts`` SMS parts (``too_many_parts``) or whose request would be longer than
+      ``max_url_length`` even for this one recipient (``url_too_long``) is ``invalid``; a number
+      already in an earlier row is ``duplicate`` (``error_code='duplicate_recipient'``, naming
+      the file line when the frame came from :func:`~targetsms_analytics.contacts.read_contacts`).
+    - ``campaign`` names the run in the journal (``store``: a path, a ``Journal``, or None for
+      ``$TARGETSMS_STORE`` / the user data dir). Call again with the same name to continue after
+      a crash: rows with a record come back as recorded, the rest are sent. Without a name, one
+      is derived from the account, sender and template(s) (not the contacts).
+    - **A/B**: ``text`` may be a dict ``{"A": "…", "B": "…"}``. Each recipient gets a variant, or
+      with ``holdout=0.1`` a tenth of them the control group, by a stable hash of ``seed``, the
+      campaign and the msisdn: the same on every call and in every process (column
+      ``variant``). Holdout rows have outcome ``holdout``: journaled, never sent.
+    - **Send windows**: with ``window=("09:00", "21:00")`` a recipient is sent only while their
+      local time (time zone from the numbering plan; unknown: Moscow) is inside it (a window may
+      cross midnight). The others are ``scheduled`` (journaled, ``not_before`` = when their
+      window opens); a later call sends those whose window has opened, nobody twice.
+      ``wait=True`` keeps the call running until everyone is sent or ``until`` (tz-aware) passes,
+      with a progress bar of who waits for which hour; Ctrl-C while waiting leaves nothing half
+      done. ``clock`` (tz-aware now) and ``sleep`` are injectable.
+    - **Rate cap**: ``max_per_minute=N`` lets at most N recipients per minute out in the long run,
+      across all workers (a token bucket holding 10 seconds' worth; requests shrink to fit it).
     - A batch refused for one recipient is split until the bad numbers stand alone (``rejected``);
       ``insufficient_funds`` is ``queued``; a lost answer is ``unknown`` and never resent
       automatically (see :func:`resend_unknown`, :func:`mark_outcome`). After
@@ -452,51 +607,135 @@ def send_campaign(
       after journaling, and are raised with ``.result`` (the frame so far) and ``.campaign``.
     - ``concurrency`` worker threads send; a tqdm bar (``progress=False`` turns it off) shows
       recipients and requests per second.
-    - A request the service refused earlier (the stop above, or a split) is not repeated within
-      ``client.throttle_interval`` of that refusal: the worker waits it out, as the service would
-      answer ``duplicate_request``.
 
     Example::
 
-        result = send_campaign(client, contacts, "Здравствуйте, {name}!", "SHOP",
-                               campaign="spring", concurrency=8)
-        result["outcome"].value_counts()
+        result = send_campaign(client, contacts, {"A": "Скидка 20%, {name|друзья}!",
+                                                  "B": "{name|Друзья}, только сегодня -20%"},
+                               "SHOP", campaign="spring", holdout=0.1, seed=7,
+                               window=("09:00", "21:00"), max_per_minute=600)
+        result.groupby("variant")["outcome"].value_counts()
     """
     _check_options(concurrency, max_url_length)
-    plan = _plan(contacts, text, phone_column, mobile_only)
+    check_max_parts(max_parts)
+    variants = check_variants(text, holdout)
+    send_window = None if window is None else parse_window(window)
+    rate = check_max_per_minute(max_per_minute)
+    deadline = _check_until(until)
     _validate_sender(sender)
-    name = campaign or _auto_name(client.user, sender, text)
+    name = campaign or _auto_name(client.user, sender, template_key(variants))
     base_length = _url_lengths(lambda s: client.send_url_length(s, [], ""))
+    plan = _plan(
+        contacts,
+        variants,
+        phone_column,
+        mobile_only,
+        campaign=name,
+        holdout=holdout,
+        seed=seed,
+        max_parts=max_parts,
+        url_length=lambda t: base_length(sender, t),
+        max_url_length=max_url_length,
+    )
+    now = clock or utc_now
+    pause = sleep or time.sleep
+    bucket = None
+    if rate is not None:
+        bucket = TokenBucket(
+            rate,
+            clock=(lambda: now().timestamp()) if clock is not None else None,
+            sleep=sleep,
+        )
     with open_journal(store) as journal:
-        journal.ensure_campaign(name, user=client.user, sender=sender, template=text)
+        journal.ensure_campaign(
+            name, user=client.user, sender=sender, template=template_key(variants)
+        )
         recovered = journal.recover_inflight(name)
         if recovered:
             logger.warning("%s: %d interrupted batch(es) marked unknown", name, recovered)
-        records = journal.records(name, plan.recipients)
-        todo = [
-            (m, sender, plan.text[i], plan.parts[i])
-            for m, i in plan.recipients.items()
-            if m not in records or records[m]["status"] == "pending"
-        ]
-        batches = _group_batches(todo, base_length, max_url_length)
-        run = _Run(
-            client,
-            journal,
-            name,
-            concurrency=concurrency,
-            progress=progress,
-            total=len(todo),
-            max_unknown_streak=max_unknown_streak,
-        )
+        requests = 0
         error: BaseException | None = None
+        bar = None
+        initial = 0
         try:
-            run.run(batches)
+            while True:
+                started = now()
+                opens = _openings(plan, send_window, started)
+                records = journal.records(name, plan.recipients)
+                _hold(
+                    journal,
+                    name,
+                    client,
+                    sender,
+                    contacts,
+                    phone_column,
+                    plan,
+                    records,
+                    opens,
+                    started,
+                )
+                records = journal.records(name, plan.recipients)
+                todo = [
+                    (m, sender, plan.text[i], plan.parts[i], plan.variant[i])
+                    for m, i in plan.recipients.items()
+                    if plan.variant[i] != HOLDOUT
+                    and (m not in records or records[m]["status"] in ("pending", "scheduled"))
+                    and (opens is None or opens[m] <= started)
+                ]
+                batches = _group_batches(
+                    todo,
+                    base_length,
+                    max_url_length,
+                    max_batch=None if bucket is None else bucket.capacity,
+                )
+                run = _Run(
+                    client,
+                    journal,
+                    name,
+                    concurrency=concurrency,
+                    progress=progress,
+                    total=len(todo),
+                    max_unknown_streak=max_unknown_streak,
+                    rate=bucket,
+                )
+                try:
+                    run.run(batches)
+                finally:
+                    requests += run.requests
+                error = run.error
+                if error is not None or not wait or opens is None:
+                    break
+                records = journal.records(name, plan.recipients)
+                waiting = [
+                    opens[m]
+                    for m, r in records.items()
+                    if r["status"] == "scheduled" and m in opens
+                ]
+                if not waiting:
+                    break
+                next_at = max(min(waiting), now())
+                if deadline is not None and next_at > deadline:
+                    logger.info(
+                        "%s: %d recipient(s) still scheduled at the deadline", name, len(waiting)
+                    )
+                    break
+                if progress and bar is None:
+                    from tqdm.auto import tqdm
+
+                    bar = tqdm(total=len(waiting), desc=f"{name}: waiting", unit="rcpt")
+                    initial = len(waiting)
+                if bar is not None:
+                    bar.n = initial - len(waiting)
+                    bar.set_postfix_str(_describe_wait(waiting), refresh=True)
+                while (left := (next_at - now()).total_seconds()) > 0:
+                    pause(min(left, 60.0))
         finally:
-            error = run.error
+            if bar is not None:
+                bar.close()
             records = journal.records(name, plan.recipients)
             result = _result(contacts, plan, records, None)
             summary = _counts(result)
-            summary["requests"] = run.requests
+            summary["requests"] = requests
             result.attrs.update(campaign=name, store=journal.path, summary=summary)
     if error is not None:
         if isinstance(error, TargetSMSError):
@@ -506,9 +745,57 @@ def send_campaign(
     return result
 
 
+def _hold(
+    journal: Journal,
+    name: str,
+    client: TargetSMSClient,
+    sender: str,
+    contacts: pd.DataFrame,
+    phone_column: str,
+    plan: _Plan,
+    records: dict[str, dict],
+    opens: dict[str, datetime] | None,
+    now: datetime,
+) -> None:
+    """Journal the recipients this call does not send: the holdout (never sent) and those whose
+    window is closed (``scheduled``, with ``not_before``); once, before anyone is sent."""
+    rows: list[dict[str, Any]] = []
+    positions: list[int] = []
+    for m, i in plan.recipients.items():
+        if m in records:
+            continue
+        if plan.variant[i] == HOLDOUT:
+            status, not_before = HOLDOUT, None
+        elif opens is not None and opens[m] > now:
+            status, not_before = "scheduled", opens[m]
+        else:
+            continue
+        positions.append(i)
+        rows.append(
+            {
+                "msisdn": m,
+                "text": plan.text[i],
+                "parts": plan.parts[i],
+                "sender": sender,
+                "variant": plan.variant[i],
+                "status": status,
+                "not_before": not_before,
+            }
+        )
+    if not rows:
+        return
+    for row, contact in zip(rows, _contact_columns(contacts, phone_column, positions), strict=True):
+        row["contact"] = contact
+    journal.hold(name, rows, account=_account(client))
+
+
+def _account(client: TargetSMSClient) -> Any:
+    return getattr(client, "account", None)
+
+
 def estimate_campaign(
     contacts: pd.DataFrame,
-    text: str,
+    text: str | Mapping[str, str],
     *,
     phone_column: str = "phone",
     sender: str | None = None,
@@ -516,15 +803,25 @@ def estimate_campaign(
     max_url_length: int = DEFAULT_MAX_URL_LENGTH,
     mobile_only: bool = True,
     price_per_part: float | None = None,
+    max_parts: int = DEFAULT_MAX_PARTS,
+    campaign: str | None = None,
+    window: tuple[str, str] | str | None = None,
+    holdout: float = 0.0,
+    seed: object = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> pd.DataFrame:
     """What ``send_campaign`` would do, without a request: the same rows, ``outcome='ready'``.
 
-    ``batch`` holds the planned request number. ``result.attrs["summary"]`` (also
+    ``batch`` holds the planned request number. With a ``window``, recipients outside it now are
+    ``scheduled`` with ``not_before`` (when their window opens); with a ``holdout`` (and A/B
+    variants as a dict ``text``) control rows are ``holdout``. ``result.attrs["summary"]`` (also
     :func:`summarize_estimate`) gives ``recipients, invalid, duplicates, parts, requests,
-    price_per_part, expected_cost``. The request count is exact with a ``client`` and ``sender``
-    (the URL holds the login and password); without them it assumes 16-character credentials, an
-    11-character sender and the real service's URL. ``price_per_part`` defaults to
-    :data:`DEFAULT_PRICE_PER_PART`; SMS paid from packages cost less.
+    price_per_part, expected_cost`` plus ``sendable_now, scheduled, holdout``;
+    ``attrs["schedule"]`` counts recipients per opening time and ``attrs["variants"]`` gives
+    recipients, parts and cost per variant. The request count is exact with a ``client`` and
+    ``sender`` (the URL holds the login and password); without them it assumes 16-character
+    credentials, an 11-character sender and the real service's URL. The A/B split equals the
+    send's when ``campaign`` (and ``seed``) are the same.
 
     Example::
 
@@ -541,7 +838,9 @@ def estimate_campaign(
         raise InputError(
             text="max_url_length must be an int of at least 100", field="max_url_length"
         )
-    plan = _plan(contacts, text, phone_column, mobile_only)
+    check_max_parts(max_parts)
+    variants = check_variants(text, holdout)
+    send_window = None if window is None else parse_window(window)
     if sender is not None:
         _validate_sender(sender)
 
@@ -552,19 +851,54 @@ def estimate_campaign(
         return len(build_url(_ESTIMATE_URL, params))
 
     chosen = sender or _ESTIMATE_SENDER
-    positions = list(plan.recipients.items())
+    base_length = _url_lengths(empty_length)
+    user = client.user if client is not None else ""
+    name = campaign or _auto_name(user, chosen, template_key(variants))
+    plan = _plan(
+        contacts,
+        variants,
+        phone_column,
+        mobile_only,
+        campaign=name,
+        holdout=holdout,
+        seed=seed,
+        max_parts=max_parts,
+        url_length=lambda t: base_length(chosen, t),
+        max_url_length=max_url_length,
+    )
+    now = (clock or utc_now)()
+    opens = _openings(plan, send_window, now)
+    positions = [(m, i) for m, i in plan.recipients.items() if plan.variant[i] != HOLDOUT]
     batches = _group_batches(
-        [(m, chosen, plan.text[i], plan.parts[i]) for m, i in positions],
-        _url_lengths(empty_length),
+        [(m, chosen, plan.text[i], plan.parts[i], plan.variant[i]) for m, i in positions],
+        base_length,
         max_url_length,
     )
     request_of: dict[str, int] = {}
-    for k, (_s, _t, _p, phones) in enumerate(batches, start=1):
-        for phone in phones:
+    for k, batch in enumerate(batches, start=1):
+        for phone in batch.phones:
             request_of[phone] = k
     planned = {i: request_of[m] for m, i in positions}
-    result = _result(contacts, plan, {}, planned)
+    result = _result(contacts, plan, {}, planned, opens, now)
     result.attrs["summary"] = summarize_estimate(result, price_per_part=price_per_part)
+    result.attrs["campaign"] = name
+    price = result.attrs["summary"]["price_per_part"]
+    going = result[result["outcome"].isin(["ready", "scheduled"])]
+    per_variant = (
+        going.groupby(going["variant"].fillna("-"), sort=True)
+        .agg(recipients=("msisdn", "size"), parts=("parts", "sum"))
+        .reset_index()
+    )
+    per_variant["parts"] = per_variant["parts"].astype(int)
+    per_variant["expected_cost"] = (per_variant["parts"] * price).round(2)
+    held = int((result["outcome"] == HOLDOUT).sum())
+    if held:
+        per_variant.loc[len(per_variant)] = [HOLDOUT, held, 0, 0.0]
+    result.attrs["variants"] = per_variant
+    later = result.loc[result["outcome"] == "scheduled", "not_before"]
+    result.attrs["schedule"] = (
+        later.value_counts().sort_index().rename_axis("not_before").reset_index(name="recipients")
+    )
     return result
 
 
@@ -574,7 +908,8 @@ def summarize_estimate(
     """Totals of an :func:`estimate_campaign` frame.
 
     Keys: ``rows, recipients, invalid, duplicates, parts, requests, price_per_part,
-    expected_cost`` (``parts × price_per_part``, default :data:`DEFAULT_PRICE_PER_PART`).
+    expected_cost`` (``parts × price_per_part``, default :data:`DEFAULT_PRICE_PER_PART`),
+    ``sendable_now``, ``scheduled`` (recipients counts include them) and ``holdout``.
 
     Example::
 
@@ -582,17 +917,21 @@ def summarize_estimate(
         print(f"{summary['recipients']} people, {summary['expected_cost']:.2f} RUB")
     """
     price = DEFAULT_PRICE_PER_PART if price_per_part is None else float(price_per_part)
-    ready = estimate["outcome"] == "ready"
-    parts = int(estimate.loc[ready, "parts"].sum())
+    outcome = estimate["outcome"]
+    going = outcome.isin(["ready", "scheduled"])
+    parts = int(estimate.loc[going, "parts"].sum())
     return {
         "rows": len(estimate),
-        "recipients": int(ready.sum()),
-        "invalid": int((estimate["outcome"] == "invalid").sum()),
-        "duplicates": int((estimate["outcome"] == "duplicate").sum()),
+        "recipients": int(going.sum()),
+        "invalid": int((outcome == "invalid").sum()),
+        "duplicates": int((outcome == "duplicate").sum()),
         "parts": parts,
-        "requests": int(estimate.loc[ready, "batch"].nunique()),
+        "requests": int(estimate.loc[going, "batch"].nunique()),
         "price_per_part": price,
         "expected_cost": round(parts * price, 2),
+        "sendable_now": int((outcome == "ready").sum()),
+        "scheduled": int((outcome == "scheduled").sum()),
+        "holdout": int((outcome == HOLDOUT).sum()),
     }
 
 
@@ -652,14 +991,21 @@ def resend_unknown(
     max_url_length: int = DEFAULT_MAX_URL_LENGTH,
     concurrency: int = 4,
     progress: bool = True,
+    clock: Callable[[], datetime] | None = None,
 ) -> pd.DataFrame:
     """Send again the ``unknown`` recipients of a campaign, after you checked they got nothing.
 
-    ``msisdns`` limits it to those numbers (default: every ``unknown`` one). Each is sent with its
-    journaled text and sender, through the same journaled path as :func:`send_campaign`. Returns the
-    journal rows of the recipients resent (see ``Journal.campaign_messages``). Resending within the
-    identical-request interval of the lost request gives ``duplicate`` (``duplicate_request``): the
-    first one did arrive.
+    ``msisdns`` limits it to those numbers (default: every ``unknown`` one). Each lost request is
+    repeated exactly as it was (same recipients in the same order, same text and sender: the same
+    URL), so within the service's identical-request interval the service itself refuses it if
+    the first one arrived (``duplicate``, ``duplicate_request``: nobody gets it twice).
+
+    A subset of a lost request's recipients would be a new request the service cannot recognize:
+    while the interval since that request may still be open (``client.throttle_interval`` plus
+    ``client.timeout``) this raises ``InputError`` (``field='msisdns'``) naming the requests and
+    how long to wait, and sends nothing. After it, the subset is sent as you asked (``clock``:
+    the current time, tz-aware, injectable for tests). Returns the
+    journal rows of the recipients resent (see ``Journal.campaign_messages``).
 
     Example::
 
@@ -675,22 +1021,21 @@ def resend_unknown(
             for m, r in records.items()
             if r["status"] == "unknown" and (wanted is None or m in wanted)
         ]
+        now = (clock or utc_now)()
+        requests = _original_requests(client, journal, campaign, records, chosen, now)
         released = set(journal.set_outcome(campaign, chosen, "pending"))
-        todo = [
-            (m, records[m]["sender"], records[m]["text"], records[m]["parts"])
-            for m in chosen
-            if m in released
+        batches = [
+            Batch(b.sender, b.text, b.parts, [p for p in b.phones if p in released], b.variant)
+            for b in requests
         ]
-        batches = _group_batches(
-            todo, _url_lengths(lambda s: client.send_url_length(s, [], "")), max_url_length
-        )
+        batches = [b for b in batches if b.phones]
         run = _Run(
             client,
             journal,
             campaign,
             concurrency=concurrency,
             progress=progress,
-            total=len(todo),
+            total=sum(len(b.phones) for b in batches),
             max_unknown_streak=None,
         )
         run.run(batches)
@@ -702,3 +1047,72 @@ def resend_unknown(
             run.error.campaign = campaign  # type: ignore[attr-defined]
         raise run.error
     return frame
+
+
+def _original_requests(
+    client: TargetSMSClient,
+    journal: Journal,
+    campaign: str,
+    records: dict[str, dict],
+    chosen: Sequence[str],
+    now: datetime,
+) -> list[Batch]:
+    """The requests that lost their answer, rebuilt exactly, for the ``chosen`` recipients.
+
+    Raises ``InputError`` (nothing sent) when only part of a request is chosen while the
+    service's identical-request interval since it may still be open.
+    """
+    if not chosen:
+        return []
+    by_batch: dict[Any, list[str]] = {}
+    for m in chosen:
+        by_batch.setdefault(records[m]["batch"], []).append(m)
+    frame = journal.batches(campaign)
+    known = {int(row.id): row for row in frame.itertuples(index=False)}
+    interval = float(getattr(client, "throttle_interval", 60.0))
+    margin = float(getattr(client, "timeout", 30.0) or 30.0)
+    out: list[Batch] = []
+    partial: list[str] = []
+    for batch_id, members in by_batch.items():
+        first = records[members[0]]
+        original = (
+            known.get(int(batch_id)) if batch_id is not None and batch_id == batch_id else None
+        )
+        if original is None:  # no request on record: nothing to protect, send as chosen
+            out.append(
+                Batch(first["sender"], first["text"], first["parts"], members, first.get("variant"))
+            )
+            continue
+        phones = list(original.recipients)
+        sender = original.sender or first["sender"]
+        if set(members) == set(phones):
+            out.append(Batch(sender, first["text"], first["parts"], phones, first.get("variant")))
+            continue
+        started = _timestamp(original.started_at)
+        elapsed = 0.0 if started is None else (now - started).total_seconds()
+        left = interval + margin - max(elapsed, 0.0)
+        if left > 0:
+            partial.append(
+                f"request {int(batch_id)} ({len(members)} of its {len(phones)} recipients;"
+                f" wait {left:.0f} s or choose all of them)"
+            )
+            continue
+        members_set = set(members)
+        out.append(
+            Batch(
+                sender,
+                first["text"],
+                first["parts"],
+                [p for p in phones if p in members_set],
+                first.get("variant"),
+            )
+        )
+    if partial:
+        raise InputError(
+            "resend_refused",
+            "resending only part of a lost request now would be a new request, which the"
+            " service does not refuse as a repeat, so people who got the first one would get it"
+            " twice; nothing was sent: " + "; ".join(partial),
+            field="msisdns",
+        )
+    return out

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -315,12 +316,12 @@ def test_missing_template_values_make_rows_invalid_and_nothing_else_is_touched(
         }
     )
     result = send_campaign(
-        client, contacts, "{name}: {amount:.2f} ₽", "SHOP", store=journal, progress=False
+        client, contacts, "{name}: {amount} ₽", "SHOP", store=journal, progress=False
     )
     assert result["outcome"].tolist() == ["sent", "invalid", "invalid", "invalid"]
     assert result["error_code"].tolist()[1:] == ["template_value_missing"] * 3
     assert "{amount}" in result["error_text"].iloc[3]
-    assert result["text"].iloc[0] == "Анна: 10.50 ₽"
+    assert result["text"].iloc[0] == "Анна: 10.5 ₽"
     assert rich.sent_phones() == ["79161234561"]
 
 
@@ -712,7 +713,10 @@ def test_mark_outcome_and_resend_unknown_read_national_formats(rich, client, jou
     journal.finish_batch(t.id, "unknown", error_code="transport")
     assert mark_outcome("c", "89161234567", "sent", store=journal) == ["79161234567"]
     assert mark_outcome("c", [9161234568], "rejected", store=journal) == ["79161234568"]
-    resent = resend_unknown(client, "c", msisdns="8 916 123 45 69", store=journal, progress=False)
+    later = lambda: datetime.now(UTC) + timedelta(minutes=5)  # noqa: E731 (the window has passed)
+    resent = resend_unknown(
+        client, "c", msisdns="8 916 123 45 69", store=journal, progress=False, clock=later
+    )
     assert resent["msisdn"].tolist() == ["79161234569"]
     assert resent["outcome"].tolist() == ["sent"]
     assert rich.sent_phones() == ["79161234569"]
@@ -818,12 +822,8 @@ def test_a_whole_number_column_with_blanks_renders_without_a_decimal_point():
         {"phone": ["79161234561", "79161234562", "79161234563"], "code": [1234, None, 7]}
     )
     assert contacts["code"].dtype == "float64"  # what pandas makes of an int column with a blank
-    estimate = estimate_campaign(contacts, "Код {code}, талон {code:04d}, {code:.2f} ₽")
-    assert estimate["text"].tolist() == [
-        "Код 1234, талон 1234, 1234.00 ₽",
-        None,
-        "Код 7, талон 0007, 7.00 ₽",
-    ]
+    estimate = estimate_campaign(contacts, "Код {code}, талон {code|нет}")
+    assert estimate["text"].tolist() == ["Код 1234, талон 1234", None, "Код 7, талон 7"]
     assert estimate["error_code"].iloc[1] == "template_value_missing"
     real = estimate_campaign(contacts.assign(code=[1.5, 2.0, None]), "Сумма {code}")
     assert real["text"].tolist()[:2] == ["Сумма 1.5", "Сумма 2.0"]
