@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from targetsms_analytics import TargetSMSClient
 from targetsms_analytics.batching import pack
 from targetsms_analytics.campaign import (
     CAMPAIGN_COLUMNS,
@@ -848,3 +849,51 @@ def test_two_processes_sending_one_campaign_on_one_file_send_nobody_twice(tmp_pa
         assert (messages["outcome"] == "sent").sum() == rows
         for sms_id, msisdn in messages[["sms_id", "msisdn"]].itertuples(index=False):
             assert emu.messages[sms_id].phone == msisdn
+
+
+# ---------------------------------------------------------------- issue 8: resend exactly
+
+
+def test_resending_part_of_a_lost_request_is_refused_and_the_whole_is_repeated_exactly(tmp_path):
+    """Regression (issue 8 item 7): a subset used to be repacked into a new URL, which the
+    service does not refuse as a repeat: those who had the SMS got a second one."""
+    phones = ["79161234561", "79161234562", "79161234563"]
+    contacts = pd.DataFrame({"phone": phones})
+    with Emulator(throttle_interval=30.0) as emu, Journal(tmp_path / "j.sqlite") as journal:
+        emu.top_up("demo", 1000)
+        client = TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=30.0, timeout=5.0)
+        emu.inject("drop_after", op="send")  # processed, the answer lost: all three got it
+        result = send_campaign(
+            client, contacts, "Hi", "SHOP", campaign="c", store=journal, progress=False
+        )
+        assert result["outcome"].tolist() == ["unknown"] * 3
+        assert sorted(emu.sent_phones()) == phones
+
+        with pytest.raises(InputError, match="part of a lost request") as info:
+            resend_unknown(client, "c", msisdns=phones[:2], store=journal, progress=False)
+        assert info.value.field == "msisdns"
+        assert len(sends(emu)) == 1  # nothing sent
+        assert set(journal.campaign_messages("c")["outcome"]) == {"unknown"}
+
+        resent = resend_unknown(client, "c", store=journal, progress=False)
+        assert len(sends(emu)) == 2
+        assert sends(emu)[1]["query"] == sends(emu)[0]["query"]  # the very same request
+        assert resent["outcome"].tolist() == ["duplicate"] * 3  # the service: it arrived before
+        assert sorted(emu.sent_phones()) == phones  # nobody got a second SMS
+        client.close()
+
+
+def test_after_the_window_a_subset_is_resent_as_asked(tmp_path):
+    phones = ["79161234561", "79161234562", "79161234563"]
+    with Emulator(throttle_interval=30.0) as emu, Journal(tmp_path / "j.sqlite") as journal:
+        emu.top_up("demo", 1000)
+        client = TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=30.0, timeout=5.0)
+        t = journal.begin_batch("c", phones, "Hi", 1, sender="SHOP", user="demo", url=client.url)
+        journal.finish_batch(t.id, "unknown", error_code="transport")  # it never arrived
+        later = lambda: datetime.now(UTC) + timedelta(seconds=36)  # noqa: E731
+        resent = resend_unknown(
+            client, "c", msisdns=phones[1:], store=journal, progress=False, clock=later
+        )
+        assert resent["outcome"].tolist() == ["sent", "sent"]
+        assert sorted(emu.sent_phones()) == phones[1:]
+        client.close()
