@@ -43,6 +43,7 @@ from .errors import (
     UnknownResponseError,
 )
 from .journal import Journal
+from .numbering import lookup_numbers
 from .phones import check_phone, normalize_phone, normalize_phones, operator_of
 from .protocol import (
     FINAL_STATES,
@@ -90,6 +91,7 @@ __all__ = [
     "fetch_statuses",
     "latency_seconds",
     "load_statuses",
+    "lookup_numbers",
     "mark_outcome",
     "match_error",
     "normalize_phone",

@@ -59,7 +59,14 @@ from .errors import (
     TransportError,
     UnknownResponseError,
 )
-from .journal import OUTCOMES, BatchTicket, Journal, open_journal, request_fingerprint
+from .journal import (
+    OUTCOMES,
+    BatchTicket,
+    Journal,
+    account_of,
+    open_journal,
+    request_fingerprint,
+)
 from .phones import check_phone
 from .planning import (
     CAMPAIGN_COLUMNS,
@@ -131,12 +138,24 @@ class _Run:
         progress: bool,
         total: int,
         max_unknown_streak: int | None,
+        account: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] | None = None,
+        wait: Callable[[float], bool] | None = None,
         rate: TokenBucket | None = None,
+        contacts: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         self.rate = rate  # max_per_minute: shared by the workers (planning)
+        self.contacts = contacts  # msisdn -> the input row's other columns, for the journal
         self.client = client
         self.journal = journal
         self.campaign = campaign
+        self.account = account or account_of(client.user, client.url)
+        # Refusals this run saw, by fingerprint, on the monotonic clock: the wall clock may be set
+        # back (or forward) while a run waits out the service's identical-request window.
+        self._clock = clock
+        self._wall = wall or (lambda: datetime.now(UTC))
+        self._refused: dict[str, float] = {}
         self.concurrency = concurrency
         self.max_unknown_streak = max_unknown_streak
         self.stop = threading.Event()
@@ -146,6 +165,7 @@ class _Run:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self.token = ""
+        self._wait = wait or self.stop.wait
         self.bar = None
         if progress and total:
             from tqdm.auto import tqdm
@@ -158,7 +178,7 @@ class _Run:
         An error that stops the campaign is kept in ``self.error``; a bug or an interrupt is raised.
         Either way no new batch starts, and requests under way finish and journal their answers.
         """
-        self.token = Journal.new_run_token()
+        self.token = self.journal.begin_run(self.campaign, account=self.account)
         queue = iter(batches)
         take = threading.Lock()
 
@@ -168,7 +188,7 @@ class _Run:
                     batch = next(queue, None)
                 if batch is None:
                     return
-                self._batch(*batch[:4])
+                self._batch(*batch[:4], variant=batch[4] if len(batch) > 4 else None)
 
         try:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="targetsms-send") as pool:
@@ -180,7 +200,10 @@ class _Run:
                     self.stop.set()
                     raise
         finally:
-            Journal.end_run(self.token)
+            try:
+                self.journal.end_run(self.token)
+            except Exception as exc:  # the journal failed meanwhile: its batches go stale
+                logger.error("%s: could not end the run in the journal: %s", self.campaign, exc)
             if self.bar is not None:
                 self._postfix()
                 self.bar.close()
@@ -235,12 +258,13 @@ class _Run:
         parts: int | None,
         phones: list[str],
         parent: int | None = None,
+        variant: str | None = None,
     ) -> None:
         # Wait out the service's window after a refusal of this very request before claiming
         # anyone: a process killed while waiting leaves them unsent, not unknown.
         client = self.client
         fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
-        if self._wait_out(self.journal.last_refusal(fingerprint)):
+        if self._wait_out(fingerprint, self.journal.last_refusal(fingerprint)):
             return
         if self.rate is not None and not self.rate.acquire(len(phones), self.stop):
             return  # max_per_minute: wait for the tokens before claiming anyone
@@ -254,6 +278,11 @@ class _Run:
             url=client.url,
             parent=parent,
             token=self.token,
+            account=self.account,
+            variant=variant,
+            contacts=None
+            if self.contacts is None
+            else {p: self.contacts.get(p) or {} for p in phones},
         )
         skipped = len(phones) - len(ticket.phones)
         if skipped:  # another run holds them, or they have an outcome already
@@ -261,7 +290,9 @@ class _Run:
         n = len(ticket.phones)
         if not n:
             return
-        if self._wait_out(ticket.refused_at):  # stopped (or fewer claimed, and that was refused)
+        if self._wait_out(
+            ticket.fingerprint, ticket.refused_at
+        ):  # stopped (or fewer claimed, and that was refused)
             self._record(ticket, "pending")
             return
         try:
@@ -277,6 +308,8 @@ class _Run:
             self._done(n, answered=True)
             return
         code, why = answer.code, answer.text
+        if outcome in ("stop", "split"):  # the service answered: its window for this request opened
+            self._refused[ticket.fingerprint] = self._clock()
         if outcome in ("stop", "unreachable"):  # not sent: its recipients stay unsent
             self._record(ticket, "pending", code, why)
             self._done(0, answered=None, request=isinstance(answer, _STOPPING))
@@ -287,8 +320,8 @@ class _Run:
             self._record(ticket, "split", code, why)
             self._done(0, answered=True)
             half = n // 2
-            self._batch(sender, text, parts, ticket.phones[:half], ticket.id)
-            self._batch(sender, text, parts, ticket.phones[half:], ticket.id)
+            self._batch(sender, text, parts, ticket.phones[:half], ticket.id, variant)
+            self._batch(sender, text, parts, ticket.phones[half:], ticket.id, variant)
         else:  # rejected, queued, duplicate, unknown
             self._record(ticket, outcome, code, why)
             self._done(n, answered=outcome != "unknown")
@@ -330,18 +363,27 @@ class _Run:
             )
             raise
 
-    def _wait_out(self, refused_at: datetime | None) -> bool:
-        """Wait until the identical-request interval since ``refused_at`` (if any) has passed.
+    def _wait_out(self, fingerprint: str, refused_at: datetime | None) -> bool:
+        """Wait until the identical-request interval since this request's last refusal has passed.
 
         A rerun after a stop (say, once the sender is moderated) rebuilds the very URLs that were
         refused; sent again within the interval the service would answer ``duplicate_request``.
-        Returns True when the run is stopped (meanwhile or already).
+        A refusal this run saw is timed on the monotonic clock; one from the journal (another run
+        or process) on the wall clock, where a negative elapsed time - the clock was set back - is
+        taken as "just now": the full interval is waited. Returns True when the run is stopped
+        (meanwhile or already).
         """
-        if refused_at is not None:
-            interval = float(getattr(self.client, "throttle_interval", 60.0))
-            elapsed = (datetime.now(UTC) - refused_at).total_seconds()
-            if 0 <= elapsed < interval:
-                return self.stop.wait(interval - elapsed + 0.05)
+        mark = self._refused.get(fingerprint)
+        if mark is not None:
+            elapsed = self._clock() - mark
+        elif refused_at is not None:
+            elapsed = (self._wall() - refused_at).total_seconds()
+        else:
+            return self.stop.is_set()
+        interval = float(getattr(self.client, "throttle_interval", 60.0))
+        elapsed = max(elapsed, 0.0)
+        if elapsed < interval:
+            return self._wait(interval - elapsed + 0.05)
         return self.stop.is_set()
 
 
@@ -585,7 +627,9 @@ def send_campaign(
     - ``campaign`` names the run in the journal (``store``: a path, a ``Journal``, or None for
       ``$TARGETSMS_STORE`` / the user data dir). Call again with the same name to continue after
       a crash: rows with a record come back as recorded, the rest are sent. Without a name, one
-      is derived from the account, sender and template(s) (not the contacts).
+      is derived from the account, sender and template(s) (not the contacts), so re-running
+      the cell - even after fixing or adding rows - sends only the rows without a record (pass
+      a new name to send the same text to the same people again on purpose).
     - **A/B**: ``text`` may be a dict ``{"A": "…", "B": "…"}``. Each recipient gets a variant, or
       with ``holdout=0.1`` a tenth of them the control group, by a stable hash of ``seed``, the
       campaign and the msisdn: the same on every call and in every process (column
@@ -646,11 +690,11 @@ def send_campaign(
             clock=(lambda: now().timestamp()) if clock is not None else None,
             sleep=sleep,
         )
-    with open_journal(store) as journal:
-        journal.ensure_campaign(
-            name, user=client.user, sender=sender, template=template_key(variants)
+    with open_journal(store, sending=True) as journal:
+        account = journal.ensure_campaign(
+            name, user=client.user, url=client.url, sender=sender, template=template_key(variants)
         )
-        recovered = journal.recover_inflight(name)
+        recovered = journal.recover_inflight(name, account=account)
         if recovered:
             logger.warning("%s: %d interrupted batch(es) marked unknown", name, recovered)
         requests = 0
@@ -661,11 +705,11 @@ def send_campaign(
             while True:
                 started = now()
                 opens = _openings(plan, send_window, started)
-                records = journal.records(name, plan.recipients)
+                records = journal.records(name, plan.recipients, account=account)
                 _hold(
                     journal,
                     name,
-                    client,
+                    account,
                     sender,
                     contacts,
                     phone_column,
@@ -674,7 +718,7 @@ def send_campaign(
                     opens,
                     started,
                 )
-                records = journal.records(name, plan.recipients)
+                records = journal.records(name, plan.recipients, account=account)
                 todo = [
                     (m, sender, plan.text[i], plan.parts[i], plan.variant[i])
                     for m, i in plan.recipients.items()
@@ -696,7 +740,17 @@ def send_campaign(
                     progress=progress,
                     total=len(todo),
                     max_unknown_streak=max_unknown_streak,
+                    account=account,
                     rate=bucket,
+                    contacts=dict(
+                        zip(
+                            [t[0] for t in todo],
+                            _contact_columns(
+                                contacts, phone_column, [plan.recipients[t[0]] for t in todo]
+                            ),
+                            strict=True,
+                        )
+                    ),
                 )
                 try:
                     run.run(batches)
@@ -705,7 +759,7 @@ def send_campaign(
                 error = run.error
                 if error is not None or not wait or opens is None:
                     break
-                records = journal.records(name, plan.recipients)
+                records = journal.records(name, plan.recipients, account=account)
                 waiting = [
                     opens[m]
                     for m, r in records.items()
@@ -732,11 +786,13 @@ def send_campaign(
         finally:
             if bar is not None:
                 bar.close()
-            records = journal.records(name, plan.recipients)
+            records = journal.records(name, plan.recipients, account=account)
             result = _result(contacts, plan, records, None)
+            if "account" not in result.columns:
+                result["account"] = pd.Series(account, index=result.index, dtype=object)
             summary = _counts(result)
             summary["requests"] = requests
-            result.attrs.update(campaign=name, store=journal.path, summary=summary)
+            result.attrs.update(campaign=name, account=account, store=journal.path, summary=summary)
     if error is not None:
         if isinstance(error, TargetSMSError):
             error.result = result  # type: ignore[attr-defined]
@@ -748,7 +804,7 @@ def send_campaign(
 def _hold(
     journal: Journal,
     name: str,
-    client: TargetSMSClient,
+    account: str,
     sender: str,
     contacts: pd.DataFrame,
     phone_column: str,
@@ -786,11 +842,7 @@ def _hold(
         return
     for row, contact in zip(rows, _contact_columns(contacts, phone_column, positions), strict=True):
         row["contact"] = contact
-    journal.hold(name, rows, account=_account(client))
-
-
-def _account(client: TargetSMSClient) -> Any:
-    return getattr(client, "account", None)
+    journal.hold(name, rows, account=account)
 
 
 def estimate_campaign(
@@ -959,6 +1011,7 @@ def mark_outcome(
     *,
     store: str | PathLike[str] | Journal | None = None,
     note: str | None = None,
+    account: str | None = None,
 ) -> list[str]:
     """Record what you found out about ``unknown`` recipients; returns the msisdns changed.
 
@@ -979,7 +1032,7 @@ def mark_outcome(
             field="outcome",
         )
     with open_journal(store) as journal:
-        return journal.set_outcome(campaign, _msisdns(msisdns), outcome, note=note)
+        return journal.set_outcome(campaign, _msisdns(msisdns), outcome, note=note, account=account)
 
 
 def resend_unknown(
@@ -1012,9 +1065,10 @@ def resend_unknown(
         resend_unknown(client, "spring", msisdns=["79161234567"])
     """
     _check_options(concurrency, max_url_length)
-    with open_journal(store) as journal:
-        journal.recover_inflight(campaign)
-        records = journal.records(campaign)
+    account = account_of(client.user, client.url)
+    with open_journal(store, sending=True) as journal:
+        journal.recover_inflight(campaign, account=account)
+        records = journal.records(campaign, account=account)
         wanted = None if msisdns is None else set(_msisdns(msisdns))
         chosen = [
             m
@@ -1022,8 +1076,8 @@ def resend_unknown(
             if r["status"] == "unknown" and (wanted is None or m in wanted)
         ]
         now = (clock or utc_now)()
-        requests = _original_requests(client, journal, campaign, records, chosen, now)
-        released = set(journal.set_outcome(campaign, chosen, "pending"))
+        requests = _original_requests(client, journal, campaign, records, chosen, now, account)
+        released = set(journal.set_outcome(campaign, chosen, "pending", account=account))
         batches = [
             Batch(b.sender, b.text, b.parts, [p for p in b.phones if p in released], b.variant)
             for b in requests
@@ -1037,9 +1091,10 @@ def resend_unknown(
             progress=progress,
             total=sum(len(b.phones) for b in batches),
             max_unknown_streak=None,
+            account=account,
         )
         run.run(batches)
-        frame = journal.campaign_messages(campaign)
+        frame = journal.campaign_messages(campaign, account=account)
         frame = frame[frame["msisdn"].isin(released)].reset_index(drop=True)
     if run.error is not None:
         if isinstance(run.error, TargetSMSError):
@@ -1056,6 +1111,7 @@ def _original_requests(
     records: dict[str, dict],
     chosen: Sequence[str],
     now: datetime,
+    account: str,
 ) -> list[Batch]:
     """The requests that lost their answer, rebuilt exactly, for the ``chosen`` recipients.
 
@@ -1067,7 +1123,7 @@ def _original_requests(
     by_batch: dict[Any, list[str]] = {}
     for m in chosen:
         by_batch.setdefault(records[m]["batch"], []).append(m)
-    frame = journal.batches(campaign)
+    frame = journal.batches(campaign, account=account)
     known = {int(row.id): row for row in frame.itertuples(index=False)}
     interval = float(getattr(client, "throttle_interval", 60.0))
     margin = float(getattr(client, "timeout", 30.0) or 30.0)

@@ -508,6 +508,11 @@ def campaign_send(
     click.echo(f"next: targetsms campaign refresh --campaign {name}", err=True)
 
 
+_ACCOUNT_HELP = (
+    "The campaign's account, user@host[:port], when several accounts have a campaign of this name."
+)
+
+
 @campaign.command("refresh", short_help="Fetch the statuses that are not final yet.")
 @click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
 @click.option(
@@ -517,15 +522,23 @@ def campaign_send(
     help="Keep refreshing at the allowed pace until every status is final or SECONDS pass.",
 )
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--account", default=None, help=_ACCOUNT_HELP)
 @click.pass_context
-def campaign_refresh(ctx: click.Context, name: str, wait: float | None, concurrency: int) -> None:
+def campaign_refresh(
+    ctx: click.Context, name: str, wait: float | None, concurrency: int, account: str | None
+) -> None:
     """Fetch the campaign's statuses that are not final yet into the journal."""
     from .statuses import fetch_statuses, wait_for_final
 
     client = _client()
     if wait is None:
         statuses = fetch_statuses(
-            client, name, store=_store(ctx), concurrency=concurrency, progress=_progress()
+            client,
+            name,
+            store=_store(ctx),
+            concurrency=concurrency,
+            progress=_progress(),
+            account=account,
         )
     else:
         statuses = wait_for_final(
@@ -535,6 +548,7 @@ def campaign_refresh(ctx: click.Context, name: str, wait: float | None, concurre
             timeout=wait,
             concurrency=concurrency,
             progress=_progress(),
+            account=account,
         )
     click.echo(f"campaign {name}: {_summary_text(statuses)}")
     errors = statuses["error_code"].dropna()
@@ -565,6 +579,7 @@ def _write_report_json(report: pd.DataFrame, path: str) -> None:
 @click.option(
     "--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report with plots."
 )
+@click.option("--account", default=None, help=_ACCOUNT_HELP)
 @click.pass_context
 def campaign_report(
     ctx: click.Context,
@@ -573,17 +588,19 @@ def campaign_report(
     csv_path: str | None,
     json_path: str | None,
     html_path: str | None,
+    account: str | None,
 ) -> None:
     """Delivery, cost and latency of a campaign, from the journal (no request made)."""
     from .contacts import write_frame_csv
     from .demo import report_with_total, terminal_report
-    from .journal import Journal
+    from .journal import open_journal
     from .statuses import load_statuses
 
-    with Journal(_store(ctx)) as journal:
-        statuses = load_statuses(name, store=journal)
-        snapshots = journal.balance_snapshots()
-        history = journal.package_history()
+    with open_journal(_store(ctx), readonly=True) as journal:  # a report only reads
+        statuses = load_statuses(name, store=journal, account=account)
+        account = journal.resolve_account(name, account)
+        snapshots = journal.balance_snapshots(account=account)
+        history = journal.package_history(account=account)
     if statuses.empty:
         raise InputError(
             "no_messages", f"campaign {name!r} has no sent SMS in the journal", field="campaign"
