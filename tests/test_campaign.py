@@ -1125,3 +1125,22 @@ def test_a_window_estimate_says_who_is_sendable_now_and_when_the_rest_are():
     schedule = estimate.attrs["schedule"]
     assert schedule["recipients"].tolist() == [3]
     assert schedule["not_before"].tolist() == [pd.Timestamp("2026-12-01 06:00", tz="UTC")]
+
+
+def test_the_readme_reach_example_runs_as_written(monkeypatch, capsys):
+    """README "Templates, send windows, a rate cap and A/B tests": its example, at 12:00 UTC."""
+    import targetsms_analytics.campaign as campaign_module
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("```python\n# Reach:") + len("```python\n")
+    code = text[start : text.index("```", start)]
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(
+        campaign_module, "utc_now", lambda: datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    )
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    result = namespace["result"]
+    assert set(result["outcome"].dropna()) >= {"sent", "holdout", "scheduled"}
+    assert set(namespace["statuses"]["variant"].dropna()) == {"A", "B"}
+    assert "variant" in capsys.readouterr().out
