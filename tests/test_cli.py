@@ -668,3 +668,23 @@ def test_bad_planning_options_exit_2_naming_the_argument(
     assert result.exit_code == 2, result.output
     assert named in result.stderr and "Traceback" not in result.output
     assert creds.log == []
+
+
+def test_campaign_send_ab_with_a_holdout_and_a_rate_cap(creds, run, tmp_path):
+    creds.top_up("demo", 10_000)
+    path = tmp_path / "list.csv"
+    phones = [f"7916{i:07d}" for i in range(120)]
+    path.write_text("phone;name\n" + "\n".join(f"{p};Анна" for p in phones) + "\n", "utf-8")
+    out = tmp_path / "sent.csv"
+    result = run(
+        "campaign", "send", str(path), "--variant", "A=Привет, {name}", "--variant",
+        "B=Здравствуйте, {name|друзья}", "--holdout", "0.25", "--seed", "7",
+        "--max-per-minute", "6000", "--sender", "SHOP", "--campaign", "ab", "--result", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, dtype=str, sep=None, engine="python", encoding="utf-8-sig")
+    held = frame[frame["variant"] == "holdout"]
+    assert 10 < len(held) < 50 and set(held["outcome"]) == {"holdout"}
+    assert set(frame.loc[frame["variant"] != "holdout", "outcome"]) == {"sent"}
+    assert not set(held["msisdn"]) & set(creds.sent_phones())
+    assert "holdout" in result.stdout
