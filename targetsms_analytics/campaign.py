@@ -437,9 +437,15 @@ def _result(
             cols["variant"][i] = rec.get("variant") or HOLDOUT
         if status in ("scheduled", HOLDOUT):
             cols["outcome"][i] = status
-            cols["not_before"][i] = _timestamp(rec.get("not_before"))
+            cols["not_before"][i] = when = _timestamp(rec.get("not_before"))
             cols["error_code"][i] = rec["error_code"]
-            cols["error_text"][i] = rec["error_text"]
+            cols["error_text"][i] = rec["error_text"] or (
+                "the control group: never sent"
+                if status == HOLDOUT
+                else f"waits for its send window: sendable from {when:%Y-%m-%d %H:%M} UTC"
+                if when is not None
+                else "waits for its send window"
+            )
             continue
         cols["text"][i] = rec["text"]
         cols["parts"][i] = rec["parts"]

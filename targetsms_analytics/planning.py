@@ -183,18 +183,31 @@ def render(template: Template, values: Mapping[str, str | None]) -> str:
         >>> render(parse_template("Hi {name|друзья}!"), {"name": " "})
         'Hi друзья!'
     """
-    out: list[str] = []
+    pattern, holes = _compile(template)
+    args: list[str] = []
+    for name, fallback in holes:
+        value = values.get(name)
+        if value is None or not value.strip():
+            if fallback is None:
+                raise KeyError(name)
+            value = fallback
+        args.append(value)
+    return pattern.format(*args)
+
+
+def _compile(template: Template) -> tuple[str, list[tuple[str, str | None]]]:
+    """A positional ``str.format`` pattern (literals escaped, placeholders ``{0}``, ``{1}``…) and
+    the ``(column, fallback)`` of each placeholder: rendering a row is one C-level ``format``,
+    and the values go in as arguments, never parsed as format syntax."""
+    pattern: list[str] = []
+    holes: list[tuple[str, str | None]] = []
     for piece in template:
         if isinstance(piece, str):
-            out.append(piece)
-            continue
-        value = values.get(piece.name)
-        if value is None or not value.strip():
-            if piece.fallback is None:
-                raise KeyError(piece.name)
-            value = piece.fallback
-        out.append(value)
-    return "".join(out)
+            pattern.append(escape(piece))
+        else:
+            pattern.append(f"{{{len(holes)}}}")
+            holes.append((piece.name, piece.fallback))
+    return "".join(pattern), holes
 
 
 def escape(text: str) -> str:
@@ -232,6 +245,24 @@ def _as_text(value: Any) -> str | None:
     if not isinstance(value, _SCALARS):
         raise TypeError(type(value).__name__)
     return str(value)
+
+
+#: A cell that is no text at all (a list, a dict…): its row is ``invalid``.
+_NOT_TEXT = object()
+
+
+def _column_texts(column: pd.Series) -> list[Any]:
+    """Each cell of a template column as text, None (missing or blank) or ``_NOT_TEXT``."""
+    out: list[Any] = []
+    for value in _template_values(column):
+        if type(value) is str:
+            out.append(value if value.strip() else None)
+            continue
+        try:
+            out.append(_as_text(value))
+        except TypeError:
+            out.append(_NOT_TEXT)
+    return out
 
 
 def _template_values(column: pd.Series) -> list[Any]:
@@ -323,6 +354,8 @@ def assign_variants(
     """
     order = sorted(names, key=lambda v: "" if v is None else v)
     k = len(order)
+    if k == 1 and not holdout:  # one text, no control group: nothing to draw
+        return [None if m is None else order[0] for m in msisdns]
     prefix = f"{'' if seed is None else seed}|{campaign}|".encode()
     out: list[str | None] = []
     for msisdn in msisdns:
@@ -420,13 +453,12 @@ def row_names(contacts: pd.DataFrame) -> list[str]:
     return [f"row {label!r}" for label in labels]
 
 
-def _too_many(text: str, max_parts: int) -> int | None:
-    """The parts of ``text`` when they exceed ``max_parts``, else None. A text longer than
-    ``153 × max_parts`` characters is over without counting (a 2 MB cell costs nothing)."""
+def _parts(text: str, max_parts: int) -> int:
+    """The SMS parts of ``text``; a text longer than ``153 × max_parts`` characters is surely
+    over the limit, and its count is estimated from the length (a 2 MB cell costs nothing)."""
     if len(text) > max(160, 153 * max_parts):
         return -(-len(text) // 153)  # at least this many
-    parts = count_parts(text)
-    return parts if parts > max_parts else None
+    return count_parts(text)
 
 
 def _plan(
@@ -460,7 +492,6 @@ def _plan(
                 field=name,
             )
     n = len(contacts)
-    names = row_names(contacts)
     phones = _phones(contacts[phone_column].reset_index(drop=True), mobile_only)
     codes: list[str | None] = phones["error_code"].tolist()
     msisdns: list[str | None] = phones["msisdn"].tolist()
@@ -480,8 +511,9 @@ def _plan(
         error_text=[None if code is None else _PHONE_PROBLEMS.get(code, code) for code in codes],
         variant=assigned,
     )
-    columns = {name: _template_values(contacts[name]) for name in fields}
-    parts_of: dict[str, int | None] = {}
+    columns = {name: _column_texts(contacts[name]) for name in fields}
+    compiled = {variant: _compile(template) for variant, template in parsed.items()}
+    parts_of: dict[str, int] = {}
     url_of: dict[str, int] = {}
 
     def invalid(i: int, code: str, why: str) -> None:
@@ -493,52 +525,53 @@ def _plan(
         variant = assigned[i]
         if plan.outcome[i] is not None or variant == HOLDOUT:
             continue
-        template = parsed[variant]
-        values: dict[str, str | None] = {}
-        try:
-            for piece in template:
-                if isinstance(piece, Field) and piece.name not in values:
-                    values[piece.name] = _as_text(columns[piece.name][i])
-        except TypeError as exc:
-            invalid(i, "template_invalid", f"{{{piece.name}}} holds a {exc}, not text")
-            continue
-        try:
-            rendered = render(template, values)
-        except KeyError as exc:
-            missing = exc.args[0]
-            invalid(
-                i,
-                "template_value_missing",
-                f"no value for {{{missing}}} (or write {{{missing}|fallback}})",
-            )
-            continue
-        if not rendered.strip():
-            invalid(i, "text_missing", "the rendered text is empty")
-            continue
-        if rendered not in parts_of:
-            parts_of[rendered] = _too_many(rendered, max_parts)
-        over = parts_of[rendered]
-        if over is not None:
-            invalid(
-                i,
-                "too_many_parts",
-                f"the text takes {over} SMS parts or more, over max_parts={max_parts}",
-            )
-            continue
-        msisdn = plan.msisdn[i]
-        assert msisdn is not None
-        if url_length is not None and max_url_length is not None:
-            if rendered not in url_of:
-                url_of[rendered] = url_length(rendered)
-            if url_of[rendered] + len(msisdn) > max_url_length:
+        pattern, holes = compiled[variant]
+        args: list[str] = []
+        for name, fallback in holes:
+            value = columns[name][i]
+            if value is None:
+                if fallback is None:
+                    invalid(
+                        i,
+                        "template_value_missing",
+                        f"no value for {{{name}}} (or write {{{name}|fallback}})",
+                    )
+                    break
+                value = fallback
+            elif value is _NOT_TEXT:
+                invalid(i, "template_invalid", f"{{{name}}} holds no text (a list, a dict…)")
+                break
+            args.append(value)
+        else:
+            rendered = pattern.format(*args)
+            if not rendered.strip():
+                invalid(i, "text_missing", "the rendered text is empty")
+                continue
+            parts = parts_of.get(rendered)
+            if parts is None:
+                parts = parts_of[rendered] = _parts(rendered, max_parts)
+            if parts > max_parts:
                 invalid(
                     i,
-                    "url_too_long",
-                    f"the request for this text alone is longer than {max_url_length} characters;"
-                    " shorten the text",
+                    "too_many_parts",
+                    f"the text takes {parts} SMS parts or more, over max_parts={max_parts}",
                 )
                 continue
-        plan.text[i] = rendered
+            if url_length is not None and max_url_length is not None:
+                base = url_of.get(rendered)
+                if base is None:
+                    base = url_of[rendered] = url_length(rendered)
+                if base + len(plan.msisdn[i] or "") > max_url_length:
+                    invalid(
+                        i,
+                        "url_too_long",
+                        f"the request for this text alone is longer than {max_url_length}"
+                        " characters; shorten the text",
+                    )
+                    continue
+            plan.text[i] = rendered
+            plan.parts[i] = parts
+    names: list[str] | None = None
     for i in range(n):
         if plan.outcome[i] is not None:
             continue
@@ -546,16 +579,11 @@ def _plan(
         assert msisdn is not None
         first = plan.recipients.setdefault(msisdn, i)
         if first != i:
+            if names is None:
+                names = row_names(contacts)
             plan.outcome[i] = "duplicate"
             plan.error_code[i] = "duplicate_recipient"
             plan.error_text[i] = f"the same recipient as {names[first]}"
-    counted: dict[str, int] = {}
-    for i in range(n):
-        text = plan.text[i]
-        if text is not None:
-            if text not in counted:
-                counted[text] = count_parts(text)
-            plan.parts[i] = counted[text]
     return plan
 
 
