@@ -48,6 +48,7 @@ from .batching import DEFAULT_MAX_URL_LENGTH
 from .client import DEFAULT_URL
 from .errors import (
     AccountError,
+    ConnectError,
     ContentError,
     InputError,
     QueuedForFundsError,
@@ -246,8 +247,10 @@ class _Run:
             return "duplicate", exc
         except (*_STOPPING, InputError) as exc:
             return "stop", exc
-        except TransportError as exc:
-            return ("unknown" if exc.maybe_sent else "unreachable"), exc
+        except ConnectError as exc:  # certainly never left this machine
+            return "unreachable", exc
+        except TransportError as exc:  # ReadError: it may have arrived
+            return "unknown", exc
         except UnknownResponseError as exc:
             return "unknown", exc
 
@@ -501,7 +504,7 @@ def _check_options(concurrency: int, max_url_length: int) -> None:
 
 def _validate_sender(sender: Any) -> None:
     """Refuse locally the senders the service would refuse for their form (SenderInputError)."""
-    from .client import validate_send
+    from .protocol import validate_send
 
     if not isinstance(sender, str):
         raise InputError(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, RaggedRowError
 
 __all__ = ["PHONE_ALIASES", "find_phone_column", "read_contacts", "write_frame_csv"]
 
@@ -103,10 +103,6 @@ def read_contacts(path: str | Path) -> pd.DataFrame:
     frame.attrs.update(encoding=encoding, separator=sep)
     frame.attrs["line_numbers"] = _line_numbers(text, sep, len(frame))  # rows named by file line
     return frame
-
-
-class RaggedRowError(ValueError):
-    """A CSV line has more fields than the header (say, an unquoted ``;`` in a name)."""
 
 
 def _ragged_line(text: str, sep: str) -> tuple[int, int, int] | None:

@@ -103,6 +103,9 @@ EXPECTED_COMMANDS = [
     "campaign send",
     "demo",
     "emulator",
+    "numbering",
+    "numbering info",
+    "numbering update",
     "send",
     "status",
 ]
