@@ -1199,3 +1199,29 @@ def test_a_refusal_seen_by_this_run_is_timed_on_the_monotonic_clock(client, emul
     assert waits == [pytest.approx(client.throttle_interval - 0.25 + 0.05)]
     assert emulator.sent_phones() == []
     journal.close()
+
+
+@pytest.mark.parametrize(
+    "template", ["Hi {name.__class__}", "Hi {name.upper}", "Hi {name[0]}", "Hi {0}", "{name!r}"]
+)
+def test_a_template_that_would_evaluate_is_refused_and_nothing_is_sent(
+    emulator, client, tmp_path, template
+):
+    """Regression (issue 8 item 8): `Hi {name.__class__}` sent `Hi <class 'str'>` to people."""
+    contacts = pd.DataFrame({"phone": ["79161234567"], "name": ["Анна"]})
+    with pytest.raises(InputError) as info:
+        send_campaign(client, contacts, template, "SHOP", store=tmp_path / "j", progress=False)
+    assert info.value.code == "template_invalid" and info.value.field == "text"
+    with pytest.raises(InputError):
+        estimate_campaign(contacts, template)
+    assert emulator.log == []
+
+
+def test_an_empty_name_takes_the_templates_fallback(rich, client, tmp_path):
+    contacts = pd.DataFrame({"phone": ["79161234561", "79161234562"], "Имя": ["Анна", " "]})
+    result = send_campaign(
+        client, contacts, "Здравствуйте, {Имя|друзья}!", "SHOP", store=tmp_path / "j",
+        progress=False,
+    )  # fmt: skip
+    assert result["text"].tolist() == ["Здравствуйте, Анна!", "Здравствуйте, друзья!"]
+    assert result["outcome"].tolist() == ["sent", "sent"]

@@ -659,6 +659,7 @@ def test_variants_and_a_holdout_show_parts_and_cost_per_variant(emulator, run, t
         ("--max-per-minute", "0", "max_per_minute"),
         ("--variant", "holdout=x", "text"),
         ("--max-parts", "0", "max_parts"),
+        ("--until", "tomorrow", "--until"),
     ],
 )
 def test_bad_planning_options_exit_2_naming_the_argument(
