@@ -211,7 +211,7 @@ def test_time_zones_of_real_numbers() -> None:
 
 
 def test_what_is_not_a_russian_mobile_is_unknown() -> None:
-    values = ["74951234567", "447911123456", "7916123456", "791612345678", "+79161234567",
+    values = ["74951234567", "447911123456", "7916123456", "791612345678", "++79161234567", "+791612345678",
               "7916123456x", "", None, float("nan"), "79161234567.0", True, -79161234567]  # fmt: skip
     found = lookup_numbers(values)
     assert found["operator"].tolist() == ["unknown"] * len(values)
@@ -224,7 +224,7 @@ def test_lookup_keeps_order_index_and_the_values_given() -> None:
     assert found.index.tolist() == [10, 3]
     assert found.columns.tolist() == ["msisdn", "operator", "region", "time_zone"]
     assert found["msisdn"].tolist() == ["79031234567", "79161234567"]
-    assert lookup_numbers([79161234567])["operator"].tolist() == ["МТС"]
+    assert lookup_numbers([79161234567, "+79161234567"])["operator"].tolist() == ["МТС", "МТС"]
     assert lookup_numbers(np.array(["79161234567"]))["operator"].tolist() == ["МТС"]
     assert lookup_numbers(iter(["79161234567"]))["operator"].tolist() == ["МТС"]
     empty = lookup_numbers([])
