@@ -822,12 +822,13 @@ def _hold(
     opens: dict[str, datetime] | None,
     now: datetime,
 ) -> None:
-    """Journal the recipients this call does not send: the holdout (never sent) and those whose
-    window is closed (``scheduled``, with ``not_before``); once, before anyone is sent."""
+    """Journal the recipients this call does not send, before anyone is sent: the holdout (never
+    sent) and those whose window is closed (``scheduled``, with ``not_before``)."""
     rows: list[dict[str, Any]] = []
     positions: list[int] = []
     for m, i in plan.recipients.items():
-        if m in records:
+        # No record yet, or not sent yet (pending; scheduled: its not_before is refreshed).
+        if m in records and records[m]["status"] not in ("pending", "scheduled"):
             continue
         if plan.variant[i] == HOLDOUT:
             status, not_before = HOLDOUT, None
