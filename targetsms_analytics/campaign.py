@@ -13,13 +13,14 @@ lost answer never makes anyone get the SMS twice and never loses an SMS id:
 - account, sender and content errors stop the campaign and raise (the error carries ``.result``
   and ``.campaign``); rows not yet sent stay unsent and a later call continues;
 - ``insufficient_funds`` gives ``queued``; a lost answer gives ``unknown``, never resent
-  automatically: check, then call :func:`resend_unknown` or :func:`mark_outcome`.
+  automatically: check, then call :func:`resend_unknown` or :func:`mark_outcome`;
+- send windows in the recipient's local time (``scheduled``), A/B variants with a holdout
+  (``holdout``) and a rate cap are arguments of :func:`send_campaign`; the pure rules live in
+  :mod:`~targetsms_analytics.planning` (rows → plan) and :mod:`~targetsms_analytics.schedule`.
 
 Example::
 
-    import numpy as np
-import numpy as np
-import pandas as pd
+    import pandas as pd
     import targetsms_analytics as ts
 
     contacts = pd.DataFrame({"phone": ["+7 916 123-45-67", "8 (926) 765 43 21"],
