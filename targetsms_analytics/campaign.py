@@ -437,8 +437,8 @@ def _result(
             cols["error_text"][i] = "not sent yet: call send_campaign again to continue"
             continue
         status = rec["status"]
-        if rec.get("variant") is not None or status == HOLDOUT:
-            cols["variant"][i] = rec.get("variant") or HOLDOUT
+        # What was done decides: a row sent before a holdout was asked for stays its variant.
+        cols["variant"][i] = HOLDOUT if status == HOLDOUT else rec.get("variant")
         if status in ("scheduled", HOLDOUT):
             cols["outcome"][i] = status
             cols["not_before"][i] = when = _timestamp(rec.get("not_before"))
