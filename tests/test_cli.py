@@ -98,6 +98,7 @@ def _all_commands() -> list[tuple[str, click.Command]]:
 EXPECTED_COMMANDS = [
     "balance",
     "campaign",
+    "campaign list",
     "campaign refresh",
     "campaign report",
     "campaign send",

@@ -454,12 +454,22 @@ def test_postgres_a_sender_killed_mid_run_leaves_its_batch_unknown_and_the_rest_
     n = 3000
     victim, survivor = _senders(busy_emulator.url, pg_url, n)
     deadline = time.monotonic() + 120
+    in_flight: set[int] = set()
     with Journal(pg_url) as j:
         while time.monotonic() < deadline:
             batches = j.batches() if j.campaign_accounts("team") else pd.DataFrame()
             if len(batches) and (batches["owner_pid"] == victim.pid).sum() > 200:
-                break
-            time.sleep(0.05)
+                # Freeze it, then see what it has in flight: that is what the kill interrupts.
+                os.kill(victim.pid, signal.SIGSTOP)
+                time.sleep(0.3)
+                batches = j.batches("team")
+                mine = batches[(batches["owner_pid"] == victim.pid)]
+                in_flight = set(mine.loc[mine["state"] == "inflight", "id"])
+                if in_flight:
+                    break
+                os.kill(victim.pid, signal.SIGCONT)
+            time.sleep(0.02)
+        assert in_flight, "the victim never had a batch in flight"
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(timeout=30)
         report = _finish(survivor)
@@ -468,8 +478,8 @@ def test_postgres_a_sender_killed_mid_run_leaves_its_batch_unknown_and_the_rest_
     counts = Counter(busy_emulator.sent_phones())
     assert max(counts.values()) == 1  # nobody twice
     unknown = messages[messages["outcome"] == "unknown"]
-    dead = batches[batches["owner_pid"] == victim.pid]
-    assert set(unknown["batch"]) <= set(dead["id"])  # only the dead sender's in-flight batches
+    assert set(unknown["batch"]) == in_flight  # exactly the dead sender's in-flight batches
+    assert set(batches.loc[batches["id"].isin(in_flight), "state"]) == {"unknown"}
     assert 1 <= len(unknown) <= 4  # its concurrency: at most one request per worker in flight
     assert set(unknown["error_code"]) == {"interrupted"}
     sent = messages[messages["outcome"] == "sent"]
