@@ -124,6 +124,22 @@ def _fast_ru(text: str) -> str | None:
 # --------------------------------------------------------------------- the slow path
 
 _INTERNATIONAL_00 = re.compile(r"^[ (\-.]*00(?=[^0])")
+# A negative number ("-79123456787", or an int below zero) is a typo or a formula, not a phone;
+# phonenumbers would drop the sign. Dashes, hyphens and minus signs, after an optional "+".
+_LEADING_MINUS = re.compile(r"^\+?\s*[-\u2010-\u2015\u2212]")
+# Separators between several numbers in one cell ("79123456792;79123456793"): phonenumbers reads
+# the first of some of these (";" starts RFC 3966 parameters) and drops the rest silently.
+_LIST_SEPARATORS = re.compile(r"[;,|/\\\n\r\t]|\s(?:или|и|or|and)\s", re.IGNORECASE)
+_DIGIT = re.compile(r"[0-9]")
+
+
+def _several_numbers(text: str) -> bool:
+    """True when ``text`` holds two or more parts of 7+ digits each (not a number and a short
+    extension such as ``"…; доб. 12"``)."""
+    if _LIST_SEPARATORS.search(text) is None:
+        return False
+    parts = _LIST_SEPARATORS.split(text)
+    return sum(len(_DIGIT.findall(part)) >= 7 for part in parts) >= 2
 
 
 @lru_cache(maxsize=1 << 16)
@@ -145,6 +161,8 @@ def _check_text(text: str, region: str | None) -> tuple[str | None, str | None]:
     text = text.strip()
     if not text or text.casefold() in _MISSING_WORDS:
         return None, PHONE_MISSING
+    if _LEADING_MINUS.match(text) or _several_numbers(text):
+        return None, PHONE_INVALID
     # A float column that went through astype(str): "79001234567.0".
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]
@@ -301,8 +319,8 @@ def operator_of(msisdn: str | int | None) -> str:
 def operators(msisdns: Iterable[str | int | None] | pd.Series) -> pd.Series:
     """:func:`operator_of` for each value: a Series named ``operator``, same index (or 0..n-1).
 
-    Vectorized for reports over millions of numbers (one binary search over the registry's ranges
-    per distinct value, see :func:`numbering.lookup_numbers`).
+    Vectorized for reports over millions of numbers (a binary search over the registry's ranges,
+    see :func:`numbering.lookup_numbers`).
 
     Example::
 
@@ -312,21 +330,5 @@ def operators(msisdns: Iterable[str | int | None] | pd.Series) -> pd.Series:
     from .numbering import lookup_numbers  # numbering imports this module
 
     series = msisdns if isinstance(msisdns, pd.Series) else pd.Series(list(msisdns), dtype=object)
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    digits = pd.Series(np.asarray(uniques, dtype=object), dtype=object).map(_as_digits)
-    names = np.empty(len(uniques) + 1, dtype=object)
-    names[:-1] = lookup_numbers(digits.to_numpy(dtype=object))["operator"].to_numpy(dtype=object)
-    names[-1] = UNKNOWN_OPERATOR  # factorize's -1 (missing) takes the last slot
-    return pd.Series(names.take(codes), index=series.index, dtype=object, name="operator")
-
-
-def _as_digits(value: object) -> str | None:
-    """``value`` as E.164 digits (a leading ``+`` or an int allowed), or None."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_) and value > 0:
-        value = str(int(value))
-    if not isinstance(value, str):
-        return None
-    digits = value.lstrip("+")
-    if digits.isascii() and digits.isdigit() and digits[0] != "0":
-        return digits
-    return None
+    found = lookup_numbers(series.to_numpy(dtype=object))["operator"].to_numpy(dtype=object)
+    return pd.Series(found, index=series.index, dtype=object, name="operator")
