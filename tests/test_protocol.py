@@ -443,3 +443,11 @@ def test_any_text_with_a_nul_is_refused(before, after):
     with pytest.raises(TargetSMSError) as info:
         p.validate_send("SHOP", ["79161234567"], f"{before}\x00{after}")
     assert info.value.code in ("text_invalid", "text_missing")
+
+
+@settings(deadline=None)
+@given(st.text(min_size=1, max_size=20), st.text(max_size=40), st.text(max_size=40))
+def test_redact_forms_equals_redact(secret, before, after):
+    """The log filter's precomputed forms hide exactly what ``redact`` hides."""
+    text = f"{before}{secret}{after} {quote(secret, safe='')} pwd={secret}"
+    assert p.redact_forms(text, p.secret_forms(secret)) == p.redact(text, [secret])
