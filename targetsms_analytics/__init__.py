@@ -42,6 +42,7 @@ from .errors import (
     TransportError,
     UnknownResponseError,
 )
+from .insight import compare, failure_report
 from .journal import Journal
 from .phones import check_phone, normalize_phone, normalize_phones, operator_of
 from .protocol import (
@@ -55,6 +56,7 @@ from .protocol import (
     redact,
 )
 from .segments import count_parts
+from .spending import reconcile_spend
 from .statuses import fetch_statuses, load_statuses, wait_for_final
 
 __version__ = "0.1.0"
@@ -82,11 +84,13 @@ __all__ = [
     "TransportError",
     "UnknownResponseError",
     "check_phone",
+    "compare",
     "connect",
     "count_parts",
     "credentials_available",
     "delivery_report",
     "estimate_campaign",
+    "failure_report",
     "fetch_statuses",
     "latency_seconds",
     "load_statuses",
@@ -99,6 +103,7 @@ __all__ = [
     "parse_balance",
     "parse_status_detail",
     "read_contacts",
+    "reconcile_spend",
     "redact",
     "resend_unknown",
     "send_campaign",

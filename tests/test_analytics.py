@@ -131,7 +131,9 @@ def test_rates_cost_and_cost_per_delivered():
     assert row["pending_share"] == 0.2
     assert row["parts"] == 8
     assert row["cost"] == 20.0
-    assert row["cost_per_delivered"] == 10.0
+    # over final messages only: (1 + 2 + 1 + 1) parts × 2.5 / 2 delivered; the pending 3 parts
+    # would make it 10.0 and let it fall as they turn final
+    assert row["cost_per_delivered"] == 6.25
 
 
 def test_cost_is_filled_from_parts_times_price_where_missing():
@@ -488,8 +490,16 @@ def test_report_by_campaign_equals_a_row_by_row_reference(data):
         else:
             assert np.isnan(row["latency_p50_s"])
         delivered = (part["state"] == "deliver").sum()
-        if delivered and cost.notna().any():
-            assert row["cost_per_delivered"] == pytest.approx(cost.sum() / delivered)
+        final_cost = cost[part["state"].isin(STATES[:4])]
+        if delivered and final_cost.notna().any():
+            assert row["cost_per_delivered"] == pytest.approx(final_cost.sum() / delivered)
+        if lat.size:
+            assert row["latency_p99_s"] == np.percentile(lat, 99)
+        low, high = row["delivery_rate_low"], row["delivery_rate_high"]
+        if row["final"]:
+            assert 0 <= low <= row["delivery_rate"] <= high <= 1
+        else:
+            assert np.isnan(low) and np.isnan(high)
 
 
 @settings(max_examples=100, deadline=None)
