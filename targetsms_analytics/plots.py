@@ -747,8 +747,9 @@ def plot_heatmap(
             return fig
         names = usable[rows].astype(object).map(_label)
         cols = usable[columns]
-        if columns == "hour":
-            col_values = list(range(24))
+        if columns == "hour":  # the hours between the first and the last seen, none skipped
+            seen = pd.to_numeric(cols, errors="coerce").dropna().astype(int)
+            col_values = list(range(int(seen.min()), int(seen.max()) + 1)) if len(seen) else []
         else:
             col_values = sorted(cols.dropna().unique().tolist(), key=str)
         totals = (
