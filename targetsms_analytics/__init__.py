@@ -44,6 +44,7 @@ from .errors import (
 )
 from .insight import compare, failure_report
 from .journal import Journal
+from .numbering import lookup_numbers
 from .phones import check_phone, normalize_phone, normalize_phones, operator_of
 from .protocol import (
     FINAL_STATES,
@@ -94,6 +95,7 @@ __all__ = [
     "fetch_statuses",
     "latency_seconds",
     "load_statuses",
+    "lookup_numbers",
     "mark_outcome",
     "match_error",
     "normalize_phone",

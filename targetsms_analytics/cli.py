@@ -54,7 +54,7 @@ _REPORT_BY = ("operator", "date", "region", "time_zone", "hour", "variant", "cam
 #: Status-frame columns that are not something to group by.
 _NOT_GROUPS = frozenset(
     {"sms_id", "msisdn", "state", "is_final", "changed_at", "num_parts", "price", "cost",
-     "sent_at", "error_code", "text", "fetched_at"}
+     "sent_at", "error_code", "text", "fetched_at", "not_before", "contact"}
 )  # fmt: skip
 _STATUS_COLUMNS = ("sms_id", "msisdn", "state", "changed_at", "num_parts", "price", "cost")
 
@@ -403,6 +403,11 @@ def campaign_send(
     click.echo(f"next: targetsms campaign refresh --campaign {name}", err=True)
 
 
+_ACCOUNT_HELP = (
+    "The campaign's account, user@host[:port], when several accounts have a campaign of this name."
+)
+
+
 @campaign.command("refresh", short_help="Fetch the statuses that are not final yet.")
 @click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
 @click.option(
@@ -412,15 +417,23 @@ def campaign_send(
     help="Keep refreshing at the allowed pace until every status is final or SECONDS pass.",
 )
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--account", default=None, help=_ACCOUNT_HELP)
 @click.pass_context
-def campaign_refresh(ctx: click.Context, name: str, wait: float | None, concurrency: int) -> None:
+def campaign_refresh(
+    ctx: click.Context, name: str, wait: float | None, concurrency: int, account: str | None
+) -> None:
     """Fetch the campaign's statuses that are not final yet into the journal."""
     from .statuses import fetch_statuses, wait_for_final
 
     client = _client()
     if wait is None:
         statuses = fetch_statuses(
-            client, name, store=_store(ctx), concurrency=concurrency, progress=_progress()
+            client,
+            name,
+            store=_store(ctx),
+            concurrency=concurrency,
+            progress=_progress(),
+            account=account,
         )
     else:
         statuses = wait_for_final(
@@ -430,6 +443,7 @@ def campaign_refresh(ctx: click.Context, name: str, wait: float | None, concurre
             timeout=wait,
             concurrency=concurrency,
             progress=_progress(),
+            account=account,
         )
     click.echo(f"campaign {name}: {_summary_text(statuses)}")
     errors = statuses["error_code"].dropna()
@@ -472,12 +486,14 @@ def _report_by(statuses: pd.DataFrame, by: str | None) -> list[str]:
     return keys
 
 
-def _journal_statuses(journal: Any, names: Sequence[str]) -> pd.DataFrame:
+def _journal_statuses(
+    journal: Any, names: Sequence[str], account: str | None = None
+) -> pd.DataFrame:
     from .statuses import load_statuses
 
     frames = []
     for name in names:
-        statuses = load_statuses(name, store=journal)
+        statuses = load_statuses(name, store=journal, account=account)
         if statuses.empty:
             raise InputError(
                 "no_messages", f"campaign {name!r} has no sent SMS in the journal", field="campaign"
@@ -500,6 +516,7 @@ def _journal_statuses(journal: Any, names: Sequence[str]) -> pd.DataFrame:
 @click.option(
     "--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report with plots."
 )
+@click.option("--account", default=None, help=_ACCOUNT_HELP)
 @click.pass_context
 def campaign_report(
     ctx: click.Context,
@@ -508,18 +525,20 @@ def campaign_report(
     csv_path: str | None,
     json_path: str | None,
     html_path: str | None,
+    account: str | None,
 ) -> None:
     """Delivery, cost and latency of a campaign, from the journal (no request made)."""
     from .contacts import write_frame_csv
-    from .journal import Journal
+    from .journal import open_journal
     from .reports import display_frame, report_with_total, terminal_report
     from .spending import reconcile_spend
 
-    with Journal(_store(ctx)) as journal:
-        statuses = _journal_statuses(journal, [name])
-        snapshots = journal.balance_snapshots()
-        history = journal.package_history()
-        reconciliation = reconcile_spend(journal)
+    with open_journal(_store(ctx), readonly=True) as journal:  # a report only reads
+        statuses = _journal_statuses(journal, [name], account)
+        account = journal.resolve_account(name, account)
+        snapshots = journal.balance_snapshots(account=account)
+        history = journal.package_history(account=account)
+        reconciliation = reconcile_spend(journal, account=account)
     keys = _report_by(statuses, by)
     report = report_with_total(statuses, keys or None)
     _echo_table(display_frame(terminal_report(report)))
@@ -591,21 +610,27 @@ def _write_report_html(
     "--baseline", default=None, help="The group the others are compared with (default: the first)."
 )
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table as CSV.")
+@click.option("--account", default=None, help=_ACCOUNT_HELP)
 @click.pass_context
 def campaign_compare(
-    ctx: click.Context, names: tuple, by: str, baseline: str | None, csv_path: str | None
+    ctx: click.Context,
+    names: tuple,
+    by: str,
+    baseline: str | None,
+    csv_path: str | None,
+    account: str | None,
 ) -> None:
     """Delivery rate of each campaign (or variant) against the first, with a 95 % interval and
     a p-value (two-proportion z-test; unreliable for groups of a few messages)."""
     from .contacts import write_frame_csv
     from .insight import compare
-    from .journal import Journal
+    from .journal import open_journal
     from .reports import display_frame
 
     if by == "campaign" and len(names) < 2:
         raise InputError("bad_input", "name two campaigns or more to compare", field="campaign")
-    with Journal(_store(ctx)) as journal:
-        statuses = _journal_statuses(journal, list(dict.fromkeys(names)))
+    with open_journal(_store(ctx), readonly=True) as journal:
+        statuses = _journal_statuses(journal, list(dict.fromkeys(names)), account)
     keys = _report_by(statuses, by)
     if baseline is None and keys == ["campaign"]:
         baseline = names[0]
@@ -637,8 +662,9 @@ def campaign_compare(
     help="Period: D (day), W (week), M (month), or any pandas frequency.",
 )
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table as CSV.")
+@click.option("--account", default=None, help=_ACCOUNT_HELP)
 @click.pass_context
-def spend(ctx: click.Context, freq: str, csv_path: str | None) -> None:
+def spend(ctx: click.Context, freq: str, csv_path: str | None, account: str | None) -> None:
     """What the statuses say was spent against what left the balance, from the journal.
 
     Needs balance snapshots before and after the sends (`targetsms balance` takes one).
@@ -648,7 +674,7 @@ def spend(ctx: click.Context, freq: str, csv_path: str | None) -> None:
     from .spending import reconcile_spend
 
     freq = {"M": "MS"}.get(freq, freq)
-    table = reconcile_spend(_store(ctx), freq=freq)
+    table = reconcile_spend(_store(ctx), account=account, freq=freq)
     if table.empty:
         click.echo(
             "no spend to reconcile: the journal needs two balance snapshots or more, one before "

@@ -406,10 +406,10 @@ class TargetSMSClient:
         params = protocol.balance_params(self.user, self._password)
         result = protocol.parse_balance(self._read(params, ("balance",)), secrets=self._secrets)
         if store is not None:
-            from .journal import open_journal
+            from .journal import account_of, open_journal
 
             with open_journal(store) as journal:
-                journal.save_balance(result)
+                journal.save_balance(result, account=account_of(self.user, self.url))
         return result
 
     def read_wait(self, op: str, sms_id: str | int | None = None) -> float:

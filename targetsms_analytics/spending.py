@@ -17,8 +17,6 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from .errors import InputError
@@ -28,41 +26,48 @@ from .journal import Journal, open_journal
 __all__ = ["reconcile_spend", "store_statuses"]
 
 
-def _call(method: Any, account: str | None, *args: Any) -> Any:
-    """``method(*args, account=account)``, or without ``account`` when none is asked for."""
-    if account is None:
-        return method(*args)
-    try:
-        return method(*args, account=account)
-    except TypeError:
+def _one_account(journal: Journal, account: str | None) -> str | None:
+    """``account``, or the journal's only one; several and none named is ambiguous."""
+    if account is not None:
+        return account
+    seen: set[str] = set()
+    for frame in (journal.campaigns(), journal.balance_snapshots()):
+        if "account" in frame.columns:
+            seen |= set(frame["account"].dropna().astype(str))
+    if len(seen) > 1:
         raise InputError(
-            "no_accounts", "this journal does not keep accounts apart: leave out account="
-        ) from None
+            "ambiguous_account",
+            f"the journal holds several accounts: {', '.join(sorted(seen))}; say which with "
+            "account= (--account on the command line)",
+            field="account",
+        )
+    return next(iter(seen), None)
+
+
+_EMPTY_COLUMNS = ["sms_id", "campaign", "state", "sent_at", "num_parts", "price"]
 
 
 def store_statuses(journal: Journal, account: str | None = None) -> pd.DataFrame:
-    """Every campaign's statuses the journal holds (no request), as one status frame.
+    """Every campaign's statuses the journal holds for ``account`` (all when None), no request.
 
-    Example: ``store_statuses(Journal("journal.sqlite3"))["cost"].sum()``.
+    Example: ``store_statuses(Journal("journal.sqlite3"), "demo@127.0.0.1:8000")["cost"].sum()``.
     """
     from .statuses import load_statuses
 
-    campaigns = _call(journal.campaigns, account)
+    campaigns = journal.campaigns()
+    if account is not None and "account" in campaigns.columns:
+        campaigns = campaigns[campaigns["account"].astype(str) == account]
     if campaigns.empty:
-        return pd.DataFrame(
-            columns=["sms_id", "campaign", "state", "sent_at", "num_parts", "price"]
-        )
+        return pd.DataFrame(columns=_EMPTY_COLUMNS)
     frames = []
-    for name in campaigns["campaign"].astype(str).drop_duplicates():
-        if account is None:
-            frames.append(load_statuses(name, store=journal))
-        else:
-            frames.append(load_statuses(name, store=journal, account=account))
-    frames = [f for f in frames if len(f)]
+    pairs = campaigns[["campaign", *(["account"] if "account" in campaigns.columns else [])]]
+    for row in pairs.drop_duplicates().itertuples(index=False):
+        owner = getattr(row, "account", None)
+        frame = load_statuses(row.campaign, store=journal, account=owner)
+        if len(frame):
+            frames.append(frame)
     if not frames:
-        return pd.DataFrame(
-            columns=["sms_id", "campaign", "state", "sent_at", "num_parts", "price"]
-        )
+        return pd.DataFrame(columns=_EMPTY_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -77,7 +82,8 @@ def reconcile_spend(
     """Spend by statuses against spend by balance snapshots, per period, from the journal.
 
     Reads every campaign's statuses, the balance snapshots and the packages of ``store`` (a path,
-    a ``Journal``, or the default journal) for ``account`` (all when the journal keeps one), then
+    a ``Journal``, or the default journal) for ``account`` (``user@host``; may be left out when
+    the journal holds one account only, else ``InputError`` ``ambiguous_account``), then
     returns :func:`~targetsms_analytics.insight.reconcile` (see there for the columns: cost by
     statuses, paid from packages vs from money, spend by balance, top-ups, difference, mismatch).
 
@@ -94,10 +100,11 @@ def reconcile_spend(
         pd.tseries.frequencies.to_offset(freq)
     except ValueError:
         raise InputError("bad_freq", f"not a pandas frequency: {freq!r} (try D, W or M)") from None
-    with open_journal(store) as journal:
+    with open_journal(store, readonly=True) as journal:
+        account = _one_account(journal, account)
         statuses = store_statuses(journal, account)
-        snapshots = _call(journal.balance_snapshots, account)
-        packages = _call(journal.package_history, account)
+        snapshots = journal.balance_snapshots(account=account)
+        packages = journal.package_history(account=account)
     return reconcile(
         statuses,
         snapshots,

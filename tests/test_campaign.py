@@ -176,7 +176,7 @@ def test_a_2000_row_messy_list_gets_every_outcome_right_and_nobody_twice(rich, c
     elapsed = time.monotonic() - started
 
     # Shape: the input unchanged, then the result columns; one row per input row, in order.
-    assert list(result.columns) == [*contacts.columns, *CAMPAIGN_COLUMNS]
+    assert list(result.columns) == [*contacts.columns, *CAMPAIGN_COLUMNS, "account"]
     assert result.index.equals(contacts.index)
     pd.testing.assert_frame_equal(result[contacts.columns], contacts)
 

@@ -26,6 +26,7 @@ from targetsms_analytics.journal import (
 from targetsms_analytics.protocol import Balance, StatusDetail
 
 URL = "http://127.0.0.1:9/sendsms.php"
+ACCOUNT = "demo@127.0.0.1:9"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -72,7 +73,7 @@ def test_migrations_are_applied_in_order_and_only_once(tmp_path, monkeypatch):
     monkeypatch.setattr(journal_mod, "MIGRATIONS", [*journal_mod.MIGRATIONS, v2, v3])
     with Journal(path) as j:
         assert j.schema_version == SCHEMA_VERSION + 2
-        j.ensure_campaign("spring")
+        j.ensure_campaign("spring", user="demo")
         assert "note" in j.campaign_info("spring")
     with Journal(path) as j:
         assert j.schema_version == SCHEMA_VERSION + 2
@@ -147,7 +148,7 @@ def test_the_journal_keeps_no_password_and_no_url(tmp_path):
         "http://127.0.0.1:9/sendsms.php", "demo", "SHOP", ["79001234567"], "Привет"
     )
     dump = "\n".join(sqlite3.connect(path).iterdump())
-    assert "pwd" not in dump and "sendsms.php" not in dump and "127.0.0.1" not in dump
+    assert "pwd" not in dump and "?" not in dump  # the endpoint (account) only, no request
 
 
 def test_a_fingerprint_changes_with_the_request_but_not_with_the_password():
@@ -272,7 +273,7 @@ import os, sys
 from targetsms_analytics.journal import Journal
 j = Journal(sys.argv[1])
 t = j.begin_batch("c", ["79001234567", "79001234568"], "Hi", 1, sender="SHOP", user="demo",
-                  url="http://127.0.0.1:9/sendsms.php", token=Journal.new_run_token())
+                  url="http://127.0.0.1:9/sendsms.php", token=j.begin_run("c"))
 os._exit(0)  # as if killed between the request and the answer
 """
 
@@ -294,21 +295,21 @@ def test_an_inflight_batch_of_a_dead_process_becomes_unknown(tmp_path):
 
 def test_an_inflight_batch_of_a_live_run_is_left_alone_until_it_is_stale():
     j = Journal(":memory:")
-    token = Journal.new_run_token()
+    token = j.begin_run("c")
     try:
         begin(j, ["79001234567"], token=token)
         assert j.recover_inflight("c") == 0
         later = datetime.now(UTC) + timedelta(seconds=j.stale_after + 1)
         assert j.recover_inflight("c", now=later) == 1
     finally:
-        Journal.end_run(token)
+        j.end_run(token)
 
 
 def test_an_inflight_batch_of_an_interrupted_run_in_this_process_is_recovered():
     j = Journal(":memory:")
-    token = Journal.new_run_token()
+    token = j.begin_run("c")
     begin(j, ["79001234567"], token=token)
-    Journal.end_run(token)  # e.g. KeyboardInterrupt in a notebook: the kernel lives on
+    j.end_run(token)  # e.g. KeyboardInterrupt in a notebook: the kernel lives on
     assert j.recover_inflight() == 1
     assert j.records("c")["79001234567"]["status"] == "unknown"
 
@@ -383,7 +384,8 @@ def test_final_statuses_are_kept_and_never_overwritten():
         [
             StatusDetail("1", "send", None, 1, 1.15),
             StatusDetail("2", "deliver", moscow, 2, 1.2),
-        ]
+        ],
+        account=ACCOUNT,
     )
     written = j.save_statuses(
         pd.DataFrame(
@@ -394,7 +396,8 @@ def test_final_statuses_are_kept_and_never_overwritten():
                 "num_parts": [1, 2],
                 "price": [1.15, 1.2],
             }
-        )
+        ),
+        account=ACCOUNT,
     )
     assert written == 1
     stored = j.statuses(["2", "1", "3"])
@@ -412,7 +415,7 @@ def test_statuses_keep_a_moscow_time_as_the_same_instant():
     j = Journal(":memory:")
     when = datetime(2024, 5, 1, 18, 0, tzinfo=MOSCOW)
     j.save_statuses([{"sms_id": "5", "state": "deliver", "changed_at": when, "num_parts": 1,
-                      "price": 1.0}])  # fmt: skip
+                      "price": 1.0}], account=ACCOUNT)  # fmt: skip
     assert j.statuses(["5"])["changed_at"].iloc[0] == pd.Timestamp(when)
 
 
@@ -442,10 +445,11 @@ def test_empty_reports_have_their_columns():
         "num_parts",
         "price",
         "fetched_at",
+        "account",
     ]
     assert j.campaign_messages("none").empty and "sms_id" in j.campaign_messages("x")
-    assert list(j.balance_snapshots().columns) == ["taken_at", "amount", "currency"]
-    assert list(j.package_history().columns) == ["taken_at", "direction", "remaining"]
+    assert list(j.balance_snapshots().columns) == ["taken_at", "amount", "currency", "account"]
+    assert list(j.package_history().columns) == ["taken_at", "direction", "remaining", "account"]
     assert j.campaigns().empty and j.batches().empty
 
 

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from phonenumbers import carrier
 
 from targetsms_analytics import phones
 from targetsms_analytics.phones import (
@@ -286,24 +285,26 @@ def test_normalize_phones_equals_check_phone_row_by_row(values: list[object]) ->
     [
         ("79261234567", "МегаФон"),
         ("79031234567", "Билайн"),
-        ("79001234567", "Tele2"),
+        ("79001234567", "Т2"),
+        ("79161234567", "МТС"),  # phonenumbers had no carrier for MTS's 7916
+        ("79991234567", "Скартел"),  # Yota's ranges: one name, not "MegaFon"
         (None, "unknown"),
         ("", "unknown"),
         ("abc", "unknown"),
-        ("74951234567", "unknown"),  # a landline has no carrier
+        ("74951234567", "unknown"),  # a landline is not in the mobile registry
+        ("447911123456", "unknown"),  # nor is a foreign number
     ],
 )
 def test_operator_of(msisdn: str | None, name: str) -> None:
     assert operator_of(msisdn) == name
 
 
-@given(st.from_regex(r"9[0-9]{9}", fullmatch=True))
-@settings(max_examples=500)
-def test_operator_of_agrees_with_phonenumbers_carrier(national_number: str) -> None:
-    msisdn = "7" + national_number
-    number = phonenumbers.parse("+" + msisdn)
-    assume(phonenumbers.is_valid_number(number))
-    assert operator_of(msisdn) == (carrier.name_for_number(number, "ru") or "unknown")
+@given(st.from_regex(r"79[0-9]{9}", fullmatch=True))
+@settings(max_examples=300)
+def test_operator_of_is_the_numbering_plan_brand(msisdn: str) -> None:
+    from targetsms_analytics.numbering import lookup_numbers
+
+    assert operator_of(msisdn) == lookup_numbers([msisdn])["operator"].iat[0]
 
 
 def test_operators_maps_a_series_keeping_its_index() -> None:
@@ -330,20 +331,6 @@ def test_operators_maps_a_series_keeping_its_index() -> None:
 @settings(max_examples=300)
 def test_vectorized_operators_agree_with_operator_of(values: list) -> None:
     assert operators(values).tolist() == [operator_of(v) for v in values]
-
-
-def test_operator_of_agrees_with_phonenumbers_for_every_region() -> None:
-    kinds = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
-    checked = 0
-    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
-        for kind in kinds:
-            example = phonenumbers.example_number_for_type(region, kind)
-            if example is None:
-                continue
-            msisdn = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)[1:]
-            assert operator_of(msisdn) == (carrier.name_for_number(example, "ru") or "unknown")
-            checked += 1
-    assert checked > 200
 
 
 def test_operator_of_accepts_a_plus_or_an_int() -> None:

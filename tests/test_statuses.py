@@ -159,6 +159,7 @@ class _BrokenClient:
     """Fails with a bug (not a service error) on the first id; counts what it was asked."""
 
     throttle_interval = 60.0
+    user, url = "demo", "http://127.0.0.1:9/sendsms.php"
 
     def __init__(self):
         self.asked: list[str] = []
