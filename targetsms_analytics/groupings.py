@@ -96,26 +96,18 @@ def _distinct_numbers(msisdn: pd.Series) -> tuple[np.ndarray, pd.Series, np.ndar
 
 
 def _numbering(statuses: pd.DataFrame, name: str) -> pd.Series:
-    """``region`` or ``time_zone`` per row from the numbering plan, looked up per distinct number.
-
-    Without a numbering plan in this installation every value is NaN.
-    """
+    """``region`` or ``time_zone`` per row from the numbering plan, looked up per distinct number."""
     if "msisdn" not in statuses.columns:
         raise KeyError(f"{name!r} needs a {name!r} or an 'msisdn' column")
     codes, numbers, blank = _distinct_numbers(statuses["msisdn"])
+    from .numbering import lookup_numbers  # lazy: the numbering table loads on first use
+
     per_number = np.full(len(numbers) + 1, np.nan, dtype=object)  # the last: a missing msisdn
-    try:
-        from .numbering import lookup_numbers
-    except ImportError:  # pragma: no cover - until the numbering plan is installed
-        lookup_numbers = None
     wanted = numbers[~blank]
-    if lookup_numbers is not None and len(wanted):
-        found = lookup_numbers(wanted.tolist())
-        values = found[name].to_numpy(dtype=object)
-        if len(values) != len(wanted):  # keyed by the numbers it normalized: map them back
-            mapping = dict(zip(found["msisdn"].astype(str), values, strict=True))
-            values = np.array([mapping.get(n) for n in wanted], dtype=object)
-        per_number[np.flatnonzero(~blank)] = values
+    if len(wanted):
+        per_number[np.flatnonzero(~blank)] = lookup_numbers(wanted.tolist())[name].to_numpy(
+            dtype=object
+        )
     result = pd.Series(per_number[codes], index=statuses.index, name=name, dtype=object)
     return result.where(result.notna() & result.astype(str).ne(""), np.nan)
 

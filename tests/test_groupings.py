@@ -106,10 +106,16 @@ def test_report_by_a_contact_column_and_a_list_of_keys(numbering):
         delivery_report(data, by="city")
 
 
-def test_without_a_numbering_plan_region_is_missing_for_every_row(monkeypatch):
-    monkeypatch.setitem(sys.modules, "targetsms_analytics.numbering", None)  # import fails
-    report = delivery_report(frame(), by="region")
-    assert report["messages"].tolist() == [6] and report["region"].isna().all()
+def test_region_and_zone_from_the_real_numbering_plan():
+    data = pd.DataFrame(
+        {
+            "msisdn": ["79161234567", "79221234567", "74951234567"],
+            "sent_at": [pd.Timestamp("2024-05-01 12:30", tz="UTC")] * 3,
+        }
+    )
+    zones = delivery_report(data, by="time_zone")
+    assert set(zones["time_zone"].dropna()) == {"Europe/Moscow", "Asia/Yekaterinburg"}
+    assert local_hour(data).tolist() == [15, 17, 15]  # Yekaterinburg is UTC+5
 
 
 keys = st.sampled_from(["region", "time_zone", "hour", "variant", "segment", ["segment", "hour"]])
