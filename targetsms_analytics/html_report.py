@@ -71,7 +71,7 @@ dl.glossary dd { margin: 0; color: #333; }
 """
 
 #: A cell of display text that is a number (with an optional unit): right-aligned.
-_NUMBER_TEXT = re.compile(r"^(—|[<>]?\s?[-+−]?[\d\s ]*[\d][\d\s .,]*(\s?(%|₽|pp|s))?(\s\(.*\))?)$")
+_NUMBER_TEXT = re.compile(r"^(—|[<>]?\s?[-+−]?[\d\s ]*[\d][\d\s .,–]*(\s?(%|₽|pp|s))?(\s\(.*\))?)$")
 
 
 # ---------------------------------------------------------------- cell formatting

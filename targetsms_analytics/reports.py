@@ -298,14 +298,48 @@ def terminal_report(report: pd.DataFrame) -> pd.DataFrame:
     return report[keys + [c for c in TERMINAL_COLUMNS if c in report.columns]]
 
 
-def _table(report: pd.DataFrame) -> pd.DataFrame:
+def _table(report: pd.DataFrame, max_groups: int | None = None) -> pd.DataFrame:
+    """The report's columns for the HTML page, the interval in one column ``76.0–92.2 %``.
+
+    With ``max_groups``, the largest groups by messages are kept (in their order), the others
+    summed into one row ``other (N)`` before the total.
+    """
     from .analytics import REPORT_COLUMNS
 
     keys = [c for c in report.columns if c not in REPORT_COLUMNS]
+    if max_groups is not None and len(report) - 1 > max_groups + 1:
+        body, total = report.iloc[:-1], report.iloc[[-1]]
+        keep = body["messages"].nlargest(max_groups).index.sort_values()
+        rest = body.drop(index=keep)
+        from .stats import wilson_interval
+
+        summed = ("messages", *STATE_LABELS, "final", "parts", "cost")
+        other = total.copy()
+        for c in other.columns:
+            other[c] = rest[c].sum() if c in summed and c in rest.columns else np.nan
+        other[keys[0]] = f"other ({len(rest)})"
+        final, deliver = float(rest["final"].sum()), float(rest["deliver"].sum())
+        if final:
+            low, high = wilson_interval(deliver, final)
+            other["delivery_rate"] = deliver / final
+            other["delivery_rate_low"], other["delivery_rate_high"] = low[0], high[0]
+        report = pd.concat([body.loc[keep], other, total], ignore_index=True)
     columns = [c for c in _TABLE_COLUMNS if c in report.columns]
     if "failed_fetch" in columns and not report["failed_fetch"].any():
         columns.remove("failed_fetch")
-    return report[keys + columns]
+    table = report[keys + columns].copy()
+    if {"delivery_rate_low", "delivery_rate_high"} <= set(table.columns):
+        low, high = table.pop("delivery_rate_low"), table.pop("delivery_rate_high")
+        at = list(table.columns).index("delivery_rate") + 1
+        table.insert(
+            at,
+            "95 % interval",
+            [
+                "—" if pd.isna(a) else f"{a * 100:.1f}–{b * 100:.1f} %"
+                for a, b in zip(low, high, strict=True)
+            ],
+        )
+    return table
 
 
 #: The estimate's counts as people read them: (label, key of ``estimate.attrs["summary"]``).
@@ -642,7 +676,7 @@ def build_report(
     region = _derive(statuses, "region") if "region" not in keys else None
     if region is not None and region.notna().any():
         tables["Delivery by region"] = _table(
-            report_with_total(statuses.assign(region=region.to_numpy()), "region")
+            report_with_total(statuses.assign(region=region.to_numpy()), "region"), max_groups=15
         )
     key = compare_by or _comparison_key(statuses, keys[0] if keys else "")
     comparison = None
