@@ -61,6 +61,9 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "latency_p99_s",
 )
 
+#: Up to this many groups, latency percentiles sort each group's slice (a Python loop per group).
+_SEGMENT_SORT_GROUPS = 20_000
+
 #: Direction names the service uses for "everything else"; :func:`packages_frame` lists them last.
 _OTHER_DIRECTIONS = frozenset({"остальные", "other", "others"})
 
@@ -177,14 +180,23 @@ def _group_quantiles(
 ) -> list[np.ndarray]:
     """Per group percentiles of ``values`` (NaN skipped), numpy's ``linear`` method, bit for bit.
 
-    One sort by (group, value); then each percentile is two gathers and a lerp.
+    Sorted by (group, value) - a radix sort of the group codes, then a sort per group (lexsort
+    past :data:`_SEGMENT_SORT_GROUPS` groups); then each percentile is two gathers and a lerp.
     """
     keep = ~np.isnan(values)
     codes, values = codes[keep], values[keep]
-    order = np.lexsort((values, codes))
-    values = values[order]
     counts = np.bincount(codes, minlength=ngroups)
     starts = np.cumsum(counts) - counts
+    if ngroups <= _SEGMENT_SORT_GROUPS:
+        # A stable sort of small-int codes is a radix sort; then each group's slice is sorted in
+        # place: about 5x faster than lexsort on a million values, and the same sorted values.
+        small = codes.astype(np.int16 if ngroups < 2**15 else np.int32)
+        values = values[np.argsort(small, kind="stable")]
+        for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
+            if count > 1:
+                values[start : start + count].sort()
+    else:
+        values = values[np.lexsort((values, codes))]
     has = counts > 0
     results = []
     for q in qs:

@@ -89,9 +89,12 @@ def _distinct_numbers(msisdn: pd.Series) -> tuple[np.ndarray, pd.Series, np.ndar
     codes, uniques = pd.factorize(msisdn)
     if pd.api.types.is_numeric_dtype(uniques.dtype):  # 79161234567 read from a CSV as a number
         numbers = pd.Series(np.asarray(uniques, dtype=np.int64).astype(str))
+    elif pd.api.types.is_string_dtype(uniques.dtype) and uniques.dtype != object:
+        numbers = pd.Series(uniques)
     else:
         numbers = pd.Series(np.asarray(uniques, dtype=object)).astype(str)
-    blank = numbers.str.strip().eq("").to_numpy(dtype=bool)
+    # send_campaign leaves msisdn empty where there is no number
+    blank = numbers.eq("").to_numpy(dtype=bool)
     return codes, numbers, blank
 
 
@@ -105,11 +108,9 @@ def _numbering(statuses: pd.DataFrame, name: str) -> pd.Series:
     per_number = np.full(len(numbers) + 1, np.nan, dtype=object)  # the last: a missing msisdn
     wanted = numbers[~blank]
     if len(wanted):
-        per_number[np.flatnonzero(~blank)] = lookup_numbers(wanted.tolist())[name].to_numpy(
-            dtype=object
-        )
-    result = pd.Series(per_number[codes], index=statuses.index, name=name, dtype=object)
-    return result.where(result.notna() & result.astype(str).ne(""), np.nan)
+        found = lookup_numbers(wanted.to_numpy(dtype=object))
+        per_number[np.flatnonzero(~blank)] = found[name].to_numpy(dtype=object)
+    return pd.Series(per_number[codes], index=statuses.index, name=name, dtype=object)
 
 
 def local_hour(statuses: pd.DataFrame) -> pd.Series:

@@ -24,7 +24,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analytics import _key_column, _keys, delivery_report, spend_between
+from .analytics import (
+    _STATE_INDEX,
+    _costs,
+    _group,
+    _key_column,
+    _keys,
+    _known_sum,
+    _state_codes,
+    delivery_report,
+    spend_between,
+)
 from .errors import InputError
 from .groupings import SERVICE_TZ, utc
 from .stats import diff_interval, two_proportion_p_value
@@ -272,16 +282,12 @@ def failure_report(
     keys = _keys(by)
     statuses = statuses if isinstance(statuses, pd.DataFrame) else pd.DataFrame(statuses)
     report = delivery_report(statuses, by=keys or None)
-    failed = statuses
-    if len(statuses):
-        state = (
-            statuses["state"]
-            if "state" in statuses.columns
-            else pd.Series(np.nan, index=statuses.index)
-        )
-        normal = state.astype(object).map(lambda v: str(v).strip().lower() if pd.notna(v) else "")
-        failed = statuses[~normal.isin(["deliver", "send"]).to_numpy()]
-    failed_cost = delivery_report(failed, by=keys or None) if keys else delivery_report(failed)
+    # the cost of the failed rows, per group: the same grouping as the report's rows
+    codes, labels = _group(statuses, keys)
+    state = _state_codes(statuses)
+    failed = ~np.isin(state, [_STATE_INDEX["deliver"], _STATE_INDEX["send"]])
+    costs = _costs(statuses) if len(statuses) else np.zeros(0)
+    failed_cost = _known_sum(codes, np.where(failed, costs, np.nan), len(labels))
     out = report[keys].copy() if keys else pd.DataFrame(index=report.index)
     out["messages"] = report["messages"]
     for s in FAILURE_STATES:
@@ -294,11 +300,7 @@ def failure_report(
         out=np.full(len(report), np.nan),
         where=messages > 0,
     )
-    if keys:
-        cost = report[keys].merge(failed_cost[[*keys, "cost"]], on=keys, how="left")["cost"]
-        out["failed_cost"] = cost.fillna(0.0).to_numpy(dtype=float)
-    else:
-        out["failed_cost"] = float(np.nan_to_num(failed_cost["cost"].iloc[0]))
+    out["failed_cost"] = np.nan_to_num(failed_cost)
     if result is not None:
         refusals = _refusals(pd.DataFrame(result), keys, report)
         for column in refusals.columns:
@@ -478,8 +480,6 @@ def _note(row: Any) -> str:
 
 
 def _row_costs(statuses: pd.DataFrame) -> np.ndarray:
-    from .analytics import _costs
-
     return _costs(statuses) if len(statuses) else np.zeros(0)
 
 

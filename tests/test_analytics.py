@@ -503,11 +503,20 @@ def test_report_by_campaign_equals_a_row_by_row_reference(data):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=50), st.integers(1, 4))
-def test_group_percentiles_equal_numpy_bit_for_bit(values, ngroups):
+@given(
+    st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=50),
+    st.integers(1, 4),
+    st.sampled_from([20_000, 0]),  # the per-group sort, and lexsort past the threshold
+)
+def test_group_percentiles_equal_numpy_bit_for_bit(values, ngroups, threshold):
     codes = np.arange(len(values)) % ngroups
     arr = np.array(values)
-    p50, p90 = analytics._group_quantiles(codes, arr, ngroups, (0.5, 0.9))
+    saved = analytics._SEGMENT_SORT_GROUPS
+    analytics._SEGMENT_SORT_GROUPS = threshold
+    try:
+        p50, p90 = analytics._group_quantiles(codes, arr, ngroups, (0.5, 0.9))
+    finally:
+        analytics._SEGMENT_SORT_GROUPS = saved
     for g in range(ngroups):
         chunk = arr[codes == g]
         if len(chunk):
