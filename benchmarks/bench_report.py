@@ -150,7 +150,7 @@ def main() -> None:
         ("region (column present)", with_region, "region"),
         ("hour (zone derived)", frame if with_region is not None else None, "hour"),
         ("hour (time_zone present)", with_region, "hour"),
-        ("['operator', 'hour'] (present)", with_operator, ["operator", "hour"]),
+        ("[operator, hour] (operator present)", with_operator, ["operator", "hour"]),
     ]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n{'by':<32} {'groups':>6} {'best s':>7} {'target':>7} {'peak MiB':>9}")

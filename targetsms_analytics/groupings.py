@@ -105,12 +105,19 @@ def _numbering(statuses: pd.DataFrame, name: str) -> pd.Series:
     codes, numbers, blank = _distinct_numbers(statuses["msisdn"])
     from .numbering import lookup_numbers  # lazy: the numbering table loads on first use
 
-    per_number = np.full(len(numbers) + 1, np.nan, dtype=object)  # the last: a missing msisdn
+    # codes per distinct number, then per row: a categorical groups without hashing every row
+    per_number = np.full(len(numbers) + 1, -1, dtype=np.intp)  # the last: a missing msisdn (-1)
+    categories: list[str] | pd.Index = []
     wanted = numbers[~blank]
     if len(wanted):
         found = lookup_numbers(wanted.to_numpy(dtype=object))
-        per_number[np.flatnonzero(~blank)] = found[name].to_numpy(dtype=object)
-    return pd.Series(per_number[codes], index=statuses.index, name=name, dtype=object)
+        value_codes, categories = pd.factorize(found[name].to_numpy(dtype=object), sort=True)
+        per_number[np.flatnonzero(~blank)] = value_codes
+    return pd.Series(
+        pd.Categorical.from_codes(per_number[codes], categories=pd.Index(categories, dtype=object)),
+        index=statuses.index,
+        name=name,
+    )
 
 
 def local_hour(statuses: pd.DataFrame) -> pd.Series:
@@ -135,9 +142,17 @@ def local_hour(statuses: pd.DataFrame) -> pd.Series:
         zones = _numbering(statuses, "time_zone")
     else:
         zones = pd.Series(np.nan, index=statuses.index, dtype=object)
-    zones = zones.astype(object).where(zones.notna(), SERVICE_TZ)
+    if isinstance(zones.dtype, pd.CategoricalDtype):  # the numbering plan's: no row hashing
+        codes = zones.cat.codes.to_numpy()
+        names = list(zones.cat.categories)
+    else:
+        codes, names = pd.factorize(zones)
+        names = list(names)
+    missing = codes < 0  # an unknown zone: Moscow
+    if missing.any():
+        codes = np.where(missing, len(names), codes)
+        names.append(SERVICE_TZ)
     hours = np.full(len(statuses), -1, dtype=np.int64)
-    codes, names = pd.factorize(zones)
     sent_values = sent.reset_index(drop=True)
     for i, zone in enumerate(names):
         rows = np.flatnonzero(codes == i)
