@@ -13,6 +13,7 @@
     targetsms campaign compare spring autumn [--by variant]
     targetsms spend [--freq W]
     targetsms emulator --port 8000
+    targetsms numbering update DEF-9xx.csv             a newer registry of mobile ranges
 
 Credentials come from ``TARGETSMS_USER``, ``TARGETSMS_PASSWORD`` and ``TARGETSMS_URL`` (or a ``.env``
 file); the journal from ``--store``, ``TARGETSMS_STORE`` or the user data dir. Exit codes: 0 done,
@@ -191,6 +192,76 @@ def _read_csv(path: str, phone_column: str | None) -> tuple[pd.DataFrame, str]:
     return contacts, column
 
 
+# ---- campaign send: variants, windows, rate cap (planning)
+
+_NAME_COLUMNS = ("name", "имя", "фио", "first name", "full name", "клиент", "client", "фамилия")
+
+
+def _templates(text: str | None, variants: tuple[str, ...]) -> str | dict[str, str]:
+    """``--text`` or the ``--variant NAME=TEXT`` options as send_campaign's ``text``."""
+    if variants and text is not None:
+        raise InputError(text="give --text or --variant, not both", field="--variant")
+    if not variants:
+        if text is None:
+            raise InputError(text="give the text: --text or --variant NAME=TEXT", field="--text")
+        return text
+    out: dict[str, str] = {}
+    for item in variants:
+        name, eq, body = item.partition("=")
+        if not eq or not name.strip() or name.strip() in out:
+            raise InputError(
+                text=f"--variant {item!r}: write NAME=TEXT, names unique", field="--variant"
+            )
+        out[name.strip()] = body
+    return out
+
+
+def _until(value: str | None) -> datetime | None:
+    """``--until`` as a tz-aware time: ISO 8601, the machine's local zone when none is given."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).astimezone()
+    except ValueError:
+        raise InputError(
+            text=f"--until {value!r}: write e.g. 2026-12-02T21:00", field="--until"
+        ) from None
+
+
+def _echo_plan(estimate: pd.DataFrame) -> None:
+    """Per variant (parts, cost) and when the scheduled recipients become sendable."""
+    summary = estimate.attrs["summary"]
+    variants = estimate.attrs.get("variants")
+    if variants is not None and (variants["variant"] != "-").any():
+        click.echo("variants:")
+        _echo_table(variants, max_rows=None)
+    schedule = estimate.attrs.get("schedule")
+    if schedule is not None and len(schedule):
+        click.echo(f"sendable now: {summary['sendable_now']}; the rest when their window opens:")
+        _echo_table(schedule, max_rows=10)
+
+
+def _not_sent(
+    frame: pd.DataFrame, contacts: pd.DataFrame, column: str, template: str | dict[str, str]
+) -> pd.DataFrame:
+    """The rows not sent, named by file line, with the name column next to the phone."""
+    from .planning import parse_template, row_names, template_fields
+
+    lowered = {str(c).strip().lower(): c for c in contacts.columns if c != column}
+    name = next((lowered[a] for a in _NAME_COLUMNS if a in lowered), None)
+    if name is None:
+        texts = template.values() if isinstance(template, dict) else [template]
+        fields = [f for t in texts for f in template_fields(parse_template(t))]
+        name = next((f for f in fields if f in contacts.columns and f != column), None)
+    table = frame[[column]].copy()
+    table.insert(0, "where", row_names(frame))  # the subset keeps the file's line numbers
+    if name is not None:
+        table[name] = frame[name]
+    for extra in ("outcome", "error_code", "error_text"):
+        table[extra] = frame[extra]
+    return table
+
+
 def _statuses_table(statuses: pd.DataFrame) -> pd.DataFrame:
     columns = [c for c in _STATUS_COLUMNS if c in statuses.columns]
     if "error_code" in statuses.columns and statuses["error_code"].notna().any():
@@ -306,11 +377,12 @@ def status(ctx: click.Context, ids: tuple, campaign: str | None, concurrency: in
 def balance(ctx: click.Context) -> None:
     """Show the money balance and SMS left per direction; save a snapshot to the journal."""
     from .analytics import packages_frame
+    from .balances import snapshot_balance
     from .journal import Journal
 
     client = _client()
     with Journal(_store(ctx)) as journal:
-        current = client.balance(store=journal)
+        current = snapshot_balance(client, store=journal)
         where = journal.path
     click.echo(f"balance: {current.amount:.2f} {current.currency}")
     packages = packages_frame(current)
@@ -329,9 +401,27 @@ def campaign() -> None:
 
 @campaign.command("send", short_help="Send a personalised campaign from a CSV.")
 @click.argument("csv_file", metavar="CSV", type=click.Path(exists=True, dir_okay=False))
-@click.option("--text", required=True, help='Template over the CSV columns: "Привет, {name}!".')
+@click.option(
+    "--text", default=None, help='Template over the CSV columns: "Привет, {name|друзья}!".'
+)
 @click.option("--sender", required=True, help="Sender name (up to 11 letters, or 15 digits).")
 @click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    metavar="NAME=TEXT",
+    help="An A/B variant (repeat it; instead of --text).",
+)
+@click.option("--holdout", type=float, default=0.0, help="Share never sent (control): 0.1 = 10%.")
+@click.option("--seed", default=None, help="Seed of the stable A/B/holdout assignment.")
+@click.option("--window", default=None, metavar="HH:MM-HH:MM", help="Local send window.")
+@click.option("--wait", "wait_window", is_flag=True, help="Keep running until all are sent.")
+@click.option(
+    "--until", default=None, metavar="ISO-TIME", help="With --wait: stop waiting then (local)."
+)
+@click.option("--max-per-minute", type=float, default=None, help="Rate cap: SMS per minute.")
+@click.option("--max-parts", type=int, default=10, show_default=True, help="SMS parts per text.")
 @click.option(
     "--phone-column", default=None, help="Column with the phones (default: phone, телефон…)."
 )
@@ -355,26 +445,46 @@ def campaign_send(
     estimate_only: bool,
     concurrency: int,
     result_path: str | None,
+    variants: tuple[str, ...],
+    holdout: float,
+    seed: str | None,
+    window: str | None,
+    wait_window: bool,
+    until: str | None,
+    max_per_minute: float | None,
+    max_parts: int,
 ) -> None:
     """Send a personalised campaign to the rows of a CSV (cp1251 or UTF-8, ';' or ',')."""
     from .campaign import estimate_campaign, send_campaign
     from .contacts import write_frame_csv
     from .demo import estimate_lines
 
+    template = _templates(text, variants)
+    deadline = _until(until)
+    plan_options = {"holdout": holdout, "seed": seed, "window": window, "max_parts": max_parts}
     contacts, column = _read_csv(csv_file, phone_column)
     click.echo(
         f"{csv_file}: {len(contacts)} rows ({contacts.attrs['encoding']}, "
         f"separator {contacts.attrs['separator']!r}), phone column {column!r}"
     )
     client = None if estimate_only else _client()
-    estimate = estimate_campaign(contacts, text, phone_column=column, sender=sender, client=client)
+    estimate = estimate_campaign(
+        contacts,
+        template,
+        phone_column=column,
+        sender=sender,
+        client=client,
+        campaign=name,
+        **plan_options,
+    )
     click.echo("estimate:")
     for line in estimate_lines(estimate.attrs["summary"]):
         click.echo(line)
-    problems = estimate[estimate["outcome"] != "ready"]
+    _echo_plan(estimate)
+    problems = estimate[~estimate["outcome"].isin(["ready", "scheduled", "holdout"])]
     if len(problems):
         click.echo(f"not to be sent ({len(problems)}):")
-        _echo_table(problems[[column, "outcome", "error_code", "error_text"]], max_rows=20)
+        _echo_table(_not_sent(problems, contacts, column, template), max_rows=20)
     if estimate_only:
         if result_path:
             write_frame_csv(estimate, result_path)
@@ -382,13 +492,17 @@ def campaign_send(
     result = send_campaign(
         client,
         contacts,
-        text,
+        template,
         sender,
         phone_column=column,
         campaign=name,
         store=_store(ctx),
         concurrency=concurrency,
         progress=_progress(),
+        wait=wait_window,
+        until=deadline,
+        max_per_minute=max_per_minute,
+        **plan_options,
     )
     if result_path:
         write_frame_csv(result, result_path)
@@ -397,9 +511,9 @@ def campaign_send(
         f"campaign {name}: {_counts_line(result['outcome'])} "
         f"({summary.get('requests', 0)} requests)"
     )
-    failed = result[~result["outcome"].isin(["sent", "invalid", "duplicate"])]
+    failed = result[~result["outcome"].isin(["sent", "invalid", "duplicate", "holdout"])]
     if len(failed):
-        _echo_table(failed[[column, "msisdn", "outcome", "error_code", "error_text"]], max_rows=20)
+        _echo_table(_not_sent(failed, contacts, column, template), max_rows=20)
     click.echo(f"next: targetsms campaign refresh --campaign {name}", err=True)
 
 
@@ -689,6 +803,89 @@ def spend(ctx: click.Context, freq: str, csv_path: str | None, account: str | No
     if csv_path:
         write_frame_csv(table, csv_path)
         click.echo(f"wrote {csv_path}", err=True)
+
+
+# ---------------------------------------------------------------- numbering plan
+
+
+@cli.group(
+    "numbering", cls=_Group, short_help="The numbering plan table: operator, region, time zone."
+)
+def numbering_group() -> None:
+    """The Russian numbering plan table behind operators, regions and time zones of numbers.
+
+    A table built from the regulator's registry ships with the package; `numbering update` builds
+    your own from a newer registry file (DEF-9xx.csv, the same format), used from then on.
+    """
+
+
+@numbering_group.command("update", short_help="Rebuild the table from a newer DEF-9xx.csv file.")
+@click.argument("registry_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--date",
+    "registry_date",
+    default=None,
+    help="The registry's date, e.g. 2024-05-01 (default: the file's modification date).",
+)
+def numbering_update(registry_file: Path, registry_date: str | None) -> None:
+    """Rebuild the operator/region/time-zone table from REGISTRY_FILE (the regulator's
+    DEF-9xx.csv: `;`-separated, UTF-8 or cp1251). The new table goes to the user data dir (or
+    $TARGETSMS_NUMBERING); a file that cannot be read or checked leaves the table as it was."""
+    import hashlib
+
+    from . import numbering
+
+    raw = registry_file.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("cp1251")
+        except UnicodeDecodeError:
+            raise InputError("bad_registry", f"{registry_file}: not UTF-8 or cp1251 text") from None
+    registry = numbering.parse_registry(text, source=str(registry_file))
+    table = numbering.build_table(registry)
+    if registry_date is None:
+        registry_date = datetime.fromtimestamp(registry_file.stat().st_mtime).date().isoformat()
+    source = f"{registry_file.name} sha256:{hashlib.sha256(raw).hexdigest()}"
+    data = numbering.table_bytes(table, registry_date=registry_date, source=source)
+    target = numbering.user_table_path()
+    _replace_atomically(target, data, check=lambda path: numbering.read_table(path.read_bytes()))
+    unzoned = sorted(set(table.loc[table["time_zone"].isna(), "region"].dropna()))
+    click.echo(
+        f"numbering table: {len(table)} ranges, {table['operator'].nunique()} operators, "
+        f"registry {registry_date}, from {registry_file} -> {target}"
+    )
+    if set(unzoned) - {"Российская Федерация"}:
+        click.echo(f"regions without a known time zone (lookups give none): {', '.join(unzoned)}")
+
+
+@numbering_group.command("info", short_help="Which numbering table is in use, and its date.")
+def numbering_info() -> None:
+    """Show the registry date, source and path of the table lookups use."""
+    from .numbering import table_info
+
+    for key, value in table_info().items():
+        click.echo(f"{key}: {value}")
+
+
+def _replace_atomically(target: Path, data: bytes, *, check: Callable[[Path], object]) -> None:
+    """Write ``data`` next to ``target``, ``check`` it read back, then rename it over ``target``."""
+    import os
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        check(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- emulator and demo

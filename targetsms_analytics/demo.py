@@ -106,6 +106,7 @@ def run_demo(
         print(path.read_text(encoding="utf-8")[:100])
     """
     from .analytics import packages_frame
+    from .balances import snapshot_balance
     from .client import TargetSMSClient
     from .connect import DEMO_EMULATOR
     from .emulator import Emulator
@@ -150,7 +151,7 @@ def run_demo(
         ) as client,
         Journal(journal_path) as journal,
     ):
-        before = client.balance(store=journal)
+        before = snapshot_balance(client, store=journal)
         echo(f"Balance before: {money(before.amount)}")
 
         estimate = estimate_campaign(
@@ -194,7 +195,7 @@ def run_demo(
             + (f", {pending} still pending (timeout)" if pending else "")
         )
 
-        after = client.balance(store=journal)
+        after = snapshot_balance(client, store=journal)
         snapshots = journal.balance_snapshots()
         reconciliation = reconcile_spend(journal)
         spent = before.amount - after.amount

@@ -14,7 +14,7 @@ the package; :func:`lookup_numbers` finds each number's range by binary search
   ``г. Сочи|Краснодарский край``); ranges the registry gives to two subjects at once keep both
   (``Москва и Московская область``); nationwide ranges are ``Российская Федерация``.
 - ``time_zone`` is the IANA zone of the region (``Europe/Kaliningrad`` … ``Asia/Kamchatka``); a
-  region spanning several zones gets its capital's (Yakutia: ``Asia/Yakutsk``); None for
+  region spanning several zones gets its capital's (Yakutia: ``Asia/Yakutsk``); missing for
   nationwide ranges.
 
 MNP caveat: the operator is the one the number's range was allocated to; a subscriber who ported
@@ -40,6 +40,7 @@ import gzip
 import io
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, RaggedRowError
 from .phones import UNKNOWN_OPERATOR
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "read_table",
     "registry_date",
     "table_bytes",
+    "table_info",
     "user_table_path",
 ]
 
@@ -74,6 +76,7 @@ NUMBERING_ENV = "TARGETSMS_NUMBERING"
 #: File name of the table, in the package's ``data`` folder and in the user data dir.
 TABLE_NAME = "numbering.csv.gz"
 _FORMAT = "targetsms-numbering 1"
+_DATE = re.compile(r"[12][0-9]{3}(?:-[01][0-9](?:-[0-3][0-9])?)?")
 
 #: The registry's columns, in order (``АВС/ DEF`` is written with a space by the regulator).
 REGISTRY_COLUMNS: tuple[str, ...] = ("АВС/ DEF", "От", "До", "Емкость", "Оператор", "Регион", "ИНН")
@@ -369,7 +372,7 @@ def parse_registry(text: str, *, source: str = "registry") -> pd.DataFrame:
         >>> parse_registry(text)[["АВС/ DEF", "От", "До"]].values.tolist()
         [[900, 0, 99]]
     """
-    from .contacts import RaggedRowError, read_csv_strict
+    from .contacts import read_csv_strict
 
     text = text.removeprefix("\ufeff")
     try:
@@ -464,12 +467,18 @@ def build_table(registry: pd.DataFrame) -> pd.DataFrame:
 def table_bytes(table: pd.DataFrame, *, registry_date: str, source: str = "") -> bytes:
     """The table as the gzipped CSV that ships in the package (and that ``numbering update`` writes).
 
-    A few ``#`` lines first (format, ``registry_date``, source file and its SHA-256), then the
-    columns of :func:`build_table`. The gzip header carries no time stamp, so the same registry
+    A few ``#`` lines first (format, ``registry_date`` — ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` —,
+    source file and its SHA-256), then the columns of :func:`build_table`. The gzip header carries no time stamp, so the same registry
     always gives the same bytes.
 
     Example: ``Path("numbering.csv.gz").write_bytes(table_bytes(build_table(registry), registry_date="2023"))``.
     """
+    if not _DATE.fullmatch(registry_date):
+        raise InputError(
+            "invalid_input",
+            f"registry date {registry_date!r}: write it as 2024, 2024-05 or 2024-05-01",
+        )
+    source = " ".join(source.split())
     body = table.loc[:, list(_TABLE_COLUMNS)].to_csv(sep=";", index=False, lineterminator="\n")
     head = f"# {_FORMAT}\n# registry_date: {registry_date}\n# source: {source}\n"
     return gzip.compress((head + body).encode("utf-8"), compresslevel=9, mtime=0)
@@ -573,7 +582,33 @@ def _current_table() -> _Table:
         stat = path.stat()
     except OSError:
         return _shipped_table()
-    return _user_table(str(path), stat.st_mtime_ns, stat.st_size)
+    try:
+        return _user_table(str(path), stat.st_mtime_ns, stat.st_size)
+    except (InputError, OSError) as exc:  # unreadable, or written by another version's format
+        warnings.warn(
+            f"numbering table {path} cannot be used ({exc}); using the shipped one: "
+            "run `targetsms numbering update` again or delete the file",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return _shipped_table()
+
+
+def table_info() -> dict[str, object]:
+    """Which table :func:`lookup_numbers` uses: ``registry_date``, ``source`` (the registry file and
+    its SHA-256), ``path`` (the user's table, or ``"shipped"``), ``ranges``, ``operators``.
+
+    Example: ``table_info()["path"]`` is ``'shipped'`` until ``targetsms numbering update`` ran.
+    """
+    table = _current_table()
+    user = user_table_path()
+    return {
+        "registry_date": table.registry_date,
+        "source": table.source,
+        "path": str(user) if table is not _shipped_table() else "shipped",
+        "ranges": len(table.starts),
+        "operators": len(set(table.operators[:-1])),
+    }
 
 
 def registry_date() -> str:
@@ -589,14 +624,21 @@ def registry_date() -> str:
 _POWERS = 10 ** np.arange(9, -1, -1, dtype=np.int64)
 
 
+_CHUNK = 1 << 16  # rows converted at a time: bounds the temporary arrays (~100 bytes a row)
+
+
 def _national_numbers(values: np.ndarray) -> np.ndarray:
     """``9XXXXXXXXX`` as int64 for each ``79XXXXXXXXX``; -1 for anything else (vectorized)."""
-    text = values.astype("U12")  # one character more than an msisdn: longer values stay invalid
-    codes = text.view(np.uint32).reshape(len(text), 12)
-    digits = codes[:, 1:11].astype(np.int64) - 48
-    ok = (codes[:, 0] == ord("7")) & (codes[:, 1] == ord("9")) & (codes[:, 11] == 0)
-    ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
-    return np.where(ok, digits @ _POWERS, -1)
+    out = np.empty(len(values), dtype=np.int64)
+    for begin in range(0, len(values), _CHUNK):
+        chunk = values[begin : begin + _CHUNK]
+        text = chunk.astype("U12")  # one character more than an msisdn: longer ones stay invalid
+        codes = text.view(np.uint32).reshape(len(text), 12)
+        digits = codes[:, 1:11].astype(np.int64) - 48
+        ok = (codes[:, 0] == ord("7")) & (codes[:, 1] == ord("9")) & (codes[:, 11] == 0)
+        ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+        out[begin : begin + len(chunk)] = np.where(ok, digits @ _POWERS, -1)
+    return out
 
 
 def lookup_numbers(phones: Iterable[object] | pd.Series | np.ndarray) -> pd.DataFrame:

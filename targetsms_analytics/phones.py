@@ -124,6 +124,22 @@ def _fast_ru(text: str) -> str | None:
 # --------------------------------------------------------------------- the slow path
 
 _INTERNATIONAL_00 = re.compile(r"^[ (\-.]*00(?=[^0])")
+# A negative number ("-79123456787", or an int below zero) is a typo or a formula, not a phone;
+# phonenumbers would drop the sign. Dashes, hyphens and minus signs, after an optional "+".
+_LEADING_MINUS = re.compile(r"^\+?\s*[-\u2010-\u2015\u2212]")
+# Separators between several numbers in one cell ("79123456792;79123456793"): phonenumbers reads
+# the first of some of these (";" starts RFC 3966 parameters) and drops the rest silently.
+_LIST_SEPARATORS = re.compile(r"[;,|/\\\n\r\t]|\s(?:или|и|or|and)\s", re.IGNORECASE)
+_DIGIT = re.compile(r"[0-9]")
+
+
+def _several_numbers(text: str) -> bool:
+    """True when ``text`` holds two or more parts of 7+ digits each (not a number and a short
+    extension such as ``"…; доб. 12"``)."""
+    if _LIST_SEPARATORS.search(text) is None:
+        return False
+    parts = _LIST_SEPARATORS.split(text)
+    return sum(len(_DIGIT.findall(part)) >= 7 for part in parts) >= 2
 
 
 @lru_cache(maxsize=1 << 16)
@@ -145,6 +161,8 @@ def _check_text(text: str, region: str | None) -> tuple[str | None, str | None]:
     text = text.strip()
     if not text or text.casefold() in _MISSING_WORDS:
         return None, PHONE_MISSING
+    if _LEADING_MINUS.match(text) or _several_numbers(text):
+        return None, PHONE_INVALID
     # A float column that went through astype(str): "79001234567.0".
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -15,12 +16,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import targetsms_analytics as ts
 from targetsms_analytics import journal as journal_mod
+from targetsms_analytics.errors import InputError
 from targetsms_analytics.journal import (
     SCHEMA_VERSION,
     Journal,
     JournalError,
     default_store_path,
+    open_journal,
     request_fingerprint,
 )
 from targetsms_analytics.protocol import Balance, StatusDetail
@@ -494,3 +498,223 @@ def test_opening_a_new_file_waits_for_another_process_creating_it(tmp_path):
     finally:
         release.join()
         other.close()
+
+
+# ---------------------------------------------------------------- issue 9: store refusals
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://me:secret@db.example/journal", "postgresql://me@db/j", "sqlite+foo://x", "s3://b/k"],
+)
+def test_a_store_url_of_an_unsupported_kind_is_refused_and_nothing_is_created(
+    url, tmp_path, monkeypatch
+):
+    # 0.1 turned "postgresql://…" into a SQLite file in a folder named "postgresql:".
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as info:
+        Journal(url)
+    assert info.value.code == "store_unsupported"
+    assert "secret" not in str(info.value)  # a URL may hold a password: only its kind is named
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv("TARGETSMS_STORE", url)
+    with pytest.raises(InputError):
+        Journal()
+
+
+def test_a_sqlite_file_of_another_application_is_refused_untouched(tmp_path):
+    path = tmp_path / "crm.sqlite"
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, phone TEXT)")
+    raw.execute("INSERT INTO customers (phone) VALUES ('79001234567')")
+    raw.commit()
+    raw.close()
+    before = path.read_bytes()
+    with pytest.raises(JournalError, match="not a targetsms journal"):
+        Journal(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.sqlite"]  # no -wal, no -shm
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    raw.close()
+
+
+def test_a_file_that_is_no_database_is_refused_untouched(tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_text("phone\n79001234567\n" * 100)
+    before = path.read_bytes()
+    with pytest.raises(JournalError, match="not a journal"):
+        Journal(path)
+    assert path.read_bytes() == before
+
+
+def test_a_memory_store_is_refused_for_sending(monkeypatch):
+    with pytest.raises(InputError) as info, open_journal(":memory:", sending=True):
+        pass
+    assert info.value.code == "store_in_memory"
+    monkeypatch.setenv("TARGETSMS_STORE", ":memory:")
+    with pytest.raises(InputError), open_journal(None, sending=True):
+        pass
+    with open_journal(":memory:") as j:  # reading (tests, examples) is fine
+        assert j.schema_version == SCHEMA_VERSION
+
+
+def test_send_campaign_refuses_a_memory_store_before_any_request(client, emulator):
+    contacts = pd.DataFrame({"phone": ["79001234567"]})
+    with pytest.raises(InputError, match="send everyone again"):
+        ts.send_campaign(client, contacts, "Hi", "SHOP", store=":memory:", progress=False)
+    assert emulator.sent_phones() == []
+
+
+# ---------------------------------------------------------------- issue 8 item 14: read-only
+
+
+def test_a_readonly_journal_reads_and_writes_nothing(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        t = begin(j, ["79001234567"])
+        j.finish_batch(t.id, "sent", sms_ids=["1"])
+    before = path.read_bytes()
+    with Journal(path, readonly=True) as r:
+        assert r.campaign_messages("c")["sms_id"].tolist() == ["1"]
+        with pytest.raises(JournalError, match="read-only"):
+            r.ensure_campaign("x", user="demo")
+    assert path.read_bytes() == before
+
+
+def test_a_readonly_missing_journal_reads_as_empty_and_is_not_created(tmp_path):
+    path = tmp_path / "none" / "j.sqlite"
+    with Journal(path, readonly=True) as r:
+        assert r.campaigns().empty
+    assert not path.parent.exists()
+
+
+def test_reading_a_01_journal_upgrades_it_when_the_medium_is_writable(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    shutil.copyfile(ROOT / "tests" / "data" / "journal-0.1.sqlite3", path)
+    with pytest.raises(JournalError, match="older"):
+        Journal(path, readonly=True)
+    with open_journal(path, readonly=True) as j:
+        assert j.schema_version == SCHEMA_VERSION
+
+
+_REPORT_ON_READONLY_MEDIA = r"""
+set -e
+mount --bind "$1" "$2"
+mount -o remount,ro,bind "$2"
+if touch "$2/probe" 2>/dev/null; then echo "not read-only"; exit 97; fi
+"$3" -c 'from targetsms_analytics.cli import main; main()' --store "$2/journal.sqlite3" campaign report --campaign spring
+"""
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1) for a ro mount")
+@pytest.mark.parametrize("mode", ["delete", "wal"])
+def test_campaign_report_works_on_read_only_media(tmp_path, mode):
+    # An archived journal (often taken out of WAL first) on a read-only medium: 0.1 tried to
+    # switch it to WAL and failed with "attempt to write a readonly database".
+    src, media = tmp_path / "src", tmp_path / "media"
+    src.mkdir()
+    media.mkdir()
+    with Journal(src / "journal.sqlite3") as j:
+        t = begin(j, ["79001234567", "79001234568"], campaign="spring")
+        j.finish_batch(t.id, "sent", sms_ids=["11", "12"])
+        j.save_statuses([StatusDetail("11", "deliver", None, 1, 1.5)], account=ACCOUNT)
+    raw = sqlite3.connect(src / "journal.sqlite3")
+    raw.execute(f"PRAGMA journal_mode = {mode}")
+    raw.close()
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("unshare -m is not permitted here")
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", _REPORT_ON_READONLY_MEDIA, "sh", src, media, sys.executable],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "deliver" in done.stdout
+
+
+# ---------------------------------------------------------------- issue 9: new columns
+
+
+def test_variant_and_contacts_are_kept_and_expanded_in_frames():
+    j = Journal(":memory:")
+    t = begin(j, ["79001234567", "79001234568"], variant="B",
+              contacts={"79001234567": {"city": "Омск", "name": "Анна", "text": "clash"}})  # fmt: skip
+    j.finish_batch(t.id, "sent", sms_ids=["1", "2"])
+    messages = j.campaign_messages("c")
+    assert messages["variant"].tolist() == ["B", "B"]
+    assert messages["city"].tolist() == ["Омск", None]
+    assert messages["name"].tolist() == ["Анна", None]
+    assert messages["text"].tolist() == ["Hi", "Hi"]  # a clashing key does not replace a column
+    assert j.batches("c")["variant"].tolist() == ["B"]
+    record = j.records("c")["79001234567"]
+    assert record["variant"] == "B" and record["contact"]["city"] == "Омск"
+
+
+def test_hold_writes_scheduled_and_holdout_rows_and_never_touches_an_outcome():
+    j = Journal(":memory:")
+    sent = begin(j, ["79001234567"], campaign="spring")
+    j.finish_batch(sent.id, "sent", sms_ids=["1"])
+    when = datetime(2030, 1, 1, 6, 0, tzinfo=UTC)
+
+    def row(msisdn, status, not_before=None):
+        return {"msisdn": msisdn, "text": "Hi", "parts": 1, "sender": "SHOP", "variant": "A",
+                "status": status, "not_before": not_before, "contact": {"city": "Omsk"}}  # fmt: skip
+
+    written = j.hold(
+        "spring",
+        [row("79001234567", "holdout"), row("79001234568", "holdout"),
+         row("79001234569", "scheduled", when)],
+        account=ACCOUNT,
+    )  # fmt: skip
+    assert written == 2
+    records = j.records("spring")
+    assert records["79001234567"]["status"] == "sent"  # an outcome is never touched
+    assert records["79001234568"]["status"] == "holdout"
+    assert records["79001234569"]["status"] == "scheduled"
+    assert records["79001234569"]["not_before"] == when
+    messages = j.campaign_messages("spring").set_index("msisdn")
+    assert messages.loc["79001234569", "not_before"] == pd.Timestamp(when)
+    assert messages.loc["79001234568", "city"] == "Omsk"
+    # scheduled is claimable (the caller decides when); holdout never
+    ticket = begin(j, ["79001234568", "79001234569"], campaign="spring")
+    assert ticket.phones == ["79001234569"]
+    # a scheduled row may be re-held (a new window); a holdout one is an outcome
+    assert j.hold("spring", [row("79001234568", "scheduled")], account=ACCOUNT) == 0
+    summary = j.campaigns().set_index("campaign").loc["spring"]
+    assert (summary["sent"], summary["holdout"], summary["inflight"]) == (1, 1, 1)
+    with pytest.raises(ValueError):
+        j.hold("spring", [row("79001234570", "sent")], account=ACCOUNT)
+
+
+# ---------------------------------------------------------------- issue 12
+
+
+def test_the_journal_builds_no_wire_request(monkeypatch):
+    from targetsms_analytics import protocol
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the journal must not build wire requests")
+
+    monkeypatch.setattr(protocol, "send_params", forbidden)
+    monkeypatch.setattr(protocol, "encode_query", forbidden)
+    monkeypatch.setattr(protocol, "build_url", forbidden)
+    j = Journal(":memory:")
+    t = begin(j, ["79001234567"])
+    assert t.fingerprint == request_fingerprint(URL, "demo", "SHOP", ["79001234567"], "Hi")
+    assert "send_params" not in Path(journal_mod.__file__).read_text()
+
+
+def test_run_liveness_is_journal_state_seen_by_every_journal_of_the_file(tmp_path):
+    # 0.1 kept live runs in a process-global set; now any Journal of the file sees a live run.
+    assert not hasattr(journal_mod, "_LIVE_TOKENS")
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as sender, Journal(path) as other:
+        token = sender.begin_run("c", account=ACCOUNT)
+        begin(sender, ["79001234567"], token=token)
+        assert other.recover_inflight("c") == 0  # alive: another Journal object, same process
+        sender.end_run(token)
+        assert other.recover_inflight("c") == 1

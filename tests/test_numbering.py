@@ -360,3 +360,149 @@ def test_a_user_table_is_preferred_and_names_its_date(monkeypatch, tmp_path, sam
     found = lookup_numbers(_msisdns(sample["АВС/ DEF"].head(1), sample["От"].head(1)))
     assert found.attrs["registry_date"] == numbering.registry_date() == "2030-01-01"
     assert found["operator"].tolist() == ["Новый"]
+
+
+# ----------------------------------------------------------------- targetsms numbering update
+
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from targetsms_analytics.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def user_table(monkeypatch, tmp_path) -> Path:
+    path = tmp_path / "data" / "numbering.csv.gz"
+    monkeypatch.setenv(numbering.NUMBERING_ENV, str(path))
+    return path
+
+
+def test_update_builds_the_users_table_and_lookups_use_it(user_table, sample) -> None:
+    assert numbering.table_info()["path"] == "shipped"
+    result = _cli("numbering", "update", str(SAMPLE), "--date", "2031-02-03")
+    assert result.exit_code == 0, result.output
+    assert f"{len(sample)} ranges" in result.output and "2031-02-03" in result.output
+    assert user_table.is_file() and [p.name for p in user_table.parent.iterdir()] == [
+        user_table.name
+    ]
+    found = lookup_numbers(_msisdns(sample["АВС/ DEF"], sample["До"]))
+    assert found.attrs["registry_date"] == "2031-02-03"
+    assert (found["operator"] != "unknown").all()
+    # a range the sample does not hold: the user's table is the one in use, not the shipped one
+    sampled = set(build_table(sample)["start"])
+    missing = next(int(s) for s in numbering._shipped_table().starts if int(s) not in sampled)
+    assert lookup_numbers([f"7{missing}"])["operator"].iat[0] == "unknown"
+    info = _cli("numbering", "info").output
+    assert "registry_date: 2031-02-03" in info and f"path: {user_table}" in info
+    assert "DEF-9xx-sample.csv sha256:" in info
+
+
+def test_update_dates_the_registry_by_the_file_when_not_told(user_table, tmp_path) -> None:
+    import os
+
+    copy = tmp_path / "DEF-9xx.csv"
+    copy.write_bytes(SAMPLE.read_bytes())
+    when = datetime(2025, 3, 4, 12).timestamp()
+    os.utime(copy, (when, when))
+    assert _cli("numbering", "update", str(copy)).exit_code == 0
+    assert numbering.registry_date() == "2025-03-04"
+
+
+def test_update_reads_a_cp1251_registry(user_table, tmp_path) -> None:
+    copy = tmp_path / "cp1251.csv"
+    copy.write_bytes(SAMPLE.read_text(encoding="utf-8-sig").encode("cp1251"))
+    assert _cli("numbering", "update", str(copy), "--date", "2024").exit_code == 0
+    assert lookup_numbers(["79000000000"])["operator"].tolist() == ["Т2"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"\x89PNG\r\n\x1a\n\x00\x00\x98\x98",
+        "АВС/ DEF;От;До;Емкость;Оператор;Регион;ИНН\n900;0;99;100;A;B\n900;100;x;1;A;B;1\n".encode(),
+        "АВС/ DEF;От;До;Емкость;Оператор;Регион;ИНН\n900;0;99;100;A;B;1;2\n".encode(),
+        b"code;from;to\n900;0;99\n",
+    ],
+)
+def test_a_malformed_registry_never_replaces_the_table(
+    user_table, tmp_path, sample, content
+) -> None:
+    assert _cli("numbering", "update", str(SAMPLE), "--date", "2030").exit_code == 0
+    before = user_table.read_bytes()
+    bad = tmp_path / "bad registry.csv"
+    bad.write_bytes(content)
+    result = _cli("numbering", "update", str(bad))
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(bad) in lines[0], result.stderr
+    assert user_table.read_bytes() == before
+    assert [p.name for p in user_table.parent.iterdir()] == [user_table.name]  # no temp file left
+    assert numbering.registry_date() == "2030"
+
+
+def test_update_of_a_missing_file_names_it(user_table, tmp_path) -> None:
+    result = _cli("numbering", "update", str(tmp_path / "nope.csv"))
+    assert result.exit_code == 2 and "nope.csv" in result.output + result.stderr
+    assert not user_table.exists()
+
+
+def test_update_refuses_a_date_that_is_not_one(user_table) -> None:
+    result = _cli("numbering", "update", str(SAMPLE), "--date", "2024\n# format: x")
+    assert result.exit_code == 2 and "registry date" in result.stderr
+    assert not user_table.exists()
+
+
+def test_the_readme_example_is_what_lookup_numbers_prints() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Operator, region and time zone") :]
+    example = section[
+        section.index("```python\n") + 10 : section.index("```", section.index("```python") + 9)
+    ]
+    call = example.splitlines()[0]
+    printed = [line.removeprefix("# ") for line in example.splitlines()[1:5]]
+    frame = eval(call, {"ts": ts})
+    assert frame.to_string().splitlines() == printed
+
+
+def test_lookup_in_chunks_gives_what_one_chunk_gives(monkeypatch) -> None:
+    values = ["79161234567", "x", "79221234567", None, "79031234567", "74951234567", "79991234567"]
+    whole = lookup_numbers(values)
+    monkeypatch.setattr(numbering, "_CHUNK", 2)
+    pd.testing.assert_frame_equal(lookup_numbers(values), whole)
+    assert whole["operator"].tolist() == ["МТС", "unknown", "МегаФон", "unknown", "Билайн",
+                                          "unknown", "Скартел"]  # fmt: skip
+
+
+@given(st.text(max_size=40))
+def test_brand_of_operator_is_idempotent_and_never_empty_for_a_name(name: str) -> None:
+    brand = brand_of_operator(name)
+    assert brand_of_operator(brand) == brand or not brand.strip()
+    if name.strip():
+        assert brand.strip()
+
+
+def test_an_unusable_user_table_falls_back_to_the_shipped_one_with_a_warning(user_table) -> None:
+    user_table.parent.mkdir(parents=True)
+    user_table.write_bytes(gzip.compress(b"# targetsms-numbering 99\nstart;end\n"))
+    with pytest.warns(RuntimeWarning, match="cannot be used"):
+        found = lookup_numbers(["79161234567"])
+    assert found["operator"].tolist() == ["МТС"] and found.attrs["registry_date"] == "2023"
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="the full registry is in ../shared (CI only)")
+def test_the_shipped_table_is_what_the_build_script_makes_of_the_registry() -> None:
+    import hashlib
+    from importlib import resources
+
+    raw = FULL.read_bytes()
+    source = f"DEF-9xx.csv sha256:{hashlib.sha256(raw).hexdigest()}"
+    rebuilt = table_bytes(build_table(_registry(FULL)), registry_date="2023", source=source)
+    shipped = resources.files("targetsms_analytics").joinpath("data", "numbering.csv.gz")
+    # compared uncompressed: another zlib may compress the same text to other bytes
+    assert gzip.decompress(rebuilt) == gzip.decompress(shipped.read_bytes()), (
+        "run scripts/build_numbering.py and commit the table"
+    )

@@ -63,7 +63,7 @@ def test_refresh_fetches_and_redraws(store, client, emulator):
 
 def test_refresh_failure_is_shown_not_raised(store, client, monkeypatch):
     def unreachable(sms_id):  # the service cannot be reached (same account: same endpoint)
-        raise ts.TransportError("transport", "connection refused", maybe_sent=False)
+        raise ts.ConnectError("transport", "connection refused")
 
     monkeypatch.setattr(client, "status_detail", unreachable)
     board = Dashboard(store=store, client=client)
