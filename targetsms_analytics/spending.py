@@ -88,8 +88,8 @@ def reconcile_spend(
     statuses, paid from packages vs from money, spend by balance, top-ups, difference, mismatch).
 
     The snapshots must bracket the sends: take one before and one after each campaign
-    (``ts.snapshot_balance(client, store=...)``, ``client.balance(store=...)``, or
-    ``send_campaign(..., snapshot_balance=True)``). With fewer than two snapshots the result
+    (``ts.snapshot_balance(client, store=...)``, or ``targetsms balance`` on the command line).
+    With fewer than two snapshots the result
     has no rows. Makes no request.
 
     Example::

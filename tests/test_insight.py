@@ -235,14 +235,14 @@ def test_reconcile_spend_on_the_emulator_with_a_top_up_between(tmp_path):
         ts.TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=0.0) as client,
     ):
         emu.add_account("demo", "demo", balance=50.0, packages={"Россия": 4, "МТС": 2})
-        client.balance(store=store)
+        ts.snapshot_balance(client, store=store)
         ts.send_campaign(
             client, contacts, "Привет", "SHOP", campaign="a", store=store, progress=False
         )
         ts.fetch_statuses(client, "a", store=store, progress=False)
-        client.balance(store=store)
+        ts.snapshot_balance(client, store=store)
         emu.top_up("demo", 100.0)
-        client.balance(store=store)
+        ts.snapshot_balance(client, store=store)
     result = ts.reconcile_spend(store)
     assert len(result) == 1
     row = result.iloc[0]
