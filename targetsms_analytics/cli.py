@@ -514,6 +514,13 @@ def campaign_send(
     failed = result[~result["outcome"].isin(["sent", "invalid", "duplicate", "holdout"])]
     if len(failed):
         _echo_table(_not_sent(failed, contacts, column, template), max_rows=20)
+    scheduled = result.loc[result["outcome"] == "scheduled", "not_before"]
+    if len(scheduled):
+        click.echo(
+            f"{len(scheduled)} scheduled for their send window: run the same command again from "
+            f"{scheduled.min():%Y-%m-%d %H:%M} UTC (or add --wait)",
+            err=True,
+        )
     click.echo(f"next: targetsms campaign refresh --campaign {name}", err=True)
 
 

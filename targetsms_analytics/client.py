@@ -266,7 +266,7 @@ def _bad_url_char(ch: str) -> bool:
 
 
 def _checked_url(url: object, *, allow_insecure: bool) -> str:
-    """The service URL, or ``InputError`` (``invalid_url``, ``insecure_url``) saying why not.
+    """The service URL, or ``InputError`` ``invalid_url`` saying why not.
 
     The URL is read by the parser that connects (urllib3's ``parse_url``) and must read the same
     with ``urllib.parse``; userinfo, backslashes, whitespace and control characters are refused
@@ -274,8 +274,8 @@ def _checked_url(url: object, *, allow_insecure: bool) -> str:
     the URL: it may hold a password.
     """
 
-    def bad(why: str, code: str = "invalid_url") -> InputError:
-        return InputError(code, why, field="url")
+    def bad(why: str) -> InputError:
+        return InputError("invalid_url", why, field="url")
 
     if not isinstance(url, str) or not url:
         raise bad("the service URL must be a non-empty str")
@@ -302,8 +302,7 @@ def _checked_url(url: object, *, allow_insecure: bool) -> str:
     if scheme == "http" and not allow_insecure and not _is_loopback(host):
         raise bad(
             f"refusing plain http:// to {host}: the password travels in the URL. "
-            "Use https://, or pass allow_insecure=True if you really mean it.",
-            "insecure_url",
+            "Use https://, or pass allow_insecure=True if you really mean it."
         )
     return url
 
