@@ -4,8 +4,8 @@ Pure: functions of the frame (no I/O, no clock). ``delivery_report``, ``compare`
 ``failure_report`` call :func:`derived_column` for a ``by`` key the frame does not have.
 
 - ``date``: the Moscow calendar day of ``sent_at`` (``changed_at`` where missing);
-- ``region``, ``time_zone``: from the numbering plan (``numbering.lookup_numbers``), once per
-  distinct ``msisdn``; NaN for a row without a number or with an unknown one;
+- ``region``, ``time_zone``: from the numbering plan (``numbering.lookup_numbers``) for
+  ``msisdn``; NaN for a row without a number or with an unknown one;
 - ``hour``: the local hour (0–23) of ``sent_at`` in the recipient's time zone, Moscow when the
   zone is unknown; NA without ``sent_at``;
 - ``variant``: NaN for every row (a frame from before variants: one group).
@@ -84,37 +84,21 @@ def moscow_dates(statuses: pd.DataFrame) -> pd.Series:
     return when.dt.tz_convert(SERVICE_TZ).dt.tz_localize(None).dt.normalize().rename("date")
 
 
-def _distinct_numbers(msisdn: pd.Series) -> tuple[np.ndarray, pd.Series, np.ndarray]:
-    """Row codes, the distinct numbers as text, and which of them are blank."""
-    codes, uniques = pd.factorize(msisdn)
-    if pd.api.types.is_numeric_dtype(uniques.dtype):  # 79161234567 read from a CSV as a number
-        numbers = pd.Series(np.asarray(uniques, dtype=np.int64).astype(str))
-    elif pd.api.types.is_string_dtype(uniques.dtype) and uniques.dtype != object:
-        numbers = pd.Series(uniques)
-    else:
-        numbers = pd.Series(np.asarray(uniques, dtype=object)).astype(str)
-    # send_campaign leaves msisdn empty where there is no number
-    blank = numbers.eq("").to_numpy(dtype=bool)
-    return codes, numbers, blank
-
-
 def _numbering(statuses: pd.DataFrame, name: str) -> pd.Series:
-    """``region`` or ``time_zone`` per row from the numbering plan, looked up per distinct number."""
+    """``region`` or ``time_zone`` per row from the numbering plan, as a categorical.
+
+    The plan is looked up row by row (a vectorized search: a million rows in well under a second,
+    faster than finding the distinct numbers first); blank, missing and unknown numbers are NaN.
+    """
     if "msisdn" not in statuses.columns:
         raise KeyError(f"{name!r} needs a {name!r} or an 'msisdn' column")
-    codes, numbers, blank = _distinct_numbers(statuses["msisdn"])
     from .numbering import lookup_numbers  # lazy: the numbering table loads on first use
 
-    # codes per distinct number, then per row: a categorical groups without hashing every row
-    per_number = np.full(len(numbers) + 1, -1, dtype=np.intp)  # the last: a missing msisdn (-1)
-    categories: list[str] | pd.Index = []
-    wanted = numbers[~blank]
-    if len(wanted):
-        found = lookup_numbers(wanted.to_numpy(dtype=object))
-        value_codes, categories = pd.factorize(found[name].to_numpy(dtype=object), sort=True)
-        per_number[np.flatnonzero(~blank)] = value_codes
+    found = lookup_numbers(statuses["msisdn"].to_numpy(dtype=object))
+    # a categorical groups (and gives local hours) without hashing every row again
+    codes, categories = pd.factorize(found[name].to_numpy(dtype=object), sort=True)
     return pd.Series(
-        pd.Categorical.from_codes(per_number[codes], categories=pd.Index(categories, dtype=object)),
+        pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object)),
         index=statuses.index,
         name=name,
     )
