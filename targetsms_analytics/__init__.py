@@ -43,6 +43,7 @@ from .errors import (
     TransportError,
     UnknownResponseError,
 )
+from .insight import compare, failure_report
 from .numbering import lookup_numbers
 from .phones import normalize_phone, operator_of
 from .protocol import (
@@ -54,6 +55,7 @@ from .protocol import (
     parse_status_detail,
 )
 from .segments import count_parts
+from .spending import reconcile_spend
 from .statuses import fetch_statuses, load_statuses, wait_for_final
 from .store import Journal, campaigns
 
@@ -88,12 +90,14 @@ __all__ = [
     "TransportError",
     "UnknownResponseError",
     "campaigns",
+    "compare",
     "connect",
     "count_parts",
     "credentials_available",
     "delivery_report",
     "emulator_of",
     "estimate_campaign",
+    "failure_report",
     "fetch_statuses",
     "latency_seconds",
     "load_statuses",
@@ -105,6 +109,7 @@ __all__ = [
     "parse_balance",
     "parse_status_detail",
     "read_contacts",
+    "reconcile_spend",
     "resend_unknown",
     "send_campaign",
     "snapshot_balance",
