@@ -505,3 +505,12 @@ def test_campaign_list_and_a_store_url_on_the_command_line(store, client, emulat
     monkeypatch.setenv("TARGETSMS_STORE", store)  # the environment names the store too
     listed = ts.campaigns()
     assert listed["campaign"].tolist() == ["spring"] and listed["sent"].tolist() == [2]
+
+
+def test_the_store_docstring_examples_run():
+    import doctest
+    import importlib
+
+    for name in ("", "._common", ".base", ".sqlite", ".schema"):
+        module = importlib.import_module(f"targetsms_analytics.store{name}")
+        assert doctest.testmod(module).failed == 0, name
