@@ -688,8 +688,9 @@ def send_campaign(
       ``variant``). Holdout rows have outcome ``holdout``: journaled, never sent.
     - **Send windows**: with ``window=("09:00", "21:00")`` a recipient is sent only while their
       local time (time zone from the numbering plan; unknown: Moscow) is inside it (a window may
-      cross midnight). The others are ``scheduled`` (journaled, ``not_before`` = when their
-      window opens); a later call sends those whose window has opened, nobody twice.
+      cross midnight), checked again just before each request (a window that closes during a
+      long run holds the rest). The others are ``scheduled`` (journaled, ``not_before`` = when
+      their window opens); a later call sends those whose window has opened, nobody twice.
       ``wait=True`` keeps the call running until everyone is sent or ``until`` (tz-aware) passes,
       with a progress bar of who waits for which hour; Ctrl-C while waiting leaves nothing half
       done. ``clock`` (tz-aware now) and ``sleep`` are injectable.
