@@ -492,9 +492,7 @@ def _plan(
         if name not in contacts.columns:
             columns = ", ".join(map(repr, contacts.columns))
             raise InputError(
-                "template_invalid",
-                f"template field {{{name}}} has no column (columns: {columns})",
-                field=name,
+                text=f"template field {{{name}}} has no column (columns: {columns})", field=name
             )
     n = len(contacts)
     phones = _phones(contacts[phone_column].reset_index(drop=True), mobile_only)
