@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +115,8 @@ DEFAULT_PRICE_PER_PART = 1.20
 #: Stop the campaign after this many batches in a row ended ``unknown`` (the service is unreachable
 #: or answering garbage: better to stop than to turn every remaining recipient into ``unknown``).
 DEFAULT_MAX_UNKNOWN_STREAK = 10
+# Passes over the recipients other senders left unsent (each pass sends what is left).
+_MAX_PASSES = 5
 # Placeholders for an estimate made without a client (the URL length depends on them).
 _ESTIMATE_URL = DEFAULT_URL
 _ESTIMATE_USER = "u" * 16
@@ -158,6 +160,7 @@ class _Run:
         self._clock = clock
         self._wall = wall or (lambda: datetime.now(UTC))
         self._refused: dict[str, float] = {}
+        self._known_refusals: dict[str, datetime] = {}
         self.concurrency = concurrency
         self.max_unknown_streak = max_unknown_streak
         self.stop = threading.Event()
@@ -181,6 +184,12 @@ class _Run:
         Either way no new batch starts, and requests under way finish and journal their answers.
         """
         self.token = self.journal.begin_run(self.campaign, account=self.account)
+        # Refusals recorded before this run whose window may still be open: one query, not one
+        # per batch (a refusal by a sender running now comes back with its ticket).
+        interval = float(getattr(self.client, "throttle_interval", 60.0))
+        self._known_refusals = self.journal.recent_refusals(
+            self._wall() - timedelta(seconds=interval + 1.0)
+        )
         queue = iter(batches)
         take = threading.Lock()
 
@@ -268,7 +277,7 @@ class _Run:
         # anyone: a process killed while waiting leaves them unsent, not unknown.
         client = self.client
         fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
-        if self._wait_out(fingerprint, self.journal.last_refusal(fingerprint)):
+        if self._wait_out(fingerprint, self._known_refusals.get(fingerprint)):
             return
         if self.gate is not None:  # max_per_minute, window: wait and check before claiming anyone
             phones = self.gate(phones, self.stop)
@@ -355,8 +364,9 @@ class _Run:
         """
         try:
             self.journal.finish_batch(
-                ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why
-            )
+                ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why,
+                phones=ticket.phones,
+            )  # fmt: skip
         except BaseException as exc:
             said = ", ".join(f"{p}={i}" for p, i in zip(ticket.phones, ids or [], strict=False))
             logger.error(
@@ -391,6 +401,35 @@ class _Run:
         if elapsed < interval:
             return self._wait(interval - elapsed + 0.05)
         return self.stop.is_set()
+
+
+def _settle(
+    journal: Journal,
+    name: str,
+    account: str,
+    todo: list[tuple[Any, ...]],
+    *,
+    poll: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[tuple[Any, ...]]:
+    """Wait until none of ``todo``'s recipients is in flight (another sender's batches are
+    answered, or recovered as ``unknown`` once their sender is gone); return the items still
+    unsent (no record, ``pending`` or ``scheduled``)."""
+    phones = [t[0] for t in todo]
+    deadline = time.monotonic() + journal.stale_after + 60.0
+    while True:
+        records = journal.records(name, phones, account=account)
+        if not any(r["status"] == "inflight" for r in records.values()):
+            break
+        if journal.recover_inflight(name, account=account) == 0:
+            if time.monotonic() > deadline:
+                break
+            sleep(poll)
+    return [
+        t
+        for t in todo
+        if t[0] not in records or records[t[0]]["status"] in ("pending", "scheduled")
+    ]
 
 
 # ---------------------------------------------------------------- results
@@ -802,8 +841,25 @@ def send_campaign(
                         )
                     ),
                 )
+                journal.prepare(name, todo, account=account)
                 try:
                     run.run(batches)
+                    # Other senders of this campaign (processes, machines): wait for their
+                    # answers, and send what they left (one that died before claiming them).
+                    for _ in range(_MAX_PASSES):
+                        if run.error is not None:
+                            break
+                        left = _settle(journal, name, account, todo)
+                        if not left:
+                            break
+                        run.run(
+                            _group_batches(
+                                left,
+                                base_length,
+                                max_url_length,
+                                max_batch=None if bucket is None else bucket.capacity,
+                            )
+                        )
                 finally:
                     requests += run.requests
                 error = run.error

@@ -99,6 +99,7 @@ EXPECTED_COMMANDS = [
     "balance",
     "campaign",
     "campaign compare",
+    "campaign list",
     "campaign refresh",
     "campaign report",
     "campaign send",
