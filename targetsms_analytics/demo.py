@@ -31,6 +31,8 @@ import pandas as pd
 
 from .contacts import find_phone_column, read_contacts, write_frame_csv
 from .errors import InputError
+from .html_report import ESTIMATE_COUNTS as _ESTIMATE_COUNTS
+from .html_report import estimate_lines
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -187,30 +189,6 @@ def _slug(name: str) -> str:
 
 
 # ---------------------------------------------------------------- the demo
-
-
-#: The estimate's counts as people read them: (label, key of ``estimate.attrs["summary"]``).
-_ESTIMATE_COUNTS: tuple[tuple[str, str], ...] = (
-    ("rows in the file", "rows"),
-    ("recipients", "recipients"),
-    ("invalid", "invalid"),
-    ("duplicates", "duplicates"),
-    ("SMS parts", "parts"),
-    ("requests", "requests"),
-)
-
-
-def estimate_lines(summary: dict[str, Any]) -> list[str]:
-    """The estimate's summary as aligned lines for a terminal (the demo and the CLI print them).
-
-    Example: ``print("\\n".join(estimate_lines(estimate.attrs["summary"])))``.
-    """
-    lines = [f"  {label:<22}{summary[key]}" for label, key in _ESTIMATE_COUNTS]
-    lines.append(
-        f"  {'expected cost':<22}{summary['expected_cost']:.2f} RUB"
-        f"  (at {summary['price_per_part']:.2f} per part; packages make it cheaper)"
-    )
-    return lines
 
 
 def _estimate_table(summary: dict[str, Any]) -> pd.DataFrame:
