@@ -78,7 +78,10 @@ class Dashboard:
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Statuses")
         self.message = w.HTML()
         self.table = w.HTML()
-        self.plots = w.Output()
+        # Plots are Image widgets, not display() into an Output widget: a notebook executor
+        # (nbclient, nbconvert, papermill) mimics an Output widget by sending comm messages to
+        # the kernel while the cell runs, which can stall or hang the run (jupyter/nbclient#312).
+        self.plots = w.Box(layout=w.Layout(flex_flow="row wrap"))
         self.widget: ipywidgets.Widget = w.VBox(
             [
                 w.HTML("<h3>TargetSMS delivery dashboard</h3>"),
@@ -158,13 +161,15 @@ class Dashboard:
             "cost": plots.plot_cost(self.report),
             "latency": plots.plot_latency_cdf(self.statuses, by=by),
         }
-        self.plots.clear_output(wait=True)
-        with self.plots:
-            from IPython.display import Image, display
+        # PNG rather than the Figure: a Figure only shows where the inline backend is on
+        import ipywidgets as w
 
-            # PNG rather than the Figure: a Figure only shows where the inline backend is on
-            for figure in self.figures.values():
-                display(Image(figure_png(figure)))
+        old = self.plots.children
+        self.plots.children = tuple(
+            w.Image(value=figure_png(figure), format="png") for figure in self.figures.values()
+        )
+        for image in old:
+            image.close()
 
 
 def dashboard(

@@ -124,8 +124,10 @@ def test_run_demo_without_contacts_raises_a_clear_input_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_the_demo_contacts_are_found_relative_to_the_package():
-    assert DEMO_CONTACTS == Path(__file__).resolve().parents[1] / "data" / "contacts_demo.csv"
+def test_the_demo_contacts_are_package_data():
+    root = Path(__file__).resolve().parents[1]
+    assert Path(str(DEMO_CONTACTS)) == root / "targetsms_analytics" / "data" / "contacts_demo.csv"
+    assert DEMO_CONTACTS.is_file()
 
 
 # ---------------------------------------------------------------- the HTML report

@@ -22,7 +22,8 @@ pytest.importorskip("ipykernel")
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-CONTACTS = ROOT / "data" / "contacts_demo.csv"
+CONTACTS = ROOT / "targetsms_analytics" / "data" / "contacts_demo.csv"
+GENERATOR = ROOT / "data" / "make_contacts_demo.py"
 
 #: Seconds one cell may take before the run fails.
 CELL_TIMEOUT = 120
@@ -161,10 +162,11 @@ def test_demo_contacts_are_as_messy_as_documented():
 
 
 def test_demo_contacts_generator_is_deterministic():
-    sys.path.insert(0, str(CONTACTS.parent))
+    sys.path.insert(0, str(GENERATOR.parent))
     try:
         import make_contacts_demo
     finally:
-        sys.path.remove(str(CONTACTS.parent))
+        sys.path.remove(str(GENERATOR.parent))
+    assert make_contacts_demo.OUT == CONTACTS
     assert make_contacts_demo.make_rows() == make_contacts_demo.make_rows()
     assert len(make_contacts_demo.make_rows()) == len(_contacts())
