@@ -20,7 +20,7 @@ from targetsms_analytics.emulator import server as server_mod
 from targetsms_analytics.emulator import texts as emu_texts
 from targetsms_analytics.emulator.__main__ import build_parser
 
-# The error texts, copied from API.md by hand (double entry against the emulator's texts.py).
+# The error texts, copied from docs/protocol.md by hand (double entry against the emulator's texts.py).
 API_TEXTS = {
     "provider_out_of_sms": "У нас закончились SMS. Для разрешения проблемы свяжитесь с менеджером.",
     "out_of_sms": "Закончились SMS.",
@@ -85,14 +85,9 @@ def test_error_texts_match_the_table():
     assert emu_texts.UNKNOWN_SMS_ID not in API_TEXTS.values()
 
 
-def test_error_texts_match_api_md_when_present():
-    for base in Path(__file__).resolve().parents[1:3]:
-        api_md = base / "shared" / "API.md"
-        if api_md.exists():
-            break
-    else:
-        pytest.skip("shared/API.md not beside the work tree")
-    errors = api_md.read_text(encoding="utf-8").split("## Errors", 1)[1].split("\n## ", 1)[0]
+def test_error_texts_match_the_repos_protocol_page():
+    protocol = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
+    errors = protocol.read_text(encoding="utf-8").split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `(\w+)` \| (.+?) \|", errors, re.M)
     assert dict(rows) == API_TEXTS
 
