@@ -60,8 +60,9 @@ def test_refresh_fetches_and_redraws(store, client, emulator):
     assert len(board.report) >= 1 and "operator" in board.report.columns
 
 
-def test_refresh_failure_is_shown_not_raised(store, tmp_path):
-    dead = ts.TargetSMSClient("demo", "demo", url="http://127.0.0.1:9/sendsms.php", timeout=1)
+def test_refresh_failure_is_shown_not_raised(store, tmp_path, closed_port):
+    url = f"http://127.0.0.1:{closed_port}/sendsms.php"
+    dead = ts.TargetSMSClient("demo", "demo", url=url, timeout=1)
     board = Dashboard(store=store, client=dead)
     board.refresh()
     assert board.message.value == "16 statuses, 16 failed"
