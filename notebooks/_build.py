@@ -33,7 +33,7 @@ CONNECT = code("""
 import targetsms_analytics as ts
 
 client = ts.connect()
-ON_EMULATOR = client.emulator is not None
+ON_EMULATOR = ts.emulator_of(client) is not None
 if ON_EMULATOR:
     print("Using the built-in TargetSMS emulator: no real SMS are sent, no money is spent.")
 else:
@@ -495,7 +495,7 @@ and the history grows from run to run.
 from targetsms_analytics.journal import Journal
 
 journal = Journal(store)
-journal.save_balance(balance)  # the balance read above; client.balance(store=journal) does both
+journal.save_balance(balance)  # the balance read above; ts.snapshot_balance(client, store=journal) does both
 
 if ON_EMULATOR:
     from targetsms_analytics.demo import DEMO_CONTACTS  # the synthetic list shipped with the package
@@ -506,8 +506,8 @@ if ON_EMULATOR:
     for name, wave in waves.items():
         result = ts.send_campaign(client, wave, "Здравствуйте, {name}! Новая коллекция уже в магазине.",
                                   "SHOP", campaign=name, store=journal, progress=False)
-        # store= saves the snapshot; the client waits out the identical-request interval itself
-        after = client.balance(store=journal)
+        # saves the snapshot; the client waits out the identical-request interval itself
+        after = ts.snapshot_balance(client, store=journal)
         print(f"{name}: {result.attrs['summary']['sent']} SMS sent, money left {after.amount:,.2f}")
 
 snapshots = journal.balance_snapshots()

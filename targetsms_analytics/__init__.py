@@ -8,18 +8,17 @@ Example::
     result = ts.send_campaign(client, contacts, "Здравствуйте, {name}!", "SHOP", campaign="spring")
     report = ts.delivery_report(ts.wait_for_final(client, "spring"), by="operator")
 
-Plots live in ``targetsms_analytics.plots`` and the dashboard in ``targetsms_analytics.widgets``
-(imported on use, so this import stays light).
+The public names are listed, one line each, in ``docs/api.md`` (a test keeps ``__all__`` equal to
+it). Plots live in ``targetsms_analytics.plots``, the dashboard in ``targetsms_analytics.widgets``
+and the emulator in ``targetsms_analytics.emulator``: all imported on first use (``ts.Emulator``
+too), so this import stays light (no matplotlib, ipywidgets, click or http.server).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .analytics import delivery_report, latency_seconds, packages_frame, spend_between
-from .campaign import (
-    estimate_campaign,
-    mark_outcome,
-    resend_unknown,
-    send_campaign,
-    summarize_estimate,
-)
+from .balances import snapshot_balance
+from .campaign import estimate_campaign, mark_outcome, resend_unknown, send_campaign
 from .client import (
     DEFAULT_TIMEOUT,
     DEFAULT_URL,
@@ -27,14 +26,16 @@ from .client import (
     RetryPolicy,
     TargetSMSClient,
 )
-from .connect import connect, credentials_available
+from .connect import connect, credentials_available, emulator_of
 from .contacts import read_contacts
-from .emulator import Emulator
 from .errors import (
     AccountError,
+    ConnectError,
     ContentError,
     InputError,
+    JournalError,
     QueuedForFundsError,
+    ReadError,
     RecipientError,
     SenderError,
     TargetSMSError,
@@ -43,19 +44,21 @@ from .errors import (
     UnknownResponseError,
 )
 from .journal import Journal
-from .phones import check_phone, normalize_phone, normalize_phones, operator_of
+from .numbering import lookup_numbers
+from .phones import normalize_phone, operator_of
 from .protocol import (
     FINAL_STATES,
     STATES,
     Balance,
     StatusDetail,
-    match_error,
     parse_balance,
     parse_status_detail,
-    redact,
 )
 from .segments import count_parts
 from .statuses import fetch_statuses, load_statuses, wait_for_final
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
 
 __version__ = "0.1.0"
 
@@ -67,11 +70,14 @@ __all__ = [
     "THROTTLE_INTERVAL",
     "AccountError",
     "Balance",
+    "ConnectError",
     "ContentError",
     "Emulator",
     "InputError",
     "Journal",
+    "JournalError",
     "QueuedForFundsError",
+    "ReadError",
     "RecipientError",
     "RetryPolicy",
     "SenderError",
@@ -81,28 +87,44 @@ __all__ = [
     "ThrottledError",
     "TransportError",
     "UnknownResponseError",
-    "check_phone",
     "connect",
     "count_parts",
     "credentials_available",
     "delivery_report",
+    "emulator_of",
     "estimate_campaign",
     "fetch_statuses",
     "latency_seconds",
     "load_statuses",
+    "lookup_numbers",
     "mark_outcome",
-    "match_error",
     "normalize_phone",
-    "normalize_phones",
     "operator_of",
     "packages_frame",
     "parse_balance",
     "parse_status_detail",
     "read_contacts",
-    "redact",
     "resend_unknown",
     "send_campaign",
+    "snapshot_balance",
     "spend_between",
-    "summarize_estimate",
     "wait_for_final",
 ]
+
+#: Names imported on first use (module attribute -> submodule), so ``import targetsms_analytics``
+#: does not load http.server.
+_LAZY = {"Emulator": ".emulator"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -137,10 +137,11 @@ def _moscow_dates(statuses: pd.DataFrame) -> pd.Series:
 
 
 def _operator_column(statuses: pd.DataFrame) -> pd.Series:
-    """Carrier per row, from ``msisdn``; looked up once per distinct number (NaN without a number)."""
+    """Operator brand per row from ``msisdn`` (the numbering plan registry, ``numbering``); looked
+    up once per distinct number (NaN without a number). MNP: the range's operator, not a ported one."""
     if "msisdn" not in statuses.columns:
         raise KeyError("'operator' needs an 'operator' or an 'msisdn' column")
-    from .phones import operators  # lazy: phonenumbers' carrier data is only loaded when needed
+    from .phones import operators  # lazy: the numbering table is only loaded when needed
 
     codes, uniques = pd.factorize(statuses["msisdn"])
     if pd.api.types.is_numeric_dtype(uniques.dtype):  # 79161234567 read from a CSV as a number
@@ -397,17 +398,18 @@ def packages_frame(balance: Any) -> pd.DataFrame:
     """The SMS left per direction, largest first, catch-all directions ("Остальные") last.
 
     ``balance`` is a ``Balance`` (anything with ``.packages``) or a packages DataFrame itself.
-    Returns columns ``direction`` (str) and ``remaining`` (int64) with a RangeIndex; a direction
-    listed twice is summed.
+    Returns columns ``direction`` (str) and ``remaining`` (int64) with a RangeIndex. Directions are
+    named as ``lookup_numbers`` names operators (``numbering.brand_of_direction``: ``BeeLine`` is
+    ``Билайн``, ``Yota`` is ``Скартел``); a direction listed twice (or under two names) is summed.
 
     Example::
 
         >>> import targetsms_analytics as ts
-        >>> packages_frame(ts.parse_balance("445.6 RUR\\nОстальные:9,Россия:361,МТС:1,Yota:1"))
+        >>> packages_frame(ts.parse_balance("445.6 RUR\\nОстальные:9,Россия:361,MTS:1,Yota:1"))
            direction  remaining
         0     Россия        361
-        1       Yota          1
-        2        МТС          1
+        1        МТС          1
+        2    Скартел          1
         3  Остальные          9
     """
     packages = getattr(balance, "packages", balance)
@@ -418,9 +420,11 @@ def packages_frame(balance: Any) -> pd.DataFrame:
         return pd.DataFrame(
             {"direction": pd.Series([], dtype=object), "remaining": pd.Series([], dtype=np.int64)}
         )
+    from .numbering import brand_of_direction  # one name per operator, as lookup_numbers gives
+
     frame = pd.DataFrame(
         {
-            "direction": packages["direction"].astype(str).str.strip(),
+            "direction": packages["direction"].astype(str).str.strip().map(brand_of_direction),
             "remaining": pd.to_numeric(packages["remaining"], errors="coerce")
             .fillna(0)
             .astype(np.int64),

@@ -48,6 +48,7 @@ from .batching import DEFAULT_MAX_URL_LENGTH, pack
 from .client import DEFAULT_URL
 from .errors import (
     AccountError,
+    ConnectError,
     ContentError,
     InputError,
     QueuedForFundsError,
@@ -59,7 +60,14 @@ from .errors import (
     TransportError,
     UnknownResponseError,
 )
-from .journal import OUTCOMES, BatchTicket, Journal, open_journal, request_fingerprint
+from .journal import (
+    OUTCOMES,
+    BatchTicket,
+    Journal,
+    account_of,
+    open_journal,
+    request_fingerprint,
+)
 from .phones import check_phone, normalize_phones
 from .protocol import build_url, send_params
 from .segments import count_parts
@@ -366,10 +374,20 @@ class _Run:
         progress: bool,
         total: int,
         max_unknown_streak: int | None,
+        account: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] | None = None,
+        wait: Callable[[float], bool] | None = None,
     ) -> None:
         self.client = client
         self.journal = journal
         self.campaign = campaign
+        self.account = account or account_of(client.user, client.url)
+        # Refusals this run saw, by fingerprint, on the monotonic clock: the wall clock may be set
+        # back (or forward) while a run waits out the service's identical-request window.
+        self._clock = clock
+        self._wall = wall or (lambda: datetime.now(UTC))
+        self._refused: dict[str, float] = {}
         self.concurrency = concurrency
         self.max_unknown_streak = max_unknown_streak
         self.stop = threading.Event()
@@ -379,6 +397,7 @@ class _Run:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self.token = ""
+        self._wait = wait or self.stop.wait
         self.bar = None
         if progress and total:
             from tqdm.auto import tqdm
@@ -391,7 +410,7 @@ class _Run:
         An error that stops the campaign is kept in ``self.error``; a bug or an interrupt is raised.
         Either way no new batch starts, and requests under way finish and journal their answers.
         """
-        self.token = Journal.new_run_token()
+        self.token = self.journal.begin_run(self.campaign, account=self.account)
         queue = iter(batches)
         take = threading.Lock()
 
@@ -413,7 +432,10 @@ class _Run:
                     self.stop.set()
                     raise
         finally:
-            Journal.end_run(self.token)
+            try:
+                self.journal.end_run(self.token)
+            except Exception as exc:  # the journal failed meanwhile: its batches go stale
+                logger.error("%s: could not end the run in the journal: %s", self.campaign, exc)
             if self.bar is not None:
                 self._postfix()
                 self.bar.close()
@@ -456,8 +478,10 @@ class _Run:
             return "duplicate", exc
         except (*_STOPPING, InputError) as exc:
             return "stop", exc
-        except TransportError as exc:
-            return ("unknown" if exc.maybe_sent else "unreachable"), exc
+        except ConnectError as exc:  # certainly never left this machine
+            return "unreachable", exc
+        except TransportError as exc:  # ReadError: it may have arrived
+            return "unknown", exc
         except UnknownResponseError as exc:
             return "unknown", exc
 
@@ -473,7 +497,7 @@ class _Run:
         # anyone: a process killed while waiting leaves them unsent, not unknown.
         client = self.client
         fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
-        if self._wait_out(self.journal.last_refusal(fingerprint)):
+        if self._wait_out(fingerprint, self.journal.last_refusal(fingerprint)):
             return
         ticket = self.journal.begin_batch(
             self.campaign,
@@ -485,6 +509,7 @@ class _Run:
             url=client.url,
             parent=parent,
             token=self.token,
+            account=self.account,
         )
         skipped = len(phones) - len(ticket.phones)
         if skipped:  # another run holds them, or they have an outcome already
@@ -492,7 +517,9 @@ class _Run:
         n = len(ticket.phones)
         if not n:
             return
-        if self._wait_out(ticket.refused_at):  # stopped (or fewer claimed, and that was refused)
+        if self._wait_out(
+            ticket.fingerprint, ticket.refused_at
+        ):  # stopped (or fewer claimed, and that was refused)
             self._record(ticket, "pending")
             return
         try:
@@ -508,6 +535,8 @@ class _Run:
             self._done(n, answered=True)
             return
         code, why = answer.code, answer.text
+        if outcome in ("stop", "split"):  # the service answered: its window for this request opened
+            self._refused[ticket.fingerprint] = self._clock()
         if outcome in ("stop", "unreachable"):  # not sent: its recipients stay unsent
             self._record(ticket, "pending", code, why)
             self._done(0, answered=None, request=isinstance(answer, _STOPPING))
@@ -561,18 +590,27 @@ class _Run:
             )
             raise
 
-    def _wait_out(self, refused_at: datetime | None) -> bool:
-        """Wait until the identical-request interval since ``refused_at`` (if any) has passed.
+    def _wait_out(self, fingerprint: str, refused_at: datetime | None) -> bool:
+        """Wait until the identical-request interval since this request's last refusal has passed.
 
         A rerun after a stop (say, once the sender is moderated) rebuilds the very URLs that were
         refused; sent again within the interval the service would answer ``duplicate_request``.
-        Returns True when the run is stopped (meanwhile or already).
+        A refusal this run saw is timed on the monotonic clock; one from the journal (another run
+        or process) on the wall clock, where a negative elapsed time - the clock was set back - is
+        taken as "just now": the full interval is waited. Returns True when the run is stopped
+        (meanwhile or already).
         """
-        if refused_at is not None:
-            interval = float(getattr(self.client, "throttle_interval", 60.0))
-            elapsed = (datetime.now(UTC) - refused_at).total_seconds()
-            if 0 <= elapsed < interval:
-                return self.stop.wait(interval - elapsed + 0.05)
+        mark = self._refused.get(fingerprint)
+        if mark is not None:
+            elapsed = self._clock() - mark
+        elif refused_at is not None:
+            elapsed = (self._wall() - refused_at).total_seconds()
+        else:
+            return self.stop.is_set()
+        interval = float(getattr(self.client, "throttle_interval", 60.0))
+        elapsed = max(elapsed, 0.0)
+        if elapsed < interval:
+            return self._wait(interval - elapsed + 0.05)
         return self.stop.is_set()
 
 
@@ -645,7 +683,7 @@ def _check_options(concurrency: int, max_url_length: int) -> None:
 
 def _validate_sender(sender: Any) -> None:
     """Refuse locally the senders the service would refuse for their form (SenderInputError)."""
-    from .client import validate_send
+    from .protocol import validate_send
 
     if not isinstance(sender, str):
         raise InputError(
@@ -691,7 +729,7 @@ def send_campaign(
       :class:`SenderInputError`, also a ``SenderError``). A row whose number is missing, not a
       mobile or 15 digits long, or that lacks a template value, is ``invalid``; a number already
       in an earlier row is ``duplicate`` (``error_code='duplicate_recipient'``).
-    - ``campaign`` names the run in the journal (``store``: a path, ``":memory:"``, a ``Journal``,
+    - ``campaign`` names the run in the journal (``store``: a path, a ``Journal``,
       or None for ``$TARGETSMS_STORE`` / the user data dir). Call again with the same name to
       continue after a crash: rows with a record come back as recorded, the rest are sent.
       Without a name, one is derived from the account, sender and template (not the contacts),
@@ -720,12 +758,14 @@ def send_campaign(
     _validate_sender(sender)
     name = campaign or _auto_name(client.user, sender, text)
     base_length = _url_lengths(lambda s: client.send_url_length(s, [], ""))
-    with open_journal(store) as journal:
-        journal.ensure_campaign(name, user=client.user, sender=sender, template=text)
-        recovered = journal.recover_inflight(name)
+    with open_journal(store, sending=True) as journal:
+        account = journal.ensure_campaign(
+            name, user=client.user, url=client.url, sender=sender, template=text
+        )
+        recovered = journal.recover_inflight(name, account=account)
         if recovered:
             logger.warning("%s: %d interrupted batch(es) marked unknown", name, recovered)
-        records = journal.records(name, plan.recipients)
+        records = journal.records(name, plan.recipients, account=account)
         todo = [
             (m, sender, plan.text[i], plan.parts[i])
             for m, i in plan.recipients.items()
@@ -740,17 +780,20 @@ def send_campaign(
             progress=progress,
             total=len(todo),
             max_unknown_streak=max_unknown_streak,
+            account=account,
         )
         error: BaseException | None = None
         try:
             run.run(batches)
         finally:
             error = run.error
-            records = journal.records(name, plan.recipients)
+            records = journal.records(name, plan.recipients, account=account)
             result = _result(contacts, plan, records, None)
+            if "account" not in result.columns:
+                result["account"] = pd.Series(account, index=result.index, dtype=object)
             summary = _counts(result)
             summary["requests"] = run.requests
-            result.attrs.update(campaign=name, store=journal.path, summary=summary)
+            result.attrs.update(campaign=name, account=account, store=journal.path, summary=summary)
     if error is not None:
         if isinstance(error, TargetSMSError):
             error.result = result  # type: ignore[attr-defined]
@@ -873,6 +916,7 @@ def mark_outcome(
     *,
     store: str | PathLike[str] | Journal | None = None,
     note: str | None = None,
+    account: str | None = None,
 ) -> list[str]:
     """Record what you found out about ``unknown`` recipients; returns the msisdns changed.
 
@@ -893,7 +937,7 @@ def mark_outcome(
             field="outcome",
         )
     with open_journal(store) as journal:
-        return journal.set_outcome(campaign, _msisdns(msisdns), outcome, note=note)
+        return journal.set_outcome(campaign, _msisdns(msisdns), outcome, note=note, account=account)
 
 
 def resend_unknown(
@@ -919,16 +963,17 @@ def resend_unknown(
         resend_unknown(client, "spring", msisdns=["79161234567"])
     """
     _check_options(concurrency, max_url_length)
-    with open_journal(store) as journal:
-        journal.recover_inflight(campaign)
-        records = journal.records(campaign)
+    account = account_of(client.user, client.url)
+    with open_journal(store, sending=True) as journal:
+        journal.recover_inflight(campaign, account=account)
+        records = journal.records(campaign, account=account)
         wanted = None if msisdns is None else set(_msisdns(msisdns))
         chosen = [
             m
             for m, r in records.items()
             if r["status"] == "unknown" and (wanted is None or m in wanted)
         ]
-        released = set(journal.set_outcome(campaign, chosen, "pending"))
+        released = set(journal.set_outcome(campaign, chosen, "pending", account=account))
         todo = [
             (m, records[m]["sender"], records[m]["text"], records[m]["parts"])
             for m in chosen
@@ -945,9 +990,10 @@ def resend_unknown(
             progress=progress,
             total=len(todo),
             max_unknown_streak=None,
+            account=account,
         )
         run.run(batches)
-        frame = journal.campaign_messages(campaign)
+        frame = journal.campaign_messages(campaign, account=account)
         frame = frame[frame["msisdn"].isin(released)].reset_index(drop=True)
     if run.error is not None:
         if isinstance(run.error, TargetSMSError):

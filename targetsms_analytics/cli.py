@@ -11,6 +11,7 @@
     targetsms campaign refresh --campaign spring --wait 600
     targetsms campaign report --campaign spring --by operator --html spring.html
     targetsms emulator --port 8000
+    targetsms numbering update DEF-9xx.csv             a newer registry of mobile ranges
 
 Credentials come from ``TARGETSMS_USER``, ``TARGETSMS_PASSWORD`` and ``TARGETSMS_URL`` (or a ``.env``
 file); the journal from ``--store``, ``TARGETSMS_STORE`` or the user data dir. Exit codes: 0 done,
@@ -350,11 +351,12 @@ def status(ctx: click.Context, ids: tuple, campaign: str | None, concurrency: in
 def balance(ctx: click.Context) -> None:
     """Show the money balance and SMS left per direction; save a snapshot to the journal."""
     from .analytics import packages_frame
+    from .balances import snapshot_balance
     from .journal import Journal
 
     client = _client()
     with Journal(_store(ctx)) as journal:
-        current = client.balance(store=journal)
+        current = snapshot_balance(client, store=journal)
         where = journal.path
     click.echo(f"balance: {current.amount:.2f} {current.currency}")
     packages = packages_frame(current)
@@ -563,6 +565,11 @@ def _write_result_csv(
     )
 
 
+_ACCOUNT_HELP = (
+    "The campaign's account, user@host[:port], when several accounts have a campaign of this name."
+)
+
+
 @campaign.command("refresh", short_help="Fetch the statuses that are not final yet.")
 @click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
 @click.option(
@@ -572,15 +579,23 @@ def _write_result_csv(
     help="Keep refreshing at the allowed pace until every status is final or SECONDS pass.",
 )
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--account", default=None, help=_ACCOUNT_HELP)
 @click.pass_context
-def campaign_refresh(ctx: click.Context, name: str, wait: float | None, concurrency: int) -> None:
+def campaign_refresh(
+    ctx: click.Context, name: str, wait: float | None, concurrency: int, account: str | None
+) -> None:
     """Fetch the campaign's statuses that are not final yet into the journal."""
     from .statuses import fetch_statuses, wait_for_final
 
     client = _client()
     if wait is None:
         statuses = fetch_statuses(
-            client, name, store=_store(ctx), concurrency=concurrency, progress=_progress()
+            client,
+            name,
+            store=_store(ctx),
+            concurrency=concurrency,
+            progress=_progress(),
+            account=account,
         )
     else:
         statuses = wait_for_final(
@@ -590,6 +605,7 @@ def campaign_refresh(ctx: click.Context, name: str, wait: float | None, concurre
             timeout=wait,
             concurrency=concurrency,
             progress=_progress(),
+            account=account,
         )
     click.echo(f"campaign {name}: {_summary_text(statuses)}")
     errors = statuses["error_code"].dropna()
@@ -620,6 +636,7 @@ def _write_report_json(report: pd.DataFrame, path: str) -> None:
 @click.option(
     "--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report with plots."
 )
+@click.option("--account", default=None, help=_ACCOUNT_HELP)
 @click.pass_context
 def campaign_report(
     ctx: click.Context,
@@ -628,17 +645,19 @@ def campaign_report(
     csv_path: str | None,
     json_path: str | None,
     html_path: str | None,
+    account: str | None,
 ) -> None:
     """Delivery, cost and latency of a campaign, from the journal (no request made)."""
     from .contacts import write_frame_csv
     from .demo import report_with_total, terminal_report
-    from .journal import Journal
+    from .journal import open_journal
     from .statuses import load_statuses
 
-    with Journal(_store(ctx)) as journal:
-        statuses = load_statuses(name, store=journal)
-        snapshots = journal.balance_snapshots()
-        history = journal.package_history()
+    with open_journal(_store(ctx), readonly=True) as journal:  # a report only reads
+        statuses = load_statuses(name, store=journal, account=account)
+        account = journal.resolve_account(name, account)
+        snapshots = journal.balance_snapshots(account=account)
+        history = journal.package_history(account=account)
     if statuses.empty:
         raise InputError(
             "no_messages", f"campaign {name!r} has no sent SMS in the journal", field="campaign"
@@ -686,6 +705,89 @@ def _write_report_html(
     ]
     page = render_report(f"Campaign {name}", tables, figures, notes=notes)
     Path(path).write_text(page, encoding="utf-8")
+
+
+# ---------------------------------------------------------------- numbering plan
+
+
+@cli.group(
+    "numbering", cls=_Group, short_help="The numbering plan table: operator, region, time zone."
+)
+def numbering_group() -> None:
+    """The Russian numbering plan table behind operators, regions and time zones of numbers.
+
+    A table built from the regulator's registry ships with the package; `numbering update` builds
+    your own from a newer registry file (DEF-9xx.csv, the same format), used from then on.
+    """
+
+
+@numbering_group.command("update", short_help="Rebuild the table from a newer DEF-9xx.csv file.")
+@click.argument("registry_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--date",
+    "registry_date",
+    default=None,
+    help="The registry's date, e.g. 2024-05-01 (default: the file's modification date).",
+)
+def numbering_update(registry_file: Path, registry_date: str | None) -> None:
+    """Rebuild the operator/region/time-zone table from REGISTRY_FILE (the regulator's
+    DEF-9xx.csv: `;`-separated, UTF-8 or cp1251). The new table goes to the user data dir (or
+    $TARGETSMS_NUMBERING); a file that cannot be read or checked leaves the table as it was."""
+    import hashlib
+
+    from . import numbering
+
+    raw = registry_file.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("cp1251")
+        except UnicodeDecodeError:
+            raise InputError("bad_registry", f"{registry_file}: not UTF-8 or cp1251 text") from None
+    registry = numbering.parse_registry(text, source=str(registry_file))
+    table = numbering.build_table(registry)
+    if registry_date is None:
+        registry_date = datetime.fromtimestamp(registry_file.stat().st_mtime).date().isoformat()
+    source = f"{registry_file.name} sha256:{hashlib.sha256(raw).hexdigest()}"
+    data = numbering.table_bytes(table, registry_date=registry_date, source=source)
+    target = numbering.user_table_path()
+    _replace_atomically(target, data, check=lambda path: numbering.read_table(path.read_bytes()))
+    unzoned = sorted(set(table.loc[table["time_zone"].isna(), "region"].dropna()))
+    click.echo(
+        f"numbering table: {len(table)} ranges, {table['operator'].nunique()} operators, "
+        f"registry {registry_date}, from {registry_file} -> {target}"
+    )
+    if set(unzoned) - {"Российская Федерация"}:
+        click.echo(f"regions without a known time zone (lookups give none): {', '.join(unzoned)}")
+
+
+@numbering_group.command("info", short_help="Which numbering table is in use, and its date.")
+def numbering_info() -> None:
+    """Show the registry date, source and path of the table lookups use."""
+    from .numbering import table_info
+
+    for key, value in table_info().items():
+        click.echo(f"{key}: {value}")
+
+
+def _replace_atomically(target: Path, data: bytes, *, check: Callable[[Path], object]) -> None:
+    """Write ``data`` next to ``target``, ``check`` it read back, then rename it over ``target``."""
+    import os
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        check(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- emulator and demo

@@ -17,39 +17,63 @@ import os
 import random
 import threading
 import time
+import traceback
+import unicodedata
+import warnings
 import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception
-from urllib3.exceptions import MaxRetryError, NewConnectionError
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    LocationParseError,
+    LocationValueError,
+    MaxRetryError,
+    NewConnectionError,
+)
+from urllib3.util import parse_url
 
 from . import protocol
-from .errors import InputError, TargetSMSError, ThrottledError, TransportError, error_for_code
-from .protocol import Balance, StatusDetail
+from .errors import (
+    ConnectError,
+    InputError,
+    ReadError,
+    TargetSMSError,
+    ThrottledError,
+    TransportError,
+)
+from .protocol import Balance, StatusDetail, validate_send
 
 if TYPE_CHECKING:
     from .journal import Journal
 
 __all__ = [
+    "DEFAULT_MAX_IDLE",
     "DEFAULT_POOL_SIZE",
     "DEFAULT_TIMEOUT",
     "DEFAULT_URL",
     "THROTTLE_INTERVAL",
+    "HandlerAdapter",
     "RetryPolicy",
     "TargetSMSClient",
-    "validate_send",
 ]
 
 DEFAULT_URL = "https://sms.targetsms.ru/sendsms.php"
 DEFAULT_TIMEOUT = 30.0
 THROTTLE_INTERVAL = 60.0
 DEFAULT_POOL_SIZE = 16
+#: A pooled keep-alive connection idle longer than this (seconds) is closed, not reused: a server
+#: that closes idle connections (Apache's default is after 5 s) may do so just as the request is
+#: written, and a send lost that way may have arrived. Reconnecting costs a handshake, nothing more.
+DEFAULT_MAX_IDLE = 2.0
 USER_AGENT = "targetsms-analytics/0.1"
 #: The read marks are pruned of expired ones when they reach this many (and then twice the rest).
 _PRUNE_MIN = 1024
@@ -73,9 +97,6 @@ class _Hidden(str):
         return repr(protocol.REDACTED)
 
 
-#: Passwords of the live clients (a count per password), so log records can be cleaned of them.
-_SECRETS: Counter[str] = Counter()
-_SECRETS_LOCK = threading.Lock()
 #: Shorter passwords are only removed as ``pwd=`` values: cutting "p" out of every line would
 #: garble the logs and hide nothing.
 _MIN_RAW_SECRET = 4
@@ -89,14 +110,35 @@ _GUARDED_LOGGERS = (
     "urllib3.poolmanager",
     "requests",
 )
+#: Taken only while a client attaches its filter: never by a filter, never by a finalizer.
+_ATTACH_LOCK = threading.Lock()
 
 
 class _RedactingFilter(logging.Filter):
-    """Rewrites log records so that no registered password reaches any handler."""
+    """Cleans one client's password out of every log record; each client has its own.
+
+    No lock anywhere on the logging path: ``filter`` reads only this object's ``secret``, and the
+    client's finalizer only sets it to None (``retire``). A garbage collection that runs inside
+    ``filter`` and finalizes a dead client therefore cannot block (the hang of issue 8, where the
+    filter and the finalizer shared a lock). Retired filters are taken off the loggers when the next
+    client attaches its own, by replacing each logger's filter list (copy-on-write), so a thread
+    iterating the old list never skips a live filter. (A filter another thread adds to one of
+    these loggers with ``addFilter`` at that very moment could be lost: add yours before clients.)
+    """
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret: str | None = secret
+
+    def retire(self) -> None:
+        """The client is gone: forget its password (no lock: this runs in a finalizer)."""
+        self.secret = None
 
     def filter(self, record: logging.LogRecord) -> bool:
-        with _SECRETS_LOCK:
-            secrets = tuple(s for s in _SECRETS if len(s) >= _MIN_RAW_SECRET)
+        secret = self.secret
+        if secret is None:
+            return True
+        secrets = (secret,) if len(secret) >= _MIN_RAW_SECRET else ()
         try:
             message = record.getMessage()
         except Exception:  # a broken record: leave it to logging's own error handling
@@ -105,30 +147,27 @@ class _RedactingFilter(logging.Filter):
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info and record.exc_info[1] is not None:
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_info, record.exc_text = None, protocol.redact(text, secrets)
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:  # formatted here or by another client's filter
+            record.exc_text = protocol.redact(record.exc_text, secrets)
         return True
 
 
-_FILTER = _RedactingFilter()
-
-
-def _guard_logs(owner: object, secret: str) -> None:
+def _guard_logs(owner: object, secret: str) -> _RedactingFilter:
     """Clean ``secret`` out of every log record for as long as ``owner`` lives."""
-    with _SECRETS_LOCK:
-        _SECRETS[secret] += 1
-    weakref.finalize(owner, _forget, secret)
-    for name in _GUARDED_LOGGERS:
-        log = logging.getLogger(name)
-        if _FILTER not in log.filters:
-            log.addFilter(_FILTER)
+    guard = _RedactingFilter(secret)
+    with _ATTACH_LOCK:
+        for name in _GUARDED_LOGGERS:
+            log = logging.getLogger(name)
+            kept = [f for f in log.filters if not _retired(f)]
+            log.filters = [*kept, guard]
+    weakref.finalize(owner, guard.retire)
+    return guard
 
 
-def _forget(secret: str) -> None:
-    with _SECRETS_LOCK:
-        _SECRETS[secret] -= 1
-        if _SECRETS[secret] <= 0:
-            del _SECRETS[secret]
+def _retired(log_filter: object) -> bool:
+    return isinstance(log_filter, _RedactingFilter) and log_filter.secret is None
 
 
 # ---------------------------------------------------------------- retry policy
@@ -176,7 +215,7 @@ class RetryPolicy:
 
 
 def _never_sent(exc: BaseException) -> bool:
-    return isinstance(exc, TransportError) and not exc.maybe_sent
+    return isinstance(exc, ConnectError)
 
 
 def should_retry_send(exc: BaseException) -> bool:
@@ -193,39 +232,15 @@ def should_retry_read(exc: BaseException) -> bool:
 
 
 def load_env_file() -> None:
-    """Read a ``.env`` file from the working directory (or above) into ``os.environ``.
+    """Read the working directory's ``.env`` file (only there, never a parent's) into ``os.environ``.
 
     Variables already set win. Example: ``load_env_file(); os.environ.get("TARGETSMS_USER")``.
     """
-    from dotenv import find_dotenv, load_dotenv
+    from dotenv import load_dotenv
 
-    load_dotenv(find_dotenv(usecwd=True), override=False)
-
-
-def _alnum_sender_ok(sender: str) -> bool:
-    numeric = sender.isascii() and sender.isdigit()
-    return len(sender) <= (15 if numeric else 11)
-
-
-def validate_send(sender: str, phones: Sequence[str], text: str) -> None:
-    """Raise what the service would answer for these arguments, without a request.
-
-    Checks the sender (missing; over 11 characters, or 15 digits for a numeric one), the text
-    (missing) and the phones (none; one of 15 or more characters).
-
-    Example: ``validate_send("SHOP", ["79001234567"], "")`` raises ``ContentError`` ``text_missing``.
-    """
-    sender = "" if sender is None else str(sender).strip()
-    if not sender:
-        raise error_for_code("sender_missing")
-    if not _alnum_sender_ok(sender):
-        raise error_for_code("sender_too_long")
-    if text is None or not str(text).strip():
-        raise error_for_code("text_missing")
-    if not phones or not all(phones):
-        raise error_for_code("phone_missing")
-    if any(len(phone) >= 15 for phone in phones):
-        raise error_for_code("phone_too_long")
+    path = Path.cwd() / ".env"
+    if path.is_file():
+        load_dotenv(path, override=False)
 
 
 def _as_phones(phones: str | Sequence[str]) -> list[str]:
@@ -237,12 +252,137 @@ def _as_phones(phones: str | Sequence[str]) -> list[str]:
 def _is_loopback(host: str | None) -> bool:
     if not host:
         return False
+    host = host.lower().strip("[]")
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _bad_url_char(ch: str) -> bool:
+    return ch == "\\" or ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+
+
+def _checked_url(url: object, *, allow_insecure: bool) -> str:
+    """The service URL, or ``InputError`` (``invalid_url``, ``insecure_url``) saying why not.
+
+    The URL is read by the parser that connects (urllib3's ``parse_url``) and must read the same
+    with ``urllib.parse``; userinfo, backslashes, whitespace and control characters are refused
+    outright (``http://evil.example\\@127.0.0.1/`` connects to evil.example). No message echoes
+    the URL: it may hold a password.
+    """
+
+    def bad(why: str, code: str = "invalid_url") -> InputError:
+        return InputError(code, why, field="url")
+
+    if not isinstance(url, str) or not url:
+        raise bad("the service URL must be a non-empty str")
+    if any(_bad_url_char(ch) for ch in url):
+        raise bad("the service URL holds a backslash, whitespace or a control character")
+    try:
+        parsed = parse_url(url)
+        split = urlsplit(url)
+        split_port = split.port
+    except (LocationParseError, ValueError):
+        raise bad("the service URL cannot be parsed (a bad host or port?)") from None
+    scheme = (parsed.scheme or "").lower()
+    if scheme not in ("http", "https"):
+        raise bad("the service URL must start with https:// (or http:// for loopback)")
+    if parsed.auth is not None or "@" in split.netloc:
+        raise bad("the service URL must not hold a user or password (they travel as user=, pwd=)")
+    host = (parsed.host or "").lower().strip("[]")
+    if not host:
+        raise bad("the service URL has no host")
+    if (scheme, host, parsed.port) != (split.scheme.lower(), split.hostname or "", split_port):
+        raise bad("the service URL reads differently to different URL parsers")
+    if parsed.query is not None or parsed.fragment is not None:
+        raise bad("the service URL must not have a query or fragment (the client adds the query)")
+    if scheme == "http" and not allow_insecure and not _is_loopback(host):
+        raise bad(
+            f"refusing plain http:// to {host}: the password travels in the URL. "
+            "Use https://, or pass allow_insecure=True if you really mean it.",
+            "insecure_url",
+        )
+    return url
+
+
+# ---------------------------------------------------------------- transports
+
+
+def _idle_limited(base: type[HTTPConnectionPool], max_idle: float, clock: Callable[[], float]):
+    """A urllib3 pool class that closes (so reconnects) a connection idle over ``max_idle`` s."""
+
+    class IdleLimitedPool(base):  # type: ignore[valid-type,misc]
+        def _get_conn(self, timeout: float | None = None) -> Any:
+            conn = super()._get_conn(timeout)
+            since = getattr(conn, "_targetsms_idle_since", None)
+            if since is not None and clock() - since > max_idle:
+                conn.close()  # urllib3 opens it again before the request is written
+            return conn
+
+        def _put_conn(self, conn: Any) -> None:
+            if conn is not None:
+                conn._targetsms_idle_since = clock()
+            super()._put_conn(conn)
+
+    return IdleLimitedPool
+
+
+class _PoolAdapter(HTTPAdapter):
+    """requests' adapter with urllib3 pools that never reuse a connection idle too long."""
+
+    def __init__(self, *, max_idle: float, clock: Callable[[], float], **settings: Any) -> None:
+        self._pool_classes = {
+            "http": _idle_limited(HTTPConnectionPool, max_idle, clock),
+            "https": _idle_limited(HTTPSConnectionPool, max_idle, clock),
+        }
+        super().__init__(**settings)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(self._pool_classes)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = dict(self._pool_classes)
+        return manager
+
+
+class HandlerAdapter(BaseAdapter):
+    """A transport that answers from a function instead of the network (httpx's ``MockTransport``).
+
+    ``handler(request)`` gets the ``requests.PreparedRequest`` and returns ``(status, body)`` (body:
+    str or bytes); it may raise a ``requests`` exception to fail the exchange
+    (``requests.ConnectionError``, ``requests.ReadTimeout``…). For unit tests: no socket, no server.
+
+    Example::
+
+        transport = HandlerAdapter(lambda request: (200, "1179038981"))
+        client = TargetSMSClient("me", "pw", url="http://127.0.0.1:1/sendsms.php",
+                                 transport=transport)
+        client.send("SHOP", ["79001234567"], "Hi")    # ['1179038981']
+    """
+
+    def __init__(
+        self, handler: Callable[[requests.PreparedRequest], tuple[int, str | bytes]]
+    ) -> None:
+        super().__init__()
+        self.handler = handler
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """Answer ``request`` with what the handler returns."""
+        status, body = self.handler(request)
+        response = requests.Response()
+        response.status_code = int(status)
+        response._content = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        response.encoding = "utf-8"
+        response.url, response.request = request.url or "", request
+        return response
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
 # ---------------------------------------------------------------- the client
@@ -254,6 +394,11 @@ class TargetSMSClient:
     Settings are keyword-only; ``url`` defaults to the real service over HTTPS. Plain ``http://`` is
     refused for anything but loopback unless ``allow_insecure=True``. Reads retry and wait out the
     identical-request interval; sends are never repeated when they may have arrived.
+
+    Time is a parameter: ``clock`` (a monotonic clock, default ``time.monotonic``) dates the
+    identical-request marks and ``sleep`` does every wait (throttle and back-off), so tests can run
+    throttle windows without waiting. ``transport`` replaces the network (``HandlerAdapter``);
+    ``session`` is a ``requests.Session`` used as it is. ``max_idle``: see ``DEFAULT_MAX_IDLE``.
 
     Example::
 
@@ -275,21 +420,20 @@ class TargetSMSClient:
         pool_size: int = DEFAULT_POOL_SIZE,
         allow_insecure: bool = False,
         session: requests.Session | None = None,
+        transport: BaseAdapter | None = None,
         retry: RetryPolicy | None = None,
+        max_idle: float = DEFAULT_MAX_IDLE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not user or not password:
             raise InputError(
                 "missing_credentials",
                 "a user and a password are needed (TARGETSMS_USER, TARGETSMS_PASSWORD)",
             )
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {url!r}")
-        if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
-            raise ValueError(
-                f"refusing plain http:// to {parts.hostname}: the password travels in the URL. "
-                "Use https://, or pass allow_insecure=True if you really mean it."
-            )
+        url = _checked_url(url, allow_insecure=allow_insecure)
+        if session is not None and transport is not None:
+            raise ValueError("pass a session or a transport, not both")
         self.user = user
         self._password = _Hidden(password)
         self.url = url
@@ -297,23 +441,29 @@ class TargetSMSClient:
         self.throttle_interval = float(throttle_interval)
         self.pool_size = pool_size
         self.retry = retry or RetryPolicy()
-        _guard_logs(self, password)
+        self._clock = clock
+        self._sleep = sleep
+        self._log_guard = _guard_logs(self, password)
         if session is None:  # a session passed in is the caller's transport: used as it is
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+            adapter = transport or _PoolAdapter(
+                pool_connections=2,
+                pool_maxsize=pool_size,
+                max_retries=0,
+                max_idle=max_idle,
+                clock=clock,
+            )
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.headers["User-Agent"] = USER_AGENT
             # Loopback (the emulator) never goes through an HTTP_PROXY from the environment: the
             # password would travel to the proxy in plain http.
-            session.trust_env = not _is_loopback(parts.hostname)
+            session.trust_env = not _is_loopback(parse_url(url).host)
         self._session = session
-        #: When each identical read (op, sms_id) was last sent or answered (time.monotonic()).
+        #: When each identical read (op, sms_id) was last sent or answered (by ``clock``).
         self._last_read: dict[tuple[str, ...], float] = {}
         self._prune_at = _PRUNE_MIN
         self._lock = threading.Lock()
-        #: The embedded emulator this client talks to when ``connect()`` started one, else None.
-        self.emulator: object | None = None
 
     # -- construction helpers
 
@@ -321,7 +471,7 @@ class TargetSMSClient:
     def from_env(cls, **settings: object) -> TargetSMSClient:
         """Build a client from ``TARGETSMS_USER``, ``TARGETSMS_PASSWORD`` and ``TARGETSMS_URL``.
 
-        A ``.env`` file in the working directory (or above it) is read too; the environment wins.
+        A ``.env`` file in the working directory (not its parents) is read too; the environment wins.
 
         An explicit ``url=`` wins over ``TARGETSMS_URL``.
 
@@ -357,9 +507,9 @@ class TargetSMSClient:
         """Send ``text`` from ``sender`` to one or several phones; the ids come back in phone order.
 
         The arguments are checked locally first (same error codes as the service). A send is
-        retried only when the request certainly never left this machine; if it may have arrived,
-        ``TransportError(maybe_sent=True)`` or ``UnknownResponseError`` is raised and nothing is
-        resent.
+        retried only when the request certainly never left this machine (``ConnectError`` once the
+        attempts are spent); if it may have arrived, ``ReadError`` or ``UnknownResponseError`` is
+        raised and nothing is resent.
 
         Example: ``client.send("SHOP", ["79001234567", "79001234568"], "Hi")``.
         """
@@ -398,18 +548,23 @@ class TargetSMSClient:
     def balance(self, *, store: str | os.PathLike[str] | Journal | None = None) -> Balance:
         """The money balance and the SMS left per direction (``packages`` DataFrame).
 
-        With ``store`` (a journal path or ``Journal``), the snapshot is saved there too, so spend
-        over time can be reported (``journal.balance_snapshots()``, ``ts.spend_between``).
+        ``store=`` is deprecated (the client does not write the journal): use
+        ``ts.snapshot_balance(client, store=...)``, which asks and saves the snapshot.
 
-        Example: ``client.balance(store="journal.sqlite3").packages.sort_values("remaining")``.
+        Example: ``client.balance().packages.sort_values("remaining")``.
         """
         params = protocol.balance_params(self.user, self._password)
         result = protocol.parse_balance(self._read(params, ("balance",)), secrets=self._secrets)
         if store is not None:
-            from .journal import open_journal
+            warnings.warn(
+                "client.balance(store=...) is deprecated and will be removed in the next release: "
+                "use ts.snapshot_balance(client, store=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            from .balances import save_snapshot  # the orchestration layer, for one more release
 
-            with open_journal(store) as journal:
-                journal.save_balance(result)
+            save_snapshot(result, store, user=self.user, url=self.url)
         return result
 
     def read_wait(self, op: str, sms_id: str | int | None = None) -> float:
@@ -420,16 +575,30 @@ class TargetSMSClient:
         """
         key = (op,) if sms_id is None else (op, str(sms_id))
         with self._lock:
-            last = self._last_read.get(key)
-        if last is None:
+            elapsed = self._elapsed(key, self._clock())
+        if elapsed is None:
             return 0.0
-        return max(0.0, last + self.throttle_interval - time.monotonic())
+        return max(0.0, self.throttle_interval - elapsed)
 
     # -- plumbing
 
     @property
     def _secrets(self) -> tuple[str, ...]:
         return (self._password,)
+
+    def _elapsed(self, key: tuple[str, ...], now: float) -> float | None:
+        """Seconds since the mark of ``key`` (None: no mark); call with the lock held.
+
+        A mark in the future means the clock went back: that counts as "just now" (the mark moves
+        to ``now``), so the identical request still waits a whole interval.
+        """
+        last = self._last_read.get(key)
+        if last is None:
+            return None
+        if now < last:
+            self._last_read[key] = now
+            return 0.0
+        return now - last
 
     def _read(self, params: list[tuple[str, str]], key: tuple[str, ...]) -> str:
         return self._call(params, op=key[0], retry=should_retry_read, key=key)
@@ -458,7 +627,10 @@ class TargetSMSClient:
 
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            logger.warning(
+            # Waiting out the identical-request interval is normal: INFO. Faults: WARNING.
+            level = logging.INFO if isinstance(exc, ThrottledError) else logging.WARNING
+            logger.log(
+                level,
                 "%s: %s; retrying in %.2fs (attempt %d)",
                 op,
                 getattr(exc, "code", type(exc).__name__),
@@ -471,6 +643,7 @@ class TargetSMSClient:
             stop=out_of_attempts,
             wait=wait,
             before_sleep=log_retry,
+            sleep=self._sleep,
             reraise=True,
         )
         return retrying(self._exchange, params, op=op, key=key)
@@ -493,7 +666,7 @@ class TargetSMSClient:
             # the interval (if it did count, the service says duplicate_request and we wait then).
             # An answered one counts from the answer: the service saw the request before we saw
             # its answer, so this never starts the next identical request too early.
-            self._set_mark(key, previous if lost_in_transit else time.monotonic())
+            self._set_mark(key, previous if lost_in_transit else self._clock())
 
     def _claim(self, key: tuple[str, ...], op: str) -> float | None:
         """Wait until the identical read ``key`` is allowed, then mark it sent; returns the old mark.
@@ -502,15 +675,16 @@ class TargetSMSClient:
         """
         while True:
             with self._lock:
-                now = time.monotonic()
-                last = self._last_read.get(key)
-                if last is None or now >= last + self.throttle_interval:
+                now = self._clock()
+                previous = self._last_read.get(key)
+                elapsed = self._elapsed(key, now)
+                if elapsed is None or elapsed >= self.throttle_interval:
                     self._prune(now)
                     self._last_read[key] = now
-                    return last
-                pause = last + self.throttle_interval - now
+                    return previous
+                pause = self.throttle_interval - elapsed
             logger.debug("%s: waiting %.2fs for the identical-request interval", op, pause)
-            time.sleep(pause)
+            self._sleep(pause)
 
     def _set_mark(self, key: tuple[str, ...], mark: float | None) -> None:
         with self._lock:
@@ -531,16 +705,18 @@ class TargetSMSClient:
         try:
             return self._session.get(url, timeout=self.timeout)
         except requests.exceptions.SSLError as exc:
-            error = TransportError(
-                text=protocol.redact(f"TLS failed: {exc}", self._secrets),
-                retryable=False,
-                maybe_sent=False,
+            error: TransportError = ConnectError(
+                text=protocol.redact(f"TLS failed: {exc}", self._secrets), retryable=False
             )
         except requests.exceptions.RequestException as exc:
-            error = TransportError(
-                text=protocol.redact(f"{type(exc).__name__}: {exc}", self._secrets),
-                maybe_sent=not _failed_before_sending(exc),
-            )
+            kind = ConnectError if _failed_before_sending(exc) else ReadError
+            error = kind(text=protocol.redact(f"{type(exc).__name__}: {exc}", self._secrets))
+        except BaseException as exc:
+            # Ctrl-C (or a bug) inside requests/urllib3, whose frames hold the full URL, password
+            # included, as plain str: verbose tracebacks (IPython, rich, pytest --showlocals)
+            # print every frame's locals. Clear those frames before the exception goes up.
+            _scrub(exc, self._secrets)
+            raise
         # Raised outside the except clauses: requests' exception, whose message holds the full
         # URL, must not ride along as __context__.
         raise error
@@ -549,7 +725,7 @@ class TargetSMSClient:
         url = _Hidden(protocol.build_url(self.url, params))
         started = time.perf_counter()
         response = self._get(url)
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started  # for the log line only
         logger.debug(
             "GET %s -> %s, %d bytes, %.3fs",
             protocol.redact(url, self._secrets),
@@ -558,16 +734,16 @@ class TargetSMSClient:
             elapsed,
         )
         if response.status_code != 200:
-            raise TransportError(text=f"HTTP {response.status_code} from the service")
+            raise ReadError(text=f"HTTP {response.status_code} from the service")
         text = response.content.decode("utf-8", errors="replace")
         stripped = text.strip()
         if not stripped:
-            raise TransportError(text="empty answer")
+            raise ReadError(text="empty answer")
         if stripped.startswith("<"):
             page = protocol.redact(stripped, self._secrets)[:120]
-            raise TransportError(text=f"an HTML page instead of an answer: {page!r}")
+            raise ReadError(text=f"an HTML page instead of an answer: {page!r}")
         if "\ufffd" in text:
-            raise TransportError(text="the answer is not UTF-8 text")
+            raise ReadError(text="the answer is not UTF-8 text")
         try:
             protocol.check_answer(text, self._secrets)
         except TargetSMSError as exc:
@@ -576,13 +752,44 @@ class TargetSMSClient:
         return text
 
 
+#: requests' errors raised before a connection was used: the URL or a header could not be built.
+_BEFORE_ANY_CONNECTION = (
+    requests.exceptions.ConnectTimeout,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.URLRequired,
+    requests.exceptions.InvalidHeader,
+)
+#: urllib3's reasons that mean "no connection was made": refused, DNS, connect timeout, bad URL.
+_NO_CONNECTION = (NewConnectionError, ConnectTimeoutError, LocationParseError, LocationValueError)
+
+
 def _failed_before_sending(exc: requests.exceptions.RequestException) -> bool:
-    """True when the request certainly never reached the server (refused, DNS, connect timeout)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    """True when the request certainly never reached the server; anything else may have arrived.
+
+    Never sent: a bad URL or header, DNS failure, connection refused, connect timeout (TLS
+    failures are handled apart). A reset, a read timeout or a broken pipe on a kept-alive
+    connection may come after the request was written: those are not.
+    """
+    if isinstance(exc, _BEFORE_ANY_CONNECTION):
         return True
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason = exc.args[0] if exc.args else None
         if isinstance(reason, MaxRetryError):
             reason = reason.reason
-        return isinstance(reason, NewConnectionError)
+        return isinstance(reason, _NO_CONNECTION)
     return False
+
+
+def _scrub(exc: BaseException, secrets: Sequence[str]) -> None:
+    """Clear the finished frames under ``exc`` (and its chain) and redact its string arguments."""
+    seen: set[int] = set()
+    chained: BaseException | None = exc
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        traceback.clear_frames(chained.__traceback__)
+        chained.args = tuple(
+            protocol.redact(a, secrets) if isinstance(a, str) else a for a in chained.args
+        )
+        chained = chained.__cause__ or chained.__context__

@@ -12,11 +12,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, RaggedRowError
 
 __all__ = ["PHONE_ALIASES", "find_phone_column", "read_contacts", "write_frame_csv"]
 
@@ -93,19 +94,65 @@ def read_contacts(path: str | Path) -> pd.DataFrame:
         raise InputError(text=f"{path} is empty: nobody to send to", field="csv")
     sep = _separator(text)
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            skipinitialspace=False,
-        )
+        frame = read_csv_strict(text, sep=sep, na_values=[""])
+    except RaggedRowError as exc:
+        raise InputError(text=f"{path}: {exc}", field="csv") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(text=f"cannot read {path} as CSV: {exc}", field="csv") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.attrs.update(encoding=encoding, separator=sep)
     return frame
+
+
+def _ragged_line(text: str, sep: str) -> tuple[int, int, int] | None:
+    """(line, fields, header fields) of the first record longer than the header, or None."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    header = next(reader, None)
+    if header is None:
+        return None
+    for record in reader:
+        if len(record) > len(header):
+            return reader.line_num, len(record), len(header)
+    return None
+
+
+def read_csv_strict(text: str, *, sep: str, na_values: list[str] | None = None) -> pd.DataFrame:
+    """``pd.read_csv`` of ``text`` as strings, refusing a row with more fields than the header.
+
+    pandas would take a first column of row labels when every row has one field more, or
+    (with ``index_col=False``) drop the extra field with a mere warning: both shift or lose data.
+    Raises ``RaggedRowError`` naming the file line instead; a row with fewer fields is padded with
+    missing values. Example: ``read_csv_strict("a;b\\n1;2\\n", sep=";")``.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        try:
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                na_values=na_values or [],
+                skipinitialspace=False,
+                index_col=False,
+            )
+        except pd.errors.ParserError as exc:
+            ragged = _ragged_line(text, sep)
+            if ragged is None:
+                raise
+            raise RaggedRowError(_ragged_text(*ragged)) from exc
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        ragged = _ragged_line(text, sep)
+        if ragged is not None:
+            raise RaggedRowError(_ragged_text(*ragged))
+    return frame
+
+
+def _ragged_text(line: int, fields: int, expected: int) -> str:
+    return (
+        f"line {line} has {fields} fields but the header has {expected} "
+        "(an unquoted separator in a value?)"
+    )
 
 
 def find_phone_column(

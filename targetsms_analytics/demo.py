@@ -263,6 +263,7 @@ def run_demo(
         print(path.read_text(encoding="utf-8")[:100])
     """
     from .analytics import packages_frame
+    from .balances import snapshot_balance
     from .client import TargetSMSClient
     from .connect import DEMO_EMULATOR
     from .emulator import Emulator
@@ -306,7 +307,7 @@ def run_demo(
         ) as client,
         Journal(journal_path) as journal,
     ):
-        before = client.balance(store=journal)
+        before = snapshot_balance(client, store=journal)
         echo(f"Balance before: {before.amount:.2f} {before.currency}")
 
         estimate = estimate_campaign(
@@ -350,7 +351,7 @@ def run_demo(
             + (f", {pending} still pending (timeout)" if pending else "")
         )
 
-        after = client.balance(store=journal)
+        after = snapshot_balance(client, store=journal)
         snapshots = journal.balance_snapshots()
         spent = before.amount - after.amount
         echo(f"Balance after: {after.amount:.2f} {after.currency} (spent {spent:.2f})")

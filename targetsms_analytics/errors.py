@@ -10,11 +10,17 @@
     ├── ContentError          text_rejected, text_missing, link_missing
     ├── SenderError           sender_missing, sender_too_long, sender_unknown, sender_not_moderated
     ├── ThrottledError        duplicate_request (an identical request within the interval)
-    ├── TransportError        transport: connection failed, timeout, non-200, empty body
-    │                         (.maybe_sent says whether the request may have reached the service)
+    ├── TransportError        transport: the exchange failed (catch both kinds below at once)
+    │   ├── ConnectError      never sent: refused, DNS, bad URL, connect timeout, TLS handshake;
+    │   │                     the request certainly never left this machine (safe to send again)
+    │   └── ReadError         may have arrived: timeout or reset after sending, non-200, empty or
+    │                         HTML body; a send's outcome is unknown (never resent automatically)
     ├── UnknownResponseError  unknown_response: an answer that is neither a result nor a known error
-    ├── InputError            invalid_input: bad arguments caught locally (names the row and field)
-    │   └── SenderInputError  sender_missing, sender_too_long caught locally (also a SenderError)
+    ├── InputError            invalid_input: bad arguments caught locally (names the row and field);
+    │                         also text_invalid (a NUL in the text), invalid_url, insecure_url,
+    │                         missing_credentials
+    │   ├── SenderInputError  sender_missing, sender_too_long caught locally (also a SenderError)
+    │   └── RaggedRowError    ragged_row: a CSV line with more fields than the header
     └── JournalError          journal: the journal (store) cannot be used as asked
 
 ``code`` is the stable English contract; ``text`` is the service's raw answer (or our message), with
@@ -26,10 +32,13 @@ from __future__ import annotations
 __all__ = [
     "ERROR_TEXTS",
     "AccountError",
+    "ConnectError",
     "ContentError",
     "InputError",
     "JournalError",
     "QueuedForFundsError",
+    "RaggedRowError",
+    "ReadError",
     "RecipientError",
     "SenderError",
     "SenderInputError",
@@ -138,28 +147,59 @@ class ThrottledError(TargetSMSError):
 
 
 class TransportError(TargetSMSError):
-    """The exchange itself failed: connection refused, timeout, reset, non-200, empty body.
+    """The exchange itself failed; never raised as such, but as one of its two kinds.
 
-    ``maybe_sent`` is True when the request may have reached the service (so a send's outcome is
-    unknown), False when it certainly did not leave this machine.
+    ``ConnectError``: the request certainly never left this machine. ``ReadError``: it may have
+    reached the service (so a send's outcome is unknown). ``except TransportError`` catches both.
 
-    Example: ``except TransportError as e: print(e.maybe_sent)``.
+    Example::
+
+        try:
+            client.send("SHOP", "79001234567", "Hello")
+        except ConnectError:
+            ...  # nothing went out: safe to try again later
+        except ReadError:
+            ...  # it may have been sent: look before sending again
     """
 
     default_retryable = True
 
     def __init__(
-        self,
-        code: str = "transport",
-        text: str = "",
-        retryable: bool | None = None,
-        maybe_sent: bool = True,
+        self, code: str = "transport", text: str = "", retryable: bool | None = None
     ) -> None:
         super().__init__(code, text, retryable)
-        self.maybe_sent = maybe_sent
 
-    def __reduce__(self):
-        return (self.__class__, (self.code, self.text, self.retryable, self.maybe_sent))
+    @property
+    def maybe_sent(self) -> bool:
+        """Deprecated (use the class): True unless this is a ``ConnectError``.
+
+        Example: ``isinstance(exc, ConnectError)`` instead of ``not exc.maybe_sent``.
+        """
+        import warnings
+
+        warnings.warn(
+            "TransportError.maybe_sent is deprecated: catch ConnectError (never sent) or "
+            "ReadError (may have arrived) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return not isinstance(self, ConnectError)
+
+
+class ConnectError(TransportError):
+    """The request certainly never left this machine: refused, DNS failure, invalid URL, connect
+    timeout, TLS handshake failure, or any error raised before the request was written.
+
+    Sending again is safe (nothing arrived). Example: ``except ConnectError: retry later``.
+    """
+
+
+class ReadError(TransportError):
+    """The request may have reached the service: a timeout or reset after sending, a non-200
+    status, an empty, cut or HTML body. A send's outcome is unknown and is never repeated.
+
+    Example: ``except ReadError: check the statuses before sending again``.
+    """
 
 
 class UnknownResponseError(TargetSMSError):
@@ -217,6 +257,22 @@ class SenderInputError(InputError, SenderError):
         return (self.__class__, (self.code, self.text), {"row": self.row, "field": self.field})
 
 
+class RaggedRowError(InputError):
+    """A CSV line has more fields than the header (say, an unquoted ``;`` in a name).
+
+    ``RaggedRowError("line 3 has 4 fields but the header has 3")`` has ``code='ragged_row'``.
+    Example: ``except InputError as exc: print(exc.code, exc.text)``.
+    """
+
+    def __init__(
+        self, text: str = "", code: str = "ragged_row", retryable: bool | None = None
+    ) -> None:
+        super().__init__(code, text, retryable)
+
+    def __reduce__(self):
+        return (self.__class__, (self.text, self.code, self.retryable))
+
+
 class JournalError(TargetSMSError):
     """The journal (store) cannot be used as asked: written by a newer release, not a journal…
 
@@ -269,8 +325,8 @@ def error_for_code(code: str, text: str | None = None) -> TargetSMSError:
     """
     if code == "unknown_response":
         return UnknownResponseError(text=text or "")
-    if code == "transport":
-        return TransportError(text=text or "")
+    if code == "transport":  # the cautious kind: it may have arrived
+        return ReadError(text=text or "")
     cls = _FAMILY.get(code)
     if cls is None:
         raise KeyError(f"no such error code: {code!r}")

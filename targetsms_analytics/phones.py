@@ -1,7 +1,7 @@
 """Phone numbers: normalize what people type into E.164 digits, judge them, name their operator.
 
 Every function here is pure. Parsing and validation are `phonenumbers`' (Google's libphonenumber
-metadata); this module adds the shapes it reads wrong (the ``00`` international prefix with a Russian
+metadata); the operator comes from the Russian numbering plan registry (``numbering``). This module adds the shapes it reads wrong (the ``00`` international prefix with a Russian
 default region), the values spreadsheets produce (ints, floats such as ``79001234567.0``, NaN,
 ``pd.NA``) and a fast path for the overwhelmingly common Russian mobile shapes, so that a million rows
 normalize in seconds. The fast path is derived from the same metadata and property-tested to agree
@@ -28,13 +28,6 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
-from phonenumbers import carrier as _carrier
-
-try:  # the table behind phonenumbers.carrier: {E.164 prefix: {language: name}}
-    from phonenumbers.carrierdata import CARRIER_DATA as _CARRIER_DATA
-    from phonenumbers.carrierdata import CARRIER_LONGEST_PREFIX as _CARRIER_PREFIX
-except ImportError:  # pragma: no cover - layout of phonenumbers' generated data changed
-    _CARRIER_DATA, _CARRIER_PREFIX = None, 0
 
 __all__ = [
     "PHONE_INVALID",
@@ -131,6 +124,22 @@ def _fast_ru(text: str) -> str | None:
 # --------------------------------------------------------------------- the slow path
 
 _INTERNATIONAL_00 = re.compile(r"^[ (\-.]*00(?=[^0])")
+# A negative number ("-79123456787", or an int below zero) is a typo or a formula, not a phone;
+# phonenumbers would drop the sign. Dashes, hyphens and minus signs, after an optional "+".
+_LEADING_MINUS = re.compile(r"^\+?\s*[-\u2010-\u2015\u2212]")
+# Separators between several numbers in one cell ("79123456792;79123456793"): phonenumbers reads
+# the first of some of these (";" starts RFC 3966 parameters) and drops the rest silently.
+_LIST_SEPARATORS = re.compile(r"[;,|/\\\n\r\t]|\s(?:или|и|or|and)\s", re.IGNORECASE)
+_DIGIT = re.compile(r"[0-9]")
+
+
+def _several_numbers(text: str) -> bool:
+    """True when ``text`` holds two or more parts of 7+ digits each (not a number and a short
+    extension such as ``"…; доб. 12"``)."""
+    if _LIST_SEPARATORS.search(text) is None:
+        return False
+    parts = _LIST_SEPARATORS.split(text)
+    return sum(len(_DIGIT.findall(part)) >= 7 for part in parts) >= 2
 
 
 @lru_cache(maxsize=1 << 16)
@@ -152,6 +161,8 @@ def _check_text(text: str, region: str | None) -> tuple[str | None, str | None]:
     text = text.strip()
     if not text or text.casefold() in _MISSING_WORDS:
         return None, PHONE_MISSING
+    if _LEADING_MINUS.match(text) or _several_numbers(text):
+        return None, PHONE_INVALID
     # A float column that went through astype(str): "79001234567.0".
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]
@@ -288,140 +299,49 @@ def normalize_phones(
     )
 
 
-def _carrier_lookup(digits: str) -> str:
-    """The longest-prefix lookup of ``phonenumbers.carrier.name_for_valid_number(number, "ru")``.
-
-    Done on the table directly: a few dict lookups instead of parsing and formatting the number
-    (10 µs), which matters for a million distinct numbers. Same rule: the longest prefix that has a
-    Russian name or, failing that, an English one. Tests check it agrees with phonenumbers.
-    """
-    assert _CARRIER_DATA is not None
-    for length in range(min(len(digits), _CARRIER_PREFIX), 0, -1):
-        names = _CARRIER_DATA.get(digits[:length])
-        if names is None:
-            continue
-        if "ru" in names:
-            return names["ru"] or UNKNOWN_OPERATOR
-        if "en" in names:
-            return names["en"] or UNKNOWN_OPERATOR
-    return UNKNOWN_OPERATOR
-
-
-@lru_cache(maxsize=1 << 16)
-def _carrier_by_parsing(digits: str) -> str:  # pragma: no cover - only without the table
-    try:
-        number = phonenumbers.parse("+" + digits, None)
-    except NumberParseException:
-        return UNKNOWN_OPERATOR
-    return _carrier.name_for_valid_number(number, "ru") or UNKNOWN_OPERATOR
-
-
 def operator_of(msisdn: str | int | None) -> str:
-    """The mobile operator the number's range was allocated to, from phonenumbers' carrier data.
+    """The operator brand of the number's range, from the numbering plan registry (see ``numbering``).
 
     ``msisdn`` is E.164 digits (``'79261234567'``; a leading ``+`` or an int are accepted too).
-    Russian names where the data has them (``МегаФон``, ``Билайн``, ``Tele2``), else English; the
-    string ``"unknown"`` where the data has none, and for None or a value that is not digits.
-    Caution: with mobile number portability this is the ORIGINAL holder of the number range, not
-    necessarily the subscriber's operator today, and the Russian data is patchy (whole MTS ranges
-    such as 7916 are missing, so MTS is under-counted). The lookup reads only the number's prefix and
-    does not re-check its type (landline ranges have no carrier data, so they give ``"unknown"``).
+    Brands are as :func:`numbering.lookup_numbers` gives them (``МТС``, ``МегаФон``, ``Билайн``,
+    ``Т2``, ``Скартел``…); the string ``"unknown"`` for a number outside the Russian mobile
+    registry (a landline, a foreign number), None, or a value that is not digits. MNP caveat: this
+    is the operator the range was allocated to; a ported number has another operator today.
 
     Example::
 
         >>> operator_of("79261234567"), operator_of("79031234567"), operator_of(None)
         ('МегаФон', 'Билайн', 'unknown')
     """
-    if isinstance(msisdn, int) and not isinstance(msisdn, bool) and msisdn > 0:
-        msisdn = str(msisdn)
-    if not isinstance(msisdn, str):
-        return UNKNOWN_OPERATOR
-    digits = msisdn.lstrip("+")
-    if not (digits.isascii() and digits.isdigit()):
-        return UNKNOWN_OPERATOR
-    if _CARRIER_DATA is None:  # pragma: no cover
-        return _carrier_by_parsing(digits)
-    return _carrier_lookup(digits)
+    return str(operators([msisdn]).iat[0])
 
 
-def operators(msisdns: Iterable[str | None] | pd.Series) -> pd.Series:
+def operators(msisdns: Iterable[str | int | None] | pd.Series) -> pd.Series:
     """:func:`operator_of` for each value: a Series named ``operator``, same index (or 0..n-1).
 
-    Vectorized for reports over millions of numbers: the distinct values are turned into integers
-    once, then each prefix length of the carrier table is one ``searchsorted`` over all of them.
+    Vectorized for reports over millions of numbers (one binary search over the registry's ranges
+    per distinct value, see :func:`numbering.lookup_numbers`).
 
     Example::
 
         >>> operators(["79261234567", None]).tolist()
         ['МегаФон', 'unknown']
     """
+    from .numbering import lookup_numbers  # numbering imports this module
+
     series = msisdns if isinstance(msisdns, pd.Series) else pd.Series(list(msisdns), dtype=object)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    digits = pd.Series(np.asarray(uniques, dtype=object), dtype=object).map(_as_digits)
     names = np.empty(len(uniques) + 1, dtype=object)
-    names[:-1] = _operators_of_distinct(np.asarray(uniques, dtype=object))
+    names[:-1] = lookup_numbers(digits.to_numpy(dtype=object))["operator"].to_numpy(dtype=object)
     names[-1] = UNKNOWN_OPERATOR  # factorize's -1 (missing) takes the last slot
     return pd.Series(names.take(codes), index=series.index, dtype=object, name="operator")
 
 
-@lru_cache(maxsize=1)
-def _prefix_tables() -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per prefix length: the sorted prefixes (as ints) that name a carrier, and those names."""
-    by_length: dict[int, dict[int, str]] = {}
-    for prefix, names in (_CARRIER_DATA or {}).items():
-        if "ru" in names:
-            name = names["ru"] or UNKNOWN_OPERATOR
-        elif "en" in names:
-            name = names["en"] or UNKNOWN_OPERATOR
-        else:
-            continue  # _carrier_lookup goes on to a shorter prefix
-        by_length.setdefault(len(prefix), {})[int(prefix)] = name
-    tables = {}
-    for length, table in by_length.items():
-        keys = np.array(sorted(table), dtype=np.int64)
-        tables[length] = (keys, np.array([table[k] for k in keys.tolist()], dtype=object))
-    return tables
-
-
-def _operators_of_distinct(values: np.ndarray) -> np.ndarray:
-    """Longest-prefix carrier names for distinct values, as :func:`operator_of` gives them."""
-    out = np.full(len(values), UNKNOWN_OPERATOR, dtype=object)
-    if not len(values) or _CARRIER_DATA is None:
-        if _CARRIER_DATA is None:  # pragma: no cover
-            return np.array([operator_of(v) for v in values], dtype=object)
-        return out
-    digits = pd.Series(values, dtype=object).map(_as_digits, na_action="ignore")
-    ok = digits.notna().to_numpy().copy()
-    if not ok.any():
-        return out
-    long = ok & (digits.str.len() > 18).fillna(False).to_numpy()  # beyond int64: rare, slow path
-    for i in np.flatnonzero(long):
-        out[i] = _carrier_lookup(digits.iat[i])
-    ok &= ~long
-    if not ok.any():
-        return out
-    texts = digits[ok].astype(str)
-    lengths = texts.str.len().to_numpy()
-    numbers_ = texts.astype(np.int64).to_numpy()
-    positions = np.flatnonzero(ok)
-    tables = _prefix_tables()
-    for n in np.unique(lengths):
-        rows = lengths == n
-        nums, where = numbers_[rows], positions[rows]
-        found = np.zeros(len(nums), dtype=bool)
-        for length in sorted((L for L in tables if L <= n), reverse=True):
-            keys, names = tables[length]
-            prefixes = nums // 10 ** int(n - length)
-            slot = np.searchsorted(keys, prefixes).clip(max=len(keys) - 1)
-            hit = (keys[slot] == prefixes) & ~found
-            out[where[hit]] = names[slot[hit]]
-            found |= hit
-    return out
-
-
 def _as_digits(value: object) -> str | None:
-    """``value`` as E.164 digits (a leading ``+`` or an int allowed), or None, like operator_of."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        value = str(value)
+    """``value`` as E.164 digits (a leading ``+`` or an int allowed), or None."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_) and value > 0:
+        value = str(int(value))
     if not isinstance(value, str):
         return None
     digits = value.lstrip("+")

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import phpserialize
 
-from .errors import ERROR_TEXTS, UnknownResponseError, error_for_code
+from .errors import ERROR_TEXTS, InputError, UnknownResponseError, error_for_code
 
 __all__ = [
     "FINAL_STATES",
@@ -41,6 +41,7 @@ __all__ = [
     "redact",
     "send_params",
     "status_params",
+    "validate_send",
 ]
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -110,6 +111,42 @@ def balance_params(user: str, password: str) -> list[tuple[str, str]]:
     Example: ``balance_params("me", "pw")``.
     """
     return [("user", user), ("pwd", password), ("balance", "1")]
+
+
+# ---------------------------------------------------------------- local checks
+
+
+def _alnum_sender_ok(sender: str) -> bool:
+    numeric = sender.isascii() and sender.isdigit()
+    return len(sender) <= (15 if numeric else 11)
+
+
+def validate_send(sender: str, phones: Sequence[str], text: str) -> None:
+    """Raise what the service would answer for these arguments, without a request.
+
+    Checks the sender (missing; over 11 characters, or 15 digits for a numeric one), the text
+    (missing; holding a NUL character, which no SMS can carry: ``InputError`` ``text_invalid``)
+    and the phones (none; one of 15 or more characters).
+
+    Example: ``validate_send("SHOP", ["79001234567"], "")`` raises ``ContentError`` ``text_missing``.
+    """
+    sender = "" if sender is None else str(sender).strip()
+    if not sender:
+        raise error_for_code("sender_missing")
+    if not _alnum_sender_ok(sender):
+        raise error_for_code("sender_too_long")
+    if text is None or not str(text).strip():
+        raise error_for_code("text_missing")
+    if "\x00" in str(text):
+        raise InputError(
+            "text_invalid",
+            "the text holds a NUL character (\\x00), which an SMS cannot carry",
+            field="text",
+        )
+    if not phones or not all(phones):
+        raise error_for_code("phone_missing")
+    if any(len(phone) >= 15 for phone in phones):
+        raise error_for_code("phone_too_long")
 
 
 # ---------------------------------------------------------------- secrets

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .errors import InputError, TargetSMSError
-from .journal import Journal, open_journal
+from .journal import Journal, account_of, open_journal
 from .protocol import FINAL_STATES, MOSCOW, StatusDetail
 
 if TYPE_CHECKING:
@@ -46,19 +47,47 @@ STATUS_COLUMNS: tuple[str, ...] = (
     "sent_at",
     "error_code",
     "sender",
+    "account",
+    "variant",
+    "not_before",
 )
 
-#: Fetched statuses are written to the journal in chunks of this many.
+#: Fetched statuses are written to the journal in chunks of this many…
 _SAVE_EVERY = 500
+#: …or after this many seconds, whichever comes first: a crash loses at most a few seconds.
+_SAVE_SECONDS = 3.0
 
 IdsOrCampaign = str | Iterable[Any] | pd.Series | pd.DataFrame
 
 
-def _resolve_ids(what: IdsOrCampaign, journal: Journal) -> list[str]:
+def _resolve_ids(
+    what: IdsOrCampaign, journal: Journal, account: str | None = None
+) -> tuple[list[str], str | None]:
+    """The SMS ids asked for, and the account they belong to (None: not known from the input).
+
+    A campaign name is looked up in ``account`` when given; a name that several accounts use
+    needs it (``InputError`` listing them), and a name only another account has is refused.
+    """
     if isinstance(what, str):
-        if journal.campaign_info(what) is None:
+        found = journal.resolve_account(what, account)
+        if found is None:
+            elsewhere = journal.campaign_accounts(what)
+            if elsewhere:
+                raise InputError(
+                    "unknown_campaign",
+                    f"campaign {what!r} belongs to {', '.join(elsewhere)}, not to {account}: "
+                    "use that account's client (or pass account=)",
+                    field="account",
+                )
             campaigns = journal.campaigns()
-            known = ", ".join(repr(c) for c in campaigns["campaign"]) if len(campaigns) else "none"
+            known = (
+                ", ".join(
+                    f"{c!r} ({a})"
+                    for c, a in zip(campaigns["campaign"], campaigns["account"], strict=True)
+                )
+                if len(campaigns)
+                else "none"
+            )
             raise InputError(
                 "unknown_campaign",
                 f"the journal {journal.path} has no campaign {what!r} (campaigns: {known}); "
@@ -66,7 +95,8 @@ def _resolve_ids(what: IdsOrCampaign, journal: Journal) -> list[str]:
                 "command line), or pass SMS ids",
                 field="campaign",
             )
-        ids = journal.campaign_messages(what)["sms_id"]
+        account = found
+        ids = journal.campaign_messages(what, account=account)["sms_id"]
     elif isinstance(what, pd.DataFrame):
         if "sms_id" not in what.columns:
             raise InputError(
@@ -85,7 +115,42 @@ def _resolve_ids(what: IdsOrCampaign, journal: Journal) -> list[str]:
             text = text[:-2]
         if text:
             out.append(text)
-    return out
+    return out, account
+
+
+def _check_concurrency(concurrency: object, client: object) -> int:
+    """An int of at least 1, capped at the client's connection pool (more threads only queue)."""
+    if (
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, numbers.Integral)
+        or concurrency < 1
+    ):
+        raise InputError(
+            text=f"concurrency must be an int of at least 1, not {concurrency!r}",
+            field="concurrency",
+        )
+    wanted = int(concurrency)
+    pool = getattr(client, "pool_size", None)
+    if isinstance(pool, int) and not isinstance(pool, bool) and 1 <= pool < wanted:
+        logger.warning(
+            "concurrency %d capped at %d, the client's connection pool size (pool_size=)",
+            wanted,
+            pool,
+        )
+        return pool
+    return wanted
+
+
+def _client_account(client: TargetSMSClient, account: str | None) -> str:
+    mine = account_of(client.user, client.url)
+    if account is not None and account != mine:
+        raise InputError(
+            "account_mismatch",
+            f"account {account!r} is not this client's ({mine}): its SMS ids mean nothing to "
+            "this service; use a client of that account",
+            field="account",
+        )
+    return mine
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -104,6 +169,7 @@ def fetch_statuses(
     concurrency: int = 8,
     progress: bool = True,
     on_progress: Callable[[int, int], object] | None = None,
+    account: str | None = None,
 ) -> pd.DataFrame:
     """Detailed statuses of many SMS as a DataFrame, one row per id in the order asked.
 
@@ -113,43 +179,54 @@ def fetch_statuses(
     in its ``error_code`` and the others go on. Columns: ``STATUS_COLUMNS``. ``on_progress(done,
     total)`` is called from the calling thread as answers arrive (a widget's progress bar).
 
+    Everything is in the client's account (``account``, when given, must be it): a campaign name
+    is looked up there, and statuses are stored for it. ``concurrency`` is an int of at least 1,
+    capped (with a log line) at the client's connection pool size. Statuses are journaled every
+    500 and every few seconds, so an interrupted fetch keeps what it got.
+
     Example::
 
         statuses = ts.fetch_statuses(client, ["1179038981", "1179038982"], concurrency=16)
         statuses.groupby("state").size()
     """
-    if concurrency < 1:
-        raise InputError(text="concurrency must be at least 1", field="concurrency")
+    workers = _check_concurrency(concurrency, client)
+    account = _client_account(client, account)
     with open_journal(store) as journal:
-        ids = _resolve_ids(ids_or_campaign, journal)
+        ids, _ = _resolve_ids(ids_or_campaign, journal, account)
         unique = list(dict.fromkeys(ids))
-        known = journal.statuses(unique)
+        known = journal.statuses(unique, account=account)
         final_ids = set(known.loc[known["is_final"], "sms_id"])
         to_fetch = [i for i in unique if i not in final_ids]
         errors = _fetch_many(
             client,
             to_fetch,
-            journal.save_statuses,
-            concurrency=concurrency,
+            lambda items: journal.save_statuses(items, account=account),
+            concurrency=workers,
             progress=progress,
             on_progress=on_progress,
         )
-        return _status_frame(ids, journal, errors)
+        return _status_frame(ids, journal, errors, account)
 
 
 def load_statuses(
-    ids_or_campaign: IdsOrCampaign, *, store: str | Journal | None = None
+    ids_or_campaign: IdsOrCampaign,
+    *,
+    store: str | Journal | None = None,
+    account: str | None = None,
 ) -> pd.DataFrame:
     """The status frame from what the journal already holds, without a single request.
 
     Same input forms and columns as :func:`fetch_statuses`. An SMS the journal sent but whose
     status was never fetched counts as ``send`` (sent, no status yet), with its journaled part
-    count; an id the journal knows nothing of has no state.
+    count; an id the journal knows nothing of has no state. A campaign name that several
+    accounts use needs ``account``; ids are looked up in ``account`` when given. The journal is
+    opened read-only (a report works on read-only media).
 
     Example: ``ts.load_statuses("spring")["state"].value_counts(dropna=False)``.
     """
-    with open_journal(store) as journal:
-        return _status_frame(_resolve_ids(ids_or_campaign, journal), journal, {})
+    with open_journal(store, readonly=True) as journal:
+        ids, account = _resolve_ids(ids_or_campaign, journal, account)
+        return _status_frame(ids, journal, {}, account)
 
 
 def _fetch_many(
@@ -160,11 +237,15 @@ def _fetch_many(
     concurrency: int,
     progress: bool,
     on_progress: Callable[[int, int], object] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    save_every: int = _SAVE_EVERY,
+    save_seconds: float = _SAVE_SECONDS,
 ) -> dict[str, str]:
     """Fetch ids concurrently, the ones the interval allows soonest first; return the failures.
 
-    Statuses are handed to ``save`` every ``_SAVE_EVERY`` and at the end, also when interrupted
-    (Ctrl-C in a notebook): what was fetched is never asked for again in vain.
+    Statuses are handed to ``save`` every ``save_every`` answers or ``save_seconds`` (on
+    ``clock``) after the oldest unsaved one, whichever comes first, and at the end, also when
+    interrupted (Ctrl-C in a notebook): what was fetched is never asked for again in vain.
     """
     errors: dict[str, str] = {}
     if not ids:
@@ -175,14 +256,17 @@ def _fetch_many(
     bar = _progress(len(order), progress, "statuses")
     pool = ThreadPoolExecutor(max_workers=min(concurrency, len(order)))
     unsaved: list[StatusDetail] = []
+    since = clock()
     done = 0
     try:
         futures = {pool.submit(_fetch_one, client, sms_id): sms_id for sms_id in order}
         for future in as_completed(futures):
             result = future.result()
             if isinstance(result, StatusDetail):
+                if not unsaved:
+                    since = clock()
                 unsaved.append(result)
-                if len(unsaved) >= _SAVE_EVERY:
+                if len(unsaved) >= save_every or clock() - since >= save_seconds:
                     save(unsaved)
                     unsaved = []
             else:
@@ -211,22 +295,41 @@ def _fetch_one(client: TargetSMSClient, sms_id: str) -> StatusDetail | str:
         return exc.code
 
 
-def _status_frame(ids: list[str], journal: Journal, errors: dict[str, str]) -> pd.DataFrame:
+_INFO_COLUMNS = (
+    "sms_id", "msisdn", "campaign", "sender", "sent_at", "parts", "account", "variant", "not_before",
+)  # fmt: skip
+# Columns of Journal.message_info that are not contact data.
+_MESSAGE_COLUMNS = frozenset(Journal._MESSAGE_COLS) | {"outcome"}
+
+
+def _status_frame(
+    ids: list[str], journal: Journal, errors: dict[str, str], account: str | None = None
+) -> pd.DataFrame:
     unique = list(dict.fromkeys(ids))
-    stored, info = journal.statuses(unique), journal.message_info(unique)
+    stored = journal.statuses(unique, account=account)
+    info = journal.message_info(unique, account=account)
+    contact_cols = [
+        c for c in info.columns if c not in _MESSAGE_COLUMNS and c not in STATUS_COLUMNS
+    ]
     frame = pd.DataFrame({"sms_id": pd.Series(ids, dtype="object")})
     frame = frame.merge(
-        info[["sms_id", "msisdn", "campaign", "sender", "sent_at", "parts"]],
+        info[[*_INFO_COLUMNS, *contact_cols]],
         on="sms_id",
         how="left",
         sort=False,
     )
     frame = frame.merge(
-        stored[["sms_id", "state", "changed_at", "num_parts", "price"]],
+        stored[["sms_id", "state", "changed_at", "num_parts", "price", "account"]].rename(
+            columns={"account": "status_account"}
+        ),
         on="sms_id",
         how="left",
         sort=False,
     )
+    frame["account"] = frame["account"].astype(object).fillna(frame["status_account"])
+    if account is not None:
+        frame["account"] = frame["account"].fillna(account)
+    frame["not_before"] = pd.to_datetime(frame["not_before"], utc=True)
     # Sent by us (the journal has it) and never fetched: "send" is exactly what the service says
     # of such an SMS. A failed fetch keeps no state, so reports count it as failed_fetch.
     unfetched = frame["state"].isna() & frame["parts"].notna()
@@ -241,7 +344,7 @@ def _status_frame(ids: list[str], journal: Journal, errors: dict[str, str]) -> p
     frame["error_code"] = pd.Series(
         [errors.get(i) for i in frame["sms_id"]], index=frame.index, dtype="object"
     )
-    return frame[list(STATUS_COLUMNS)]
+    return frame[[*STATUS_COLUMNS, *contact_cols]]
 
 
 def wait_for_final(
@@ -253,23 +356,31 @@ def wait_for_final(
     concurrency: int = 8,
     progress: bool = True,
     poll_interval: float | None = None,
+    account: str | None = None,
 ) -> pd.DataFrame:
     """Fetch statuses again at the allowed pace until every one is final or ``timeout`` passes.
 
     Each round asks only the ids still pending; between rounds it waits for the identical-request
     interval (or ``poll_interval`` if that is longer). No round starts after the deadline: when the
-    next one could not, it returns at once. Returns the last status frame.
+    next one could not, it returns at once. Returns the last status frame. ``account``: as for
+    :func:`fetch_statuses` (the client's).
 
     Example: ``ts.wait_for_final(client, "spring", timeout=600)["state"].value_counts()``.
     """
     deadline = time.monotonic() + timeout
+    account = _client_account(client, account)
     with open_journal(store) as journal:
-        ids = _resolve_ids(ids_or_campaign, journal)
+        ids, _ = _resolve_ids(ids_or_campaign, journal, account)
         bar = _progress(len(set(ids)), progress, "final")
         try:
             while True:
                 frame = fetch_statuses(
-                    client, ids, store=journal, concurrency=concurrency, progress=False
+                    client,
+                    ids,
+                    store=journal,
+                    concurrency=concurrency,
+                    progress=False,
+                    account=account,
                 )
                 final = int(frame.drop_duplicates("sms_id")["is_final"].sum())
                 if bar is not None:

@@ -56,11 +56,16 @@ class Dashboard:
         client: TargetSMSClient | None = None,
         *,
         concurrency: int = 8,
+        account: str | None = None,
     ) -> None:
         import ipywidgets as w
 
+        from .journal import account_of
+
         self.store = store
         self.client = client
+        # Only this account's campaigns (default: the client's; without a client, every account).
+        self.account = account or (client and account_of(client.user, client.url)) or None
         self.concurrency = concurrency
         self.statuses = pd.DataFrame()
         self.report = pd.DataFrame()
@@ -99,21 +104,26 @@ class Dashboard:
 
     # -- data
 
+    def _campaigns(self, journal: Journal) -> pd.DataFrame:
+        campaigns = journal.campaigns()
+        if self.account is not None:
+            campaigns = campaigns[campaigns["account"] == self.account]
+        return campaigns
+
     def _campaign_options(self) -> list[str]:
         with open_journal(self.store) as journal:
-            names = journal.campaigns()
+            names = self._campaigns(journal)
         listed = [] if names.empty else names["campaign"].astype(str).tolist()
-        return [_ALL, *listed]
+        return [_ALL, *dict.fromkeys(listed)]
 
     def _ids(self) -> list[str]:
         with open_journal(self.store) as journal:
-            names = [self.campaign.value] if self.campaign.value != _ALL else None
-            if names is None:
-                campaigns = journal.campaigns()
-                names = [] if campaigns.empty else campaigns["campaign"].astype(str).tolist()
+            campaigns = self._campaigns(journal)
+            if self.campaign.value != _ALL:
+                campaigns = campaigns[campaigns["campaign"] == self.campaign.value]
             ids: list[str] = []
-            for name in names:
-                messages = journal.campaign_messages(name)
+            for name, account in zip(campaigns["campaign"], campaigns["account"], strict=True):
+                messages = journal.campaign_messages(name, account=account)
                 ids += messages["sms_id"].dropna().astype(str).tolist()
         return ids
 
@@ -151,7 +161,7 @@ class Dashboard:
         from . import plots
 
         if not fetched:
-            self.statuses = load_statuses(self._ids(), store=self.store)
+            self.statuses = load_statuses(self._ids(), store=self.store, account=self.account)
         by = GROUPINGS[self.grouping.value]
         self.report = delivery_report(self.statuses, by=by)
         self.table.value = format_frame(self.report).to_html(index=False)
@@ -177,14 +187,18 @@ def dashboard(
     client: TargetSMSClient | None = None,
     *,
     concurrency: int = 8,
+    account: str | None = None,
 ) -> ipywidgets.Widget:
     """Build the dashboard widget: campaign and grouping pickers, a refresh button, table, plots.
+
+    ``account`` (``user@host[:port]``) limits it to that account's campaigns; the default is the
+    client's account, or every account when there is no client.
 
     Example (in Jupyter)::
 
         from targetsms_analytics.widgets import dashboard
         dashboard(store="journal.sqlite3", client=ts.connect())
     """
-    board = Dashboard(store, client, concurrency=concurrency)
+    board = Dashboard(store, client, concurrency=concurrency, account=account)
     board.widget.dashboard = board  # so a notebook can reach the state behind the widget
     return board.widget

@@ -544,14 +544,15 @@ def test_packages_frame_from_a_balance_largest_first_and_catch_all_last():
     balance = ts.parse_balance("445.6 RUR\nОстальные:50,МТС:3,Россия:361,Yota:3,BeeLine:7")
     frame = packages_frame(balance)
     assert list(frame.columns) == ["direction", "remaining"]
-    assert frame["direction"].tolist() == ["Россия", "BeeLine", "Yota", "МТС", "Остальные"]
+    # directions are named as lookup_numbers names operators (BeeLine -> Билайн, Yota -> Скартел)
+    assert frame["direction"].tolist() == ["Россия", "Билайн", "МТС", "Скартел", "Остальные"]
     assert frame["remaining"].dtype == np.int64
 
 
 def test_packages_frame_from_a_frame_sums_repeated_directions_and_handles_empty():
-    raw = pd.DataFrame({"direction": ["МТС ", "МТС", "Tele2"], "remaining": ["2", 3, None]})
+    raw = pd.DataFrame({"direction": ["МТС ", "MTS", "Tele2"], "remaining": ["2", 3, None]})
     frame = packages_frame(raw)
-    assert frame.values.tolist() == [["МТС", 5], ["Tele2", 0]]
+    assert frame.values.tolist() == [["МТС", 5], ["Т2", 0]]  # one name per operator, summed
     for empty in (pd.DataFrame(), None, types.SimpleNamespace(packages=None)):
         out = packages_frame(empty)
         assert out.empty and list(out.columns) == ["direction", "remaining"]

@@ -31,6 +31,7 @@ from targetsms_analytics.campaign import (
 from targetsms_analytics.emulator import Emulator
 from targetsms_analytics.errors import (
     AccountError,
+    ConnectError,
     ContentError,
     InputError,
     SenderError,
@@ -174,7 +175,7 @@ def test_a_2000_row_messy_list_gets_every_outcome_right_and_nobody_twice(rich, c
     )
 
     # Shape: the input unchanged, then the result columns; one row per input row, in order.
-    assert list(result.columns) == [*contacts.columns, *CAMPAIGN_COLUMNS]
+    assert list(result.columns) == [*contacts.columns, *CAMPAIGN_COLUMNS, "account"]
     assert result.index.equals(contacts.index)
     pd.testing.assert_frame_equal(result[contacts.columns], contacts)
 
@@ -526,7 +527,7 @@ def test_an_unreachable_service_stops_without_marking_anyone_unknown(journal):
     contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"], "n": [1, 2]})
     with pytest.raises(TransportError) as info:
         send_campaign(client, contacts, "N {n}", "SHOP", store=journal, progress=False)
-    assert info.value.maybe_sent is False
+    assert isinstance(info.value, ConnectError)  # it certainly never left
     assert info.value.result["outcome"].isna().all()
     assert set(journal.campaign_messages(info.value.campaign)["outcome"]) == {"pending"}
 
@@ -845,3 +846,57 @@ def test_two_processes_sending_one_campaign_on_one_file_send_nobody_twice(tmp_pa
         assert (messages["outcome"] == "sent").sum() == rows
         for sms_id, msisdn in messages[["sms_id", "msisdn"]].itertuples(index=False):
             assert emu.messages[sms_id].phone == msisdn
+
+
+# ---------------------------------------------------------------- issue 8 item 6 (store: _Run)
+
+
+def _refused_run(client, tmp_path, *, wall, clock=None):
+    from datetime import UTC, datetime
+
+    from targetsms_analytics.campaign import _Run
+    from targetsms_analytics.journal import Journal
+
+    journal = Journal(tmp_path / "clock.sqlite3")
+    ticket = journal.begin_batch("c", ["79001234567"], "Hi", 1, sender="SHOP",
+                                 user=client.user, url=client.url)  # fmt: skip
+    journal.finish_batch(ticket.id, "pending", error_code="sender_not_moderated", error_text="no")
+    refused_at = journal.last_refusal(ticket.fingerprint)
+    assert refused_at is not None and abs(datetime.now(UTC) - refused_at).total_seconds() < 60
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        return True  # as if stopped while waiting: nothing is claimed, nothing sent
+
+    run = _Run(client, journal, "c", concurrency=1, progress=False, total=1,
+               max_unknown_streak=None, wall=lambda: refused_at + wall, wait=wait,
+               **({} if clock is None else {"clock": clock}))  # fmt: skip
+    return run, journal, ticket, waits
+
+
+def test_a_wall_clock_set_back_still_waits_out_the_whole_interval(client, emulator, tmp_path):
+    """Clock set back an hour: 0.1 saw a negative elapsed time, repeated the refused request at
+    once and the service answered duplicate_request (final `duplicate`, no SMS sent)."""
+    from datetime import timedelta
+
+    run, journal, _ticket, waits = _refused_run(client, tmp_path, wall=-timedelta(hours=1))
+    run._batch("SHOP", "Hi", 1, ["79001234567"])
+    assert waits == [pytest.approx(client.throttle_interval + 0.05)]
+    assert emulator.sent_phones() == []
+    assert journal.records("c")["79001234567"]["status"] == "pending"
+    journal.close()
+
+
+def test_a_refusal_seen_by_this_run_is_timed_on_the_monotonic_clock(client, emulator, tmp_path):
+    from datetime import timedelta
+
+    ticks = iter([100.0, 100.25])
+    run, journal, ticket, waits = _refused_run(
+        client, tmp_path, wall=timedelta(hours=1), clock=lambda: next(ticks)
+    )
+    run._refused[ticket.fingerprint] = run._clock()  # refused at 100.0 (monotonic)
+    run._batch("SHOP", "Hi", 1, ["79001234567"])  # the wall clock jumped an hour ahead meanwhile
+    assert waits == [pytest.approx(client.throttle_interval - 0.25 + 0.05)]
+    assert emulator.sent_phones() == []
+    journal.close()

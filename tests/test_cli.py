@@ -102,6 +102,9 @@ EXPECTED_COMMANDS = [
     "campaign send",
     "demo",
     "emulator",
+    "numbering",
+    "numbering info",
+    "numbering update",
     "send",
     "status",
 ]

@@ -12,10 +12,17 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import targetsms_analytics as ts
 from targetsms_analytics import protocol
-from targetsms_analytics.client import RetryPolicy, should_retry_read, should_retry_send
+from targetsms_analytics.client import (
+    HandlerAdapter,
+    RetryPolicy,
+    should_retry_read,
+    should_retry_send,
+)
 from targetsms_analytics.emulator import Emulator
 from targetsms_analytics.errors import ERROR_TEXTS
 
@@ -24,6 +31,79 @@ SECRET = "p@ss&w%rd+Пароль"
 
 def sends(emu) -> list[dict]:
     return [entry for entry in emu.log if entry["op"] == "send"]
+
+
+@pytest.fixture
+def unthrottled():
+    """An emulator and a client with no identical-request interval: for tests about other things."""
+    with Emulator(throttle_interval=0.0) as emu:
+        client = ts.TargetSMSClient(
+            "demo", "demo", url=emu.url, throttle_interval=0.0, retry=RetryPolicy(base_delay=0.01)
+        )
+        yield emu, client
+        client.close()
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told, and a ``sleep`` that moves it (thread-safe)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.now += seconds
+
+
+DETAIL = (
+    'a:5:{s:6:"id_sms";s:1:"7";s:17:"time_change_state";s:0:"";s:9:"state_sms";s:4:"send";'
+    's:9:"num_parts";i:1;s:5:"price";d:0.8;}'
+)
+
+
+class FakeService:
+    """The service's identical-request rule on a fake clock, as a ``HandlerAdapter`` handler."""
+
+    def __init__(self, clock, interval: float, answer=None) -> None:
+        self.clock, self.interval = clock, interval  # the service's clock, often the client's
+        self.answer = answer or (lambda query: DETAIL if "detail=1" in query else "send")
+        self.log: list[tuple[float, str]] = []
+        self.refused = 0
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, request):
+        query = request.url.partition("?")[2]
+        with self._lock:
+            now = self.clock()
+            self.log.append((now, query))
+            last = self._seen.get(query)
+            if last is not None and now - last < self.interval:
+                self.refused += 1
+                return 200, ERROR_TEXTS["duplicate_request"]
+            self._seen[query] = now
+        return 200, self.answer(query)
+
+
+def fake_client(handler, clock: FakeClock | None = None, **settings) -> ts.TargetSMSClient:
+    """A client whose transport is ``handler`` and whose time is ``clock`` (no network, no waiting)."""
+    clock = clock or FakeClock()
+    settings.setdefault("retry", RetryPolicy(base_delay=0.01, jitter=lambda: 0.0))
+    return ts.TargetSMSClient(
+        "me",
+        settings.pop("password", SECRET),
+        url="http://127.0.0.1:1/sendsms.php",
+        transport=HandlerAdapter(handler),
+        clock=clock,
+        sleep=clock.sleep,
+        **settings,
+    )
 
 
 # ---------------------------------------------------------------- construction
@@ -99,8 +179,8 @@ def test_backoff_sequence_with_jitter_fixed():
 
 
 def test_retry_predicates():
-    never_left = ts.TransportError(text="refused", maybe_sent=False)
-    maybe = ts.TransportError(text="reset", maybe_sent=True)
+    never_left = ts.ConnectError(text="refused")
+    maybe = ts.ReadError(text="reset")
     throttled = protocol.error_for_code("duplicate_request")
     assert should_retry_send(never_left)
     assert not should_retry_send(maybe)
@@ -126,7 +206,8 @@ def test_send_to_several_numbers_keeps_the_order(client, emulator):
     assert f"&dadr={','.join(phones)}&" in sends(emulator)[0]["query"]  # commas stay literal
 
 
-def test_status_and_detail_before_and_after_final(client, emulator):
+def test_status_and_detail_before_and_after_final(unthrottled):
+    emulator, client = unthrottled
     (sms_id,) = client.send("SHOP", ["79161234567"], "Hello there")
     assert client.status(sms_id) == "send"
     detail = client.status_detail(sms_id)
@@ -135,7 +216,6 @@ def test_status_and_detail_before_and_after_final(client, emulator):
     emulator.advance(3600)
     final = emulator.state_of(sms_id)
     assert final in ts.FINAL_STATES
-    time.sleep(client.read_wait("status", sms_id))
     assert client.status(sms_id) == final
     after = client.status_detail(sms_id)
     assert after.state == final and after.is_final
@@ -144,28 +224,28 @@ def test_status_and_detail_before_and_after_final(client, emulator):
     assert after.cost == pytest.approx(after.num_parts * after.price)
 
 
-def test_balance_goes_down_by_parts_times_price(client, emulator):
+def test_balance_goes_down_by_parts_times_price(unthrottled):
+    emulator, _ = unthrottled
     emulator.add_account("rich", "rich", balance=1000.0)
-    rich = ts.TargetSMSClient("rich", "rich", url=emulator.url, throttle_interval=1.0)
+    rich = ts.TargetSMSClient("rich", "rich", url=emulator.url, throttle_interval=0.0)
     before = rich.balance()
     assert before.currency == "RUR" and before.amount == pytest.approx(1000.0)
     (sms_id,) = rich.send("SHOP", ["79161234567"], "Ж" * 100)  # UCS-2, 2 parts
     detail = rich.status_detail(sms_id)
     assert detail.num_parts == 2
-    time.sleep(rich.read_wait("balance"))
     after = rich.balance()
     assert before.amount - after.amount == pytest.approx(detail.cost, abs=0.01)
 
 
-def test_balance_snapshots_go_to_the_journal_when_a_store_is_given(client, emulator, tmp_path):
+def test_snapshot_balance_saves_each_snapshot_in_the_journal(unthrottled, tmp_path):
     from targetsms_analytics.journal import Journal
 
+    _, client = unthrottled
     path = tmp_path / "snapshots.sqlite3"
-    first = client.balance(store=path)
+    first = ts.snapshot_balance(client, store=path)
     client.send("SHOP", ["79161234567", "79261234567"], "x" * 200)  # 2 parts each
-    time.sleep(client.read_wait("balance"))
-    second = client.balance(store=str(path))
-    client.balance()  # no store: no snapshot
+    second = ts.snapshot_balance(client, store=str(path))
+    client.balance()  # a plain balance: no snapshot
     with Journal(path) as journal:
         snapshots = journal.balance_snapshots()
         history = journal.package_history()
@@ -281,26 +361,39 @@ def test_unknown_sms_id_is_an_unknown_response(client):
 # ---------------------------------------------------------------- throttling
 
 
-def test_identical_read_waits_out_the_interval_and_succeeds(client, emulator):
+def test_identical_read_waits_out_the_interval_and_succeeds():
+    clock = FakeClock()
+    service = FakeService(clock, interval=60.0)
+    client = fake_client(service, clock, throttle_interval=60.0)
+    assert client.status("7") == "send"
+    clock.now += 10.0
+    assert client.status("7") == "send"
+    assert clock.slept == [50.0]  # the rest of the interval, on the client's clock
+    assert service.refused == 0 and [t for t, _ in service.log] == [1000.0, 1060.0]
+
+
+def test_identical_read_through_the_emulator_is_never_refused(make_client, emulator):
+    emulator.throttle_interval = 0.2  # the emulator keeps real time: a short window
+    client = make_client(throttle_interval=0.2)
     (sms_id,) = client.send("SHOP", ["79161234567"], "x")
     client.status(sms_id)
-    started = time.monotonic()
     assert client.status(sms_id) == "send"
-    waited = time.monotonic() - started
-    assert 0.8 <= waited < 2.5
     answers = [e["answer"] for e in emulator.log if e["op"] == "status"]
     assert len(answers) == 2 and not any("Попытка" in a for a in answers)
 
 
-def test_throttled_read_from_elsewhere_waits_and_succeeds(make_client, emulator):
-    first, second = make_client(), make_client()  # two clients do not share their memory
-    (sms_id,) = first.send("SHOP", ["79161234567"], "x")
-    first.status_detail(sms_id)
-    started = time.monotonic()
-    assert second.status_detail(sms_id).state == "send"
-    assert time.monotonic() - started >= 0.8
-    answers = [e["answer"] for e in emulator.log if e["op"] == "detail"]
-    assert sum("Попытка" in a for a in answers) == 1 and len(answers) == 3
+def test_throttled_read_from_elsewhere_waits_and_succeeds():
+    clock = FakeClock()
+    service = FakeService(clock, interval=60.0)
+    first = fake_client(service, clock, throttle_interval=60.0)
+    second = fake_client(service, clock, throttle_interval=60.0)  # they share no memory
+    first.status_detail("7")
+    clock.now += 5.0
+    assert second.status_detail("7").state == "send"
+    assert service.refused == 1 and len(service.log) == 3
+    # it knew nothing of the first read: refused, it waits a whole interval from the refusal
+    assert clock.slept == [pytest.approx(60.05)]
+    assert service.log[-1][0] - service.log[0][0] >= 60.0
 
 
 def test_duplicate_send_is_not_retried(client, emulator):
@@ -312,12 +405,13 @@ def test_duplicate_send_is_not_retried(client, emulator):
     assert emulator.sent_phones() == ["79161234567"]
 
 
-def test_different_reads_are_not_throttled(client):
-    ids = client.send("SHOP", ["79161234567", "79261234567"], "x")
-    started = time.monotonic()
-    for sms_id in ids:
+def test_different_reads_are_not_throttled():
+    clock = FakeClock()
+    client = fake_client(FakeService(clock, interval=60.0), clock, throttle_interval=60.0)
+    for sms_id in ("1", "2", "3"):
         client.status_detail(sms_id)
-    assert time.monotonic() - started < 0.9  # a throttled one would take the 1 s interval
+    client.status("1")  # a status is not the same request as a detailed status
+    assert clock.slept == []
 
 
 # ---------------------------------------------------------------- faults
@@ -331,7 +425,9 @@ def test_reads_retry_through_5xx_and_resets(client, emulator, fault):
     assert [e["fault"] for e in emulator.log if e["op"] == "detail"] == [fault, fault, None]
 
 
-def test_read_whose_answer_was_dropped_is_retried(client, emulator):
+def test_read_whose_answer_was_dropped_is_retried(make_client, emulator):
+    emulator.throttle_interval = 0.2  # a short real window: the emulator keeps real time
+    client = make_client(throttle_interval=0.2)
     emulator.inject("drop_after", count=1, op="balance")
     assert client.balance().currency == "RUR"
     # the dropped one counted as a request: the retry was refused, waited, then answered
@@ -352,9 +448,8 @@ def test_garbled_html_on_a_read_is_retried_as_a_transport_fault(client, emulator
 @pytest.mark.parametrize("fault", ["error_5xx", "drop_after", "reset_before"])
 def test_send_whose_answer_is_lost_is_never_repeated(client, emulator, fault):
     emulator.inject(fault, count=1, op="send")
-    with pytest.raises(ts.TransportError) as info:
+    with pytest.raises(ts.ReadError):
         client.send("SHOP", ["79161234567"], "x")
-    assert info.value.maybe_sent is True
     assert len(sends(emulator)) == 1
     assert emulator.sent_phones() == (["79161234567"] if fault == "drop_after" else [])
 
@@ -375,16 +470,17 @@ def _dead_port() -> int:
     return port
 
 
-def test_dead_port_fails_fast_with_transport_error():
+def test_dead_port_is_a_connect_error():
     client = ts.TargetSMSClient(
-        "demo", SECRET, url=f"http://127.0.0.1:{_dead_port()}/sendsms.php", timeout=2
+        "demo",
+        SECRET,
+        url=f"http://127.0.0.1:{_dead_port()}/sendsms.php",
+        timeout=2,
+        sleep=lambda seconds: None,
     )
-    started = time.monotonic()
-    with pytest.raises(ts.TransportError) as info:
+    with pytest.raises(ts.ConnectError) as info:
         client.send("SHOP", ["79161234567"], "x")
-    assert time.monotonic() - started < 3
-    assert info.value.maybe_sent is False
-    with pytest.raises(ts.TransportError):
+    with pytest.raises(ts.ConnectError):
         client.balance()
     text = "".join(traceback.format_exception(info.value))
     assert SECRET not in text and quote(SECRET, safe="") not in text
@@ -395,15 +491,15 @@ def test_read_timeout_is_a_transport_error(emulator):
     client = ts.TargetSMSClient(
         "demo", "demo", url=emulator.url, timeout=0.2, retry=RetryPolicy(read_attempts=2)
     )
-    with pytest.raises(ts.TransportError) as info:
+    with pytest.raises(ts.ReadError):
         client.send("SHOP", ["79161234567"], "x")
-    assert info.value.maybe_sent is True
 
 
 # ---------------------------------------------------------------- secrets
 
 
-def test_no_password_in_exceptions_tracebacks_or_logs(emulator, caplog):
+def test_no_password_in_exceptions_tracebacks_or_logs(unthrottled, caplog):
+    emulator, _ = unthrottled
     emulator.add_account("secret", SECRET, balance=10.0)
     encoded = quote(SECRET, safe="")
     caplog.set_level(logging.DEBUG)  # urllib3 logs every request line, query string included
@@ -413,14 +509,13 @@ def test_no_password_in_exceptions_tracebacks_or_logs(emulator, caplog):
         "secret",
         SECRET,
         url=emulator.url,
-        throttle_interval=1.0,
+        throttle_interval=0.0,
         retry=RetryPolicy(base_delay=0.01),
     )
     (sms_id,) = client.send("SHOP", ["79161234567"], "x")
     client.status_detail(sms_id)
     client.balance()
     emulator.inject("error_5xx", count=1, op="balance")
-    time.sleep(client.read_wait("balance"))
     client.balance()
     failures = []
     for call in (
@@ -474,14 +569,13 @@ def test_client_is_thread_safe(client, emulator):
     assert not errors and len(results) == 40 and set(results.values()) == {"send"}
 
 
-def test_keep_alive_is_fast():
+def test_keep_alive_reuses_one_connection():
     with Emulator(throttle_interval=1.0) as emu:
         client = ts.TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=1.0)
         ids = client.send("SHOP", [f"7916{n:07d}" for n in range(50)], "x")
-        started = time.perf_counter()
         for sms_id in ids:
             client.status_detail(sms_id)
-        assert time.perf_counter() - started < 1.5  # 50 × 40 ms would be 2 s
+        assert len({entry["client"] for entry in emu.log}) == 1  # one TCP connection for all 51
 
 
 # ---------------------------------------------------------------- review additions
@@ -537,23 +631,24 @@ def assert_no_secret(text: str, secret: str = SECRET) -> None:
     assert secret not in text and encoded not in text and encoded.lower() not in text, text
 
 
-def test_concurrent_identical_reads_are_sent_one_interval_apart(client, emulator):
-    (sms_id,) = client.send("SHOP", ["79161234567"], "x")
+def test_concurrent_identical_reads_are_sent_one_interval_apart():
+    clock = FakeClock()
+    service = FakeService(clock, interval=60.0)
+    client = fake_client(service, clock, throttle_interval=60.0)
     start = threading.Barrier(3)
 
     def read():
         start.wait()
-        client.status(sms_id)
+        client.status("7")
 
     threads = [threading.Thread(target=read) for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    answers = [e["answer"] for e in emulator.log if e["op"] == "status"]
-    assert len(answers) == 3 and not any("Попытка" in a for a in answers)
-    stamps = [e["mono"] for e in emulator.log if e["op"] == "status"]
-    assert all(b - a >= 0.9 for a, b in itertools.pairwise(stamps))
+    assert len(service.log) == 3 and service.refused == 0
+    stamps = sorted(t for t, _ in service.log)
+    assert all(b - a >= 60.0 for a, b in itertools.pairwise(stamps))
 
 
 def test_transport_errors_chain_no_secret(emulator):
@@ -646,7 +741,7 @@ def test_connection_refused_is_retried_with_backoff_for_every_operation(caplog):
 
 
 def test_a_numeric_sender_means_ascii_digits():
-    from targetsms_analytics.client import validate_send
+    from targetsms_analytics.protocol import validate_send
 
     with pytest.raises(ts.SenderError) as info:
         validate_send("١٢٣٤٥٦٧٨٩٠١٢", ["79161234567"], "x")  # 12 Arabic-Indic digits
@@ -657,8 +752,8 @@ def test_a_numeric_sender_means_ascii_digits():
 def test_retry_budget_is_counted_per_kind():
     policy = RetryPolicy(connect_attempts=5, read_attempts=2, throttle_attempts=3)
     assert policy.budget(protocol.error_for_code("duplicate_request")) == ("throttled", 3)
-    assert policy.budget(ts.TransportError(maybe_sent=False)) == ("transport", 5)
-    assert policy.budget(ts.TransportError(maybe_sent=True)) == ("transport", 2)
+    assert policy.budget(ts.ConnectError()) == ("transport", 5)
+    assert policy.budget(ts.ReadError()) == ("transport", 2)
 
 
 def test_a_none_phone_is_a_missing_phone(client, emulator):
@@ -666,3 +761,366 @@ def test_a_none_phone_is_a_missing_phone(client, emulator):
         client.send("SHOP", ["79161234567", None], "x")
     assert info.value.code == "phone_missing"
     assert emulator.log == []
+
+
+# ---------------------------------------------------------------- issue 8 and 12 regressions
+
+_HANG_SCRIPT = """
+import gc, logging, sys, threading, time
+import targetsms_analytics as ts
+
+log = logging.getLogger("targetsms_analytics")
+log.propagate = False
+log.addHandler(logging.NullHandler())
+stop = time.monotonic() + float(sys.argv[1])
+
+def make():
+    while time.monotonic() < stop:
+        client = ts.TargetSMSClient("u", "secret-password", url="http://127.0.0.1:9/sendsms.php")
+        client.me = client  # a reference cycle: only the garbage collector frees it
+
+def warn():
+    while time.monotonic() < stop:
+        log.warning("throttled %s", "again")
+
+gc.set_threshold(1, 1, 1)
+threads = [threading.Thread(target=make) for _ in range(2)]
+threads += [threading.Thread(target=warn) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("done")
+"""
+
+
+def test_logging_never_hangs_when_a_dead_client_is_finalized_inside_a_log_call():
+    """Issue 8.1: the filter and the finalizer shared a lock; the old code hangs within seconds."""
+    import subprocess
+    import sys
+
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _HANG_SCRIPT, "5"], capture_output=True, text=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("logging hung: a finalizer blocked inside the log filter")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "done"
+
+
+def test_each_client_has_its_own_log_filter_that_retires_with_it():
+    import gc
+
+    from targetsms_analytics import client as client_mod
+
+    assert not hasattr(client_mod, "_SECRETS")  # no process-wide registry of passwords
+    first = ts.TargetSMSClient("me", "first-password", url="http://127.0.0.1:1/sendsms.php")
+    guard = first._log_guard
+    for name in client_mod._GUARDED_LOGGERS:
+        assert guard in logging.getLogger(name).filters
+    del first
+    gc.collect()
+    assert guard.secret is None  # retired by the finalizer, without a lock
+    second = ts.TargetSMSClient("me", "second-password", url="http://127.0.0.1:1/sendsms.php")
+    filters = logging.getLogger("urllib3.connectionpool").filters
+    assert guard not in filters and second._log_guard in filters
+
+
+def test_log_records_are_cleaned_of_every_live_clients_password(caplog):
+    caplog.set_level(logging.INFO, logger="targetsms_analytics")
+    clients = [  # noqa: F841 - they must stay alive
+        ts.TargetSMSClient("a", "alpha-secret", url="http://127.0.0.1:1/sendsms.php"),
+        ts.TargetSMSClient("b", SECRET, url="http://127.0.0.1:1/sendsms.php"),
+    ]
+    try:
+        raise ValueError(f"boom {SECRET}")
+    except ValueError:
+        logging.getLogger("targetsms_analytics").exception("GET ?pwd=%s and alpha-secret", SECRET)
+    assert "alpha-secret" not in caplog.text
+    assert_no_secret(caplog.text)
+    assert "boom" in caplog.text  # the traceback is kept, cleaned
+
+
+BAD_URLS = [
+    "http://evil.example\\@127.0.0.1:8000/sendsms.php",  # urllib3 connects to evil.example
+    "http://evil.example\\.127.0.0.1:8000/sendsms.php",
+    "http://user:pw@127.0.0.1:8000/sendsms.php",
+    "https://user@sms.targetsms.ru/sendsms.php",
+    "http://127.0.0.1:8000/send sms.php",
+    "http://127.0.0.1:8000/sendsms.php\t",
+    "http://127.0.0.1\n.evil.example/sendsms.php",
+    "http://127.0.0.1:8000/\x00",
+    "http://127.0.0.1:8000/\x7f",
+    "http://127.0.0.1\u200b.evil.example/sendsms.php",
+    "http://127.0.0.1:99999/sendsms.php",
+    "http://127.0.0.1:8000/sendsms.php?pwd=x",
+    "http://127.0.0.1:8000/sendsms.php#frag",
+    "http:///sendsms.php",
+    "sms.targetsms.ru/sendsms.php",
+    "ftp://127.0.0.1/sendsms.php",
+]
+
+
+@pytest.mark.parametrize("url", BAD_URLS, ids=range(len(BAD_URLS)))
+def test_urls_read_differently_by_parsers_or_with_userinfo_are_refused(url):
+    with pytest.raises(ts.InputError) as info:
+        ts.TargetSMSClient("me", SECRET, url=url)
+    assert info.value.code == "invalid_url" and info.value.field == "url"
+    assert isinstance(info.value, ValueError)
+
+
+def test_the_loopback_rule_is_checked_on_the_host_urllib3_connects_to():
+    with pytest.raises(ts.InputError) as info:
+        ts.TargetSMSClient("me", "pw", url="http://127.0.0.2.evil.example:80/sendsms.php")
+    assert info.value.code == "insecure_url"
+    ts.TargetSMSClient("me", "pw", url="http://LOCALHOST:8000/sendsms.php")
+    ts.TargetSMSClient("me", "pw", url="http://[::1]:8000/sendsms.php")
+
+
+def test_a_url_with_a_password_is_never_echoed():
+    for url in ("ftp://ftpuser:hunter2-secret@files.example/x", "http://u:hunter2-secret@h/x"):
+        with pytest.raises(ts.InputError) as info:
+            ts.TargetSMSClient("me", "pw", url=url)
+        assert "hunter2-secret" not in chain_text(info.value)
+        assert "ftpuser" not in chain_text(info.value) and "files.example" not in str(info.value)
+
+
+def test_dotenv_of_a_parent_folder_is_not_read(monkeypatch, tmp_path):
+    (tmp_path / ".env").write_text(
+        "TARGETSMS_USER=parent\nTARGETSMS_PASSWORD=x\nTARGETSMS_URL=http://127.0.0.1:9/x\n"
+    )
+    child = tmp_path / "a" / "b"
+    child.mkdir(parents=True)
+    monkeypatch.chdir(child)
+    monkeypatch.delenv("TARGETSMS_URL", raising=False)
+    assert not ts.credentials_available()
+    with pytest.raises(ts.InputError) as info:
+        ts.TargetSMSClient.from_env()
+    assert info.value.code == "missing_credentials"
+    import os
+
+    assert "TARGETSMS_URL" not in os.environ
+
+
+def _interrupt_main_when_it_waits_for_an_answer(main: int, done: threading.Event) -> None:
+    """Send SIGINT (Ctrl-C) to the main thread once it is blocked reading the HTTP answer."""
+    import signal
+    import sys
+
+    while not done.is_set():
+        frame = sys._current_frames().get(main)
+        while frame is not None:
+            if frame.f_code.co_name in ("readinto", "_read_status", "getresponse"):
+                signal.pthread_kill(main, signal.SIGINT)
+                return
+            frame = frame.f_back
+        done.wait(0.005)
+
+
+def test_ctrl_c_during_a_request_leaves_no_password_in_traceback_locals():
+    """Issue 8.5: urllib3's frames hold the full query string; %xmode Verbose printed it."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    with Emulator(throttle_interval=0.0, latency=30.0) as emu:
+        client = ts.TargetSMSClient("demo", SECRET, url=emu.url, timeout=60)
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=_interrupt_main_when_it_waits_for_an_answer,
+            args=(threading.main_thread().ident, done),
+            daemon=True,
+        )
+        watcher.start()
+        try:
+            with pytest.raises(KeyboardInterrupt) as info:
+                client.balance()
+        finally:
+            done.set()
+            watcher.join()
+    frames = traceback.TracebackException.from_exception(info.value, capture_locals=True)
+    files = [frame.filename for frame in frames.stack]
+    assert any("urllib3" in f or "http/client" in f for f in files)  # interrupted mid-request
+    assert_no_secret("".join(frames.format()))
+
+
+def test_a_clock_going_back_counts_as_just_now():
+    """Issue 8.6: with the clock set back, an identical read still waits a whole interval."""
+    clock = FakeClock(now=5000.0)
+    # The service's own clock only moves with the time really spent (the client's sleeps).
+    service = FakeService(lambda: 5000.0 + sum(clock.slept), interval=60.0)
+    client = fake_client(service, clock, throttle_interval=60.0)
+    client.status("7")
+    clock.now -= 3600.0  # the client's clock jumps back an hour
+    assert client.read_wait("status", "7") == 60.0
+    client.status("7")
+    assert clock.slept == [60.0]
+    assert service.refused == 0
+
+
+def _wrapped(reason: Exception) -> requests.exceptions.ConnectionError:
+    from urllib3.exceptions import MaxRetryError
+
+    return requests.exceptions.ConnectionError(MaxRetryError(None, "/sendsms.php", reason))
+
+
+def _never_sent_errors() -> list[Exception]:
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    return [
+        requests.exceptions.InvalidURL("Failed to parse: bad port"),
+        requests.exceptions.InvalidHeader("bad header"),
+        requests.exceptions.ConnectTimeout("connect timed out"),
+        _wrapped(NameResolutionError("sms.example", None, socket.gaierror("no such host"))),
+        _wrapped(NewConnectionError(None, "Connection refused")),
+    ]
+
+
+def _maybe_sent_errors() -> list[Exception]:
+    from urllib3.exceptions import ProtocolError
+
+    return [
+        requests.exceptions.ReadTimeout("read timed out"),
+        requests.exceptions.ConnectionError(ProtocolError("aborted", ConnectionResetError())),
+        requests.exceptions.ChunkedEncodingError("cut"),
+    ]
+
+
+@pytest.mark.parametrize("error", _never_sent_errors(), ids=lambda e: type(e).__name__)
+def test_requests_that_certainly_never_left_are_connect_errors(error):
+    """Issue 11: a bad URL, DNS failure, refusal, an error before writing: never sent."""
+
+    def fail(request):
+        raise error
+
+    client = fake_client(fail)
+    with pytest.raises(ts.ConnectError) as info:
+        client.send("SHOP", ["79161234567"], "x")
+    assert info.value.code == "transport"
+    assert should_retry_send(info.value)
+
+
+@pytest.mark.parametrize("error", _maybe_sent_errors(), ids=lambda e: type(e).__name__)
+def test_a_send_that_may_have_arrived_is_a_read_error_and_not_repeated(error):
+    calls = []
+
+    def fail(request):
+        calls.append(request.url)
+        raise error
+
+    client = fake_client(fail)
+    with pytest.raises(ts.ReadError):
+        client.send("SHOP", ["79161234567"], "x")
+    assert len(calls) == 1
+
+
+def test_a_pooled_connection_idle_too_long_is_not_reused():
+    """Issue 8.11: reuse a kept-alive connection only while it is fresh (the server's idle
+    timeout could close it just as a send is written, and that send would be unknown)."""
+    clock = FakeClock()
+    with Emulator(throttle_interval=0.0, keep_alive_timeout=30.0) as emu:
+        client = ts.TargetSMSClient(
+            "demo", "demo", url=emu.url, throttle_interval=0.0, max_idle=2.0, clock=clock
+        )
+        client.balance()
+        clock.now += 1.0
+        client.balance()  # fresh: reused
+        clock.now += 2.5
+        client.balance()  # idle longer than max_idle: a new connection
+        ports = [entry["client"][1] for entry in emu.log]
+    assert ports[0] == ports[1] != ports[2]
+
+
+def test_a_client_drops_idle_connections_before_the_server_does():
+    """With max_idle under the server's keep-alive timeout, no send meets a closing connection."""
+    with Emulator(throttle_interval=0.0, keep_alive_timeout=0.2) as emu:
+        client = ts.TargetSMSClient(
+            "demo", "demo", url=emu.url, throttle_interval=0.0, max_idle=0.05
+        )
+        for _ in range(3):
+            assert client.send("SHOP", ["79161234567"], "x")  # never a ReadError
+            time.sleep(0.1)  # idle past max_idle (a real pause, not a throttle window)
+        assert len({entry["client"] for entry in emu.log}) == 3
+
+
+def test_a_text_with_nul_is_refused_before_any_request(client, emulator):
+    with pytest.raises(ts.InputError) as info:
+        client.send("SHOP", ["79161234567"], "Hi\x00there")
+    assert info.value.code == "text_invalid" and info.value.field == "text"
+    assert "NUL" in str(info.value)
+    assert emulator.log == []
+
+
+def test_throttle_waits_are_logged_at_info_and_faults_at_warning(caplog):
+    caplog.set_level(logging.INFO, logger="targetsms_analytics")
+    clock = FakeClock()
+    service = FakeService(clock, interval=60.0)
+    first = fake_client(service, clock, throttle_interval=60.0)
+    second = fake_client(service, clock, throttle_interval=60.0)
+    first.status("7")
+    second.status("7")  # refused (it did not know), waits, answered
+    retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retries and all(r.levelno == logging.INFO for r in retries)
+
+    caplog.clear()
+    flaky = iter([(502, "<html>bad gateway</html>"), (200, "send")])
+    fake_client(lambda request: next(flaky)).status("8")
+    retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert [r.levelno for r in retries] == [logging.WARNING]
+
+
+def test_balance_with_a_store_still_saves_but_is_deprecated(tmp_path):
+    from targetsms_analytics.journal import Journal
+
+    client = fake_client(lambda request: (200, "445.6 RUR\nРоссия:361"))
+    path = tmp_path / "j.sqlite3"
+    with pytest.warns(DeprecationWarning, match="snapshot_balance"):
+        client.balance(store=path)
+    with Journal(path) as journal:
+        assert journal.balance_snapshots()["amount"].tolist() == [445.6]
+
+
+def test_the_client_knows_no_emulator():
+    import ast
+    import inspect
+
+    from targetsms_analytics import client as client_mod
+
+    assert not hasattr(ts.TargetSMSClient("u", "p"), "emulator")
+    names = set()
+    for node in ast.walk(ast.parse(inspect.getsource(client_mod))):
+        names |= {getattr(node, "id", ""), getattr(node, "attr", ""), getattr(node, "module", "")}
+    assert not [n for n in names if n and "emulator" in n.lower()]  # docstrings aside
+
+
+def test_a_transport_and_a_session_together_are_refused():
+    with pytest.raises(ValueError, match="not both"):
+        ts.TargetSMSClient(
+            "u", "p", session=requests.Session(), transport=HandlerAdapter(lambda r: (200, ""))
+        )
+
+
+_URL_PIECES = st.sampled_from(
+    ["127.0.0.1", "localhost", "evil.example", "@", "\\", ":", ":8000", "/", "//", "?", "#", "%40",
+     "%5C", " ", "\t", "user", "[::1]", ".", "sendsms.php", "\x00", "\u3002"]
+)  # fmt: skip
+
+
+@given(st.sampled_from(["http://", "https://", "HTTP://"]), st.lists(_URL_PIECES, max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_an_accepted_url_connects_where_the_loopback_rule_looked(scheme, pieces):
+    """Property: whatever the URL, the client refuses it or urllib3 connects to the host we checked."""
+    from urllib.parse import urlsplit
+
+    from urllib3.util import parse_url
+
+    url = scheme + "".join(pieces)
+    try:
+        client = ts.TargetSMSClient("me", "pw", url=url)
+    except ts.InputError as exc:
+        assert exc.code in ("invalid_url", "insecure_url")
+        return
+    connects_to = parse_url(client.url).host.strip("[]")
+    assert connects_to == urlsplit(client.url).hostname
+    assert parse_url(client.url).auth is None
+    if client.url.lower().startswith("http://"):
+        assert connects_to in ("127.0.0.1", "localhost", "::1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -15,17 +16,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import targetsms_analytics as ts
 from targetsms_analytics import journal as journal_mod
+from targetsms_analytics.errors import InputError
 from targetsms_analytics.journal import (
     SCHEMA_VERSION,
     Journal,
     JournalError,
     default_store_path,
+    open_journal,
     request_fingerprint,
 )
 from targetsms_analytics.protocol import Balance, StatusDetail
 
 URL = "http://127.0.0.1:9/sendsms.php"
+ACCOUNT = "demo@127.0.0.1:9"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -72,7 +77,7 @@ def test_migrations_are_applied_in_order_and_only_once(tmp_path, monkeypatch):
     monkeypatch.setattr(journal_mod, "MIGRATIONS", [*journal_mod.MIGRATIONS, v2, v3])
     with Journal(path) as j:
         assert j.schema_version == SCHEMA_VERSION + 2
-        j.ensure_campaign("spring")
+        j.ensure_campaign("spring", user="demo")
         assert "note" in j.campaign_info("spring")
     with Journal(path) as j:
         assert j.schema_version == SCHEMA_VERSION + 2
@@ -147,7 +152,7 @@ def test_the_journal_keeps_no_password_and_no_url(tmp_path):
         "http://127.0.0.1:9/sendsms.php", "demo", "SHOP", ["79001234567"], "Привет"
     )
     dump = "\n".join(sqlite3.connect(path).iterdump())
-    assert "pwd" not in dump and "sendsms.php" not in dump and "127.0.0.1" not in dump
+    assert "pwd" not in dump and "?" not in dump  # the endpoint (account) only, no request
 
 
 def test_a_fingerprint_changes_with_the_request_but_not_with_the_password():
@@ -272,7 +277,7 @@ import os, sys
 from targetsms_analytics.journal import Journal
 j = Journal(sys.argv[1])
 t = j.begin_batch("c", ["79001234567", "79001234568"], "Hi", 1, sender="SHOP", user="demo",
-                  url="http://127.0.0.1:9/sendsms.php", token=Journal.new_run_token())
+                  url="http://127.0.0.1:9/sendsms.php", token=j.begin_run("c"))
 os._exit(0)  # as if killed between the request and the answer
 """
 
@@ -294,21 +299,21 @@ def test_an_inflight_batch_of_a_dead_process_becomes_unknown(tmp_path):
 
 def test_an_inflight_batch_of_a_live_run_is_left_alone_until_it_is_stale():
     j = Journal(":memory:")
-    token = Journal.new_run_token()
+    token = j.begin_run("c")
     try:
         begin(j, ["79001234567"], token=token)
         assert j.recover_inflight("c") == 0
         later = datetime.now(UTC) + timedelta(seconds=j.stale_after + 1)
         assert j.recover_inflight("c", now=later) == 1
     finally:
-        Journal.end_run(token)
+        j.end_run(token)
 
 
 def test_an_inflight_batch_of_an_interrupted_run_in_this_process_is_recovered():
     j = Journal(":memory:")
-    token = Journal.new_run_token()
+    token = j.begin_run("c")
     begin(j, ["79001234567"], token=token)
-    Journal.end_run(token)  # e.g. KeyboardInterrupt in a notebook: the kernel lives on
+    j.end_run(token)  # e.g. KeyboardInterrupt in a notebook: the kernel lives on
     assert j.recover_inflight() == 1
     assert j.records("c")["79001234567"]["status"] == "unknown"
 
@@ -383,7 +388,8 @@ def test_final_statuses_are_kept_and_never_overwritten():
         [
             StatusDetail("1", "send", None, 1, 1.15),
             StatusDetail("2", "deliver", moscow, 2, 1.2),
-        ]
+        ],
+        account=ACCOUNT,
     )
     written = j.save_statuses(
         pd.DataFrame(
@@ -394,7 +400,8 @@ def test_final_statuses_are_kept_and_never_overwritten():
                 "num_parts": [1, 2],
                 "price": [1.15, 1.2],
             }
-        )
+        ),
+        account=ACCOUNT,
     )
     assert written == 1
     stored = j.statuses(["2", "1", "3"])
@@ -412,7 +419,7 @@ def test_statuses_keep_a_moscow_time_as_the_same_instant():
     j = Journal(":memory:")
     when = datetime(2024, 5, 1, 18, 0, tzinfo=MOSCOW)
     j.save_statuses([{"sms_id": "5", "state": "deliver", "changed_at": when, "num_parts": 1,
-                      "price": 1.0}])  # fmt: skip
+                      "price": 1.0}], account=ACCOUNT)  # fmt: skip
     assert j.statuses(["5"])["changed_at"].iloc[0] == pd.Timestamp(when)
 
 
@@ -442,10 +449,11 @@ def test_empty_reports_have_their_columns():
         "num_parts",
         "price",
         "fetched_at",
+        "account",
     ]
     assert j.campaign_messages("none").empty and "sms_id" in j.campaign_messages("x")
-    assert list(j.balance_snapshots().columns) == ["taken_at", "amount", "currency"]
-    assert list(j.package_history().columns) == ["taken_at", "direction", "remaining"]
+    assert list(j.balance_snapshots().columns) == ["taken_at", "amount", "currency", "account"]
+    assert list(j.package_history().columns) == ["taken_at", "direction", "remaining", "account"]
     assert j.campaigns().empty and j.batches().empty
 
 
@@ -490,3 +498,223 @@ def test_opening_a_new_file_waits_for_another_process_creating_it(tmp_path):
     finally:
         release.join()
         other.close()
+
+
+# ---------------------------------------------------------------- issue 9: store refusals
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://me:secret@db.example/journal", "postgresql://me@db/j", "sqlite+foo://x", "s3://b/k"],
+)
+def test_a_store_url_of_an_unsupported_kind_is_refused_and_nothing_is_created(
+    url, tmp_path, monkeypatch
+):
+    # 0.1 turned "postgresql://…" into a SQLite file in a folder named "postgresql:".
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as info:
+        Journal(url)
+    assert info.value.code == "store_unsupported"
+    assert "secret" not in str(info.value)  # a URL may hold a password: only its kind is named
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv("TARGETSMS_STORE", url)
+    with pytest.raises(InputError):
+        Journal()
+
+
+def test_a_sqlite_file_of_another_application_is_refused_untouched(tmp_path):
+    path = tmp_path / "crm.sqlite"
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, phone TEXT)")
+    raw.execute("INSERT INTO customers (phone) VALUES ('79001234567')")
+    raw.commit()
+    raw.close()
+    before = path.read_bytes()
+    with pytest.raises(JournalError, match="not a targetsms journal"):
+        Journal(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.sqlite"]  # no -wal, no -shm
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    raw.close()
+
+
+def test_a_file_that_is_no_database_is_refused_untouched(tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_text("phone\n79001234567\n" * 100)
+    before = path.read_bytes()
+    with pytest.raises(JournalError, match="not a journal"):
+        Journal(path)
+    assert path.read_bytes() == before
+
+
+def test_a_memory_store_is_refused_for_sending(monkeypatch):
+    with pytest.raises(InputError) as info, open_journal(":memory:", sending=True):
+        pass
+    assert info.value.code == "store_in_memory"
+    monkeypatch.setenv("TARGETSMS_STORE", ":memory:")
+    with pytest.raises(InputError), open_journal(None, sending=True):
+        pass
+    with open_journal(":memory:") as j:  # reading (tests, examples) is fine
+        assert j.schema_version == SCHEMA_VERSION
+
+
+def test_send_campaign_refuses_a_memory_store_before_any_request(client, emulator):
+    contacts = pd.DataFrame({"phone": ["79001234567"]})
+    with pytest.raises(InputError, match="send everyone again"):
+        ts.send_campaign(client, contacts, "Hi", "SHOP", store=":memory:", progress=False)
+    assert emulator.sent_phones() == []
+
+
+# ---------------------------------------------------------------- issue 8 item 14: read-only
+
+
+def test_a_readonly_journal_reads_and_writes_nothing(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        t = begin(j, ["79001234567"])
+        j.finish_batch(t.id, "sent", sms_ids=["1"])
+    before = path.read_bytes()
+    with Journal(path, readonly=True) as r:
+        assert r.campaign_messages("c")["sms_id"].tolist() == ["1"]
+        with pytest.raises(JournalError, match="read-only"):
+            r.ensure_campaign("x", user="demo")
+    assert path.read_bytes() == before
+
+
+def test_a_readonly_missing_journal_reads_as_empty_and_is_not_created(tmp_path):
+    path = tmp_path / "none" / "j.sqlite"
+    with Journal(path, readonly=True) as r:
+        assert r.campaigns().empty
+    assert not path.parent.exists()
+
+
+def test_reading_a_01_journal_upgrades_it_when_the_medium_is_writable(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    shutil.copyfile(ROOT / "tests" / "data" / "journal-0.1.sqlite3", path)
+    with pytest.raises(JournalError, match="older"):
+        Journal(path, readonly=True)
+    with open_journal(path, readonly=True) as j:
+        assert j.schema_version == SCHEMA_VERSION
+
+
+_REPORT_ON_READONLY_MEDIA = r"""
+set -e
+mount --bind "$1" "$2"
+mount -o remount,ro,bind "$2"
+if touch "$2/probe" 2>/dev/null; then echo "not read-only"; exit 97; fi
+"$3" -c 'from targetsms_analytics.cli import main; main()' --store "$2/journal.sqlite3" campaign report --campaign spring
+"""
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1) for a ro mount")
+@pytest.mark.parametrize("mode", ["delete", "wal"])
+def test_campaign_report_works_on_read_only_media(tmp_path, mode):
+    # An archived journal (often taken out of WAL first) on a read-only medium: 0.1 tried to
+    # switch it to WAL and failed with "attempt to write a readonly database".
+    src, media = tmp_path / "src", tmp_path / "media"
+    src.mkdir()
+    media.mkdir()
+    with Journal(src / "journal.sqlite3") as j:
+        t = begin(j, ["79001234567", "79001234568"], campaign="spring")
+        j.finish_batch(t.id, "sent", sms_ids=["11", "12"])
+        j.save_statuses([StatusDetail("11", "deliver", None, 1, 1.5)], account=ACCOUNT)
+    raw = sqlite3.connect(src / "journal.sqlite3")
+    raw.execute(f"PRAGMA journal_mode = {mode}")
+    raw.close()
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("unshare -m is not permitted here")
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", _REPORT_ON_READONLY_MEDIA, "sh", src, media, sys.executable],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "deliver" in done.stdout
+
+
+# ---------------------------------------------------------------- issue 9: new columns
+
+
+def test_variant_and_contacts_are_kept_and_expanded_in_frames():
+    j = Journal(":memory:")
+    t = begin(j, ["79001234567", "79001234568"], variant="B",
+              contacts={"79001234567": {"city": "Омск", "name": "Анна", "text": "clash"}})  # fmt: skip
+    j.finish_batch(t.id, "sent", sms_ids=["1", "2"])
+    messages = j.campaign_messages("c")
+    assert messages["variant"].tolist() == ["B", "B"]
+    assert messages["city"].tolist() == ["Омск", None]
+    assert messages["name"].tolist() == ["Анна", None]
+    assert messages["text"].tolist() == ["Hi", "Hi"]  # a clashing key does not replace a column
+    assert j.batches("c")["variant"].tolist() == ["B"]
+    record = j.records("c")["79001234567"]
+    assert record["variant"] == "B" and record["contact"]["city"] == "Омск"
+
+
+def test_hold_writes_scheduled_and_holdout_rows_and_never_touches_an_outcome():
+    j = Journal(":memory:")
+    sent = begin(j, ["79001234567"], campaign="spring")
+    j.finish_batch(sent.id, "sent", sms_ids=["1"])
+    when = datetime(2030, 1, 1, 6, 0, tzinfo=UTC)
+
+    def row(msisdn, status, not_before=None):
+        return {"msisdn": msisdn, "text": "Hi", "parts": 1, "sender": "SHOP", "variant": "A",
+                "status": status, "not_before": not_before, "contact": {"city": "Omsk"}}  # fmt: skip
+
+    written = j.hold(
+        "spring",
+        [row("79001234567", "holdout"), row("79001234568", "holdout"),
+         row("79001234569", "scheduled", when)],
+        account=ACCOUNT,
+    )  # fmt: skip
+    assert written == 2
+    records = j.records("spring")
+    assert records["79001234567"]["status"] == "sent"  # an outcome is never touched
+    assert records["79001234568"]["status"] == "holdout"
+    assert records["79001234569"]["status"] == "scheduled"
+    assert records["79001234569"]["not_before"] == when
+    messages = j.campaign_messages("spring").set_index("msisdn")
+    assert messages.loc["79001234569", "not_before"] == pd.Timestamp(when)
+    assert messages.loc["79001234568", "city"] == "Omsk"
+    # scheduled is claimable (the caller decides when); holdout never
+    ticket = begin(j, ["79001234568", "79001234569"], campaign="spring")
+    assert ticket.phones == ["79001234569"]
+    # a scheduled row may be re-held (a new window); a holdout one is an outcome
+    assert j.hold("spring", [row("79001234568", "scheduled")], account=ACCOUNT) == 0
+    summary = j.campaigns().set_index("campaign").loc["spring"]
+    assert (summary["sent"], summary["holdout"], summary["inflight"]) == (1, 1, 1)
+    with pytest.raises(ValueError):
+        j.hold("spring", [row("79001234570", "sent")], account=ACCOUNT)
+
+
+# ---------------------------------------------------------------- issue 12
+
+
+def test_the_journal_builds_no_wire_request(monkeypatch):
+    from targetsms_analytics import protocol
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the journal must not build wire requests")
+
+    monkeypatch.setattr(protocol, "send_params", forbidden)
+    monkeypatch.setattr(protocol, "encode_query", forbidden)
+    monkeypatch.setattr(protocol, "build_url", forbidden)
+    j = Journal(":memory:")
+    t = begin(j, ["79001234567"])
+    assert t.fingerprint == request_fingerprint(URL, "demo", "SHOP", ["79001234567"], "Hi")
+    assert "send_params" not in Path(journal_mod.__file__).read_text()
+
+
+def test_run_liveness_is_journal_state_seen_by_every_journal_of_the_file(tmp_path):
+    # 0.1 kept live runs in a process-global set; now any Journal of the file sees a live run.
+    assert not hasattr(journal_mod, "_LIVE_TOKENS")
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as sender, Journal(path) as other:
+        token = sender.begin_run("c", account=ACCOUNT)
+        begin(sender, ["79001234567"], token=token)
+        assert other.recover_inflight("c") == 0  # alive: another Journal object, same process
+        sender.end_run(token)
+        assert other.recover_inflight("c") == 1

@@ -153,7 +153,7 @@ def test_demo_contacts_are_as_messy_as_documented():
     assert any(s.startswith("007") for s in shapes)
     assert any(s.endswith(".0") for s in shapes)
     operators = {operator_of(m) for m in msisdns if m.startswith("79")}
-    assert {"MTS", "МегаФон", "Билайн", "Tele2"} <= operators
+    assert {"МТС", "МегаФон", "Билайн", "Т2"} <= operators
 
 
 def test_demo_contacts_generator_is_deterministic():

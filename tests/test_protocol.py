@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import targetsms_analytics as ts
 from targetsms_analytics import protocol as p
-from targetsms_analytics.errors import ERROR_TEXTS
+from targetsms_analytics.errors import ERROR_TEXTS, TargetSMSError
 
 # Real PHP 8.2 serialize() output (see docs/protocol.md, "detailed status"), kept in the repo.
 SAMPLES = Path(__file__).resolve().parent / "data" / "php-serialize-samples.txt"
@@ -377,3 +377,54 @@ def test_a_bad_detail_carries_no_chained_exception():
     with pytest.raises(ts.UnknownResponseError) as info:
         p.parse_status_detail("a:5:{broken")
     assert info.value.__context__ is None and info.value.__cause__ is None
+
+
+# ---------------------------------------------------------------- local checks (validate_send)
+
+
+def test_validate_send_lives_in_the_protocol_layer():
+    from targetsms_analytics import client
+
+    assert p.validate_send.__module__ == "targetsms_analytics.protocol"
+    assert client.validate_send is p.validate_send  # the client imports it
+
+
+@pytest.mark.parametrize(
+    "args,code",
+    [
+        (("", ["79161234567"], "x"), "sender_missing"),
+        ((None, ["79161234567"], "x"), "sender_missing"),
+        (("ABCDEFGHIJKL", ["79161234567"], "x"), "sender_too_long"),
+        (("1234567890123456", ["79161234567"], "x"), "sender_too_long"),
+        (("SHOP", ["79161234567"], " \n"), "text_missing"),
+        (("SHOP", [], "x"), "phone_missing"),
+        (("SHOP", ["79161234567", ""], "x"), "phone_missing"),
+        (("SHOP", ["7916123456789012"], "x"), "phone_too_long"),
+        (("SHOP", ["79161234567"], "\x00"), "text_invalid"),
+        (("SHOP", ["79161234567"], "Привет\x00!"), "text_invalid"),
+    ],
+)
+def test_validate_send_raises_the_codes_the_service_would(args, code):
+    with pytest.raises(TargetSMSError) as info:
+        p.validate_send(*args)
+    assert info.value.code == code
+
+
+def test_a_nul_in_the_text_is_an_input_error_naming_the_field():
+    from targetsms_analytics.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        p.validate_send("SHOP", ["79161234567"], "a\x00b")
+    assert info.value.field == "text" and "NUL" in info.value.text
+
+
+@given(st.text().filter(lambda t: t.strip() and "\x00" not in t))
+def test_any_text_without_nul_passes_the_local_checks(text):
+    p.validate_send("SHOP", ["79161234567"], text)
+
+
+@given(st.text(min_size=0, max_size=20), st.text(min_size=0, max_size=20))
+def test_any_text_with_a_nul_is_refused(before, after):
+    with pytest.raises(TargetSMSError) as info:
+        p.validate_send("SHOP", ["79161234567"], f"{before}\x00{after}")
+    assert info.value.code in ("text_invalid", "text_missing")

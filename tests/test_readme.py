@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import targetsms_analytics as ts
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,9 +23,9 @@ def test_quick_start_runs_against_the_emulator(monkeypatch, tmp_path):
     exec(compile(_quick_start(), "README.md", "exec"), namespace)
     client = namespace["client"]
     try:
-        assert client.emulator is not None
+        assert ts.emulator_of(client) is not None
         assert namespace["result"]["outcome"].value_counts()["sent"] > 200
         assert namespace["statuses"]["is_final"].all()
         assert namespace["balance"].amount < 445.6
     finally:
-        client.emulator.stop()
+        ts.emulator_of(client).stop()

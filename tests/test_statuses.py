@@ -159,6 +159,7 @@ class _BrokenClient:
     """Fails with a bug (not a service error) on the first id; counts what it was asked."""
 
     throttle_interval = 60.0
+    user, url = "demo", "http://127.0.0.1:9/sendsms.php"
 
     def __init__(self):
         self.asked: list[str] = []
@@ -225,3 +226,70 @@ def test_on_progress_reports_each_answer_from_the_calling_thread(client, journal
     fetch_statuses(client, sent, store=journal, progress=False, on_progress=report)
     assert [d for d, _, _ in seen] == list(range(1, len(sent) + 1))
     assert {t for _, t, _ in seen} == {len(sent)} and all(m for _, _, m in seen)
+
+
+# ---------------------------------------------------------------- issue 8 items 14 and 15
+
+
+@pytest.mark.parametrize("bad", ["4", 2.5, True, 0, -1, None])
+def test_concurrency_must_be_an_int_of_at_least_one(client, journal, sent, bad):
+    with pytest.raises(ts.InputError) as info:
+        fetch_statuses(client, sent, store=journal, concurrency=bad, progress=False)
+    assert info.value.field == "concurrency"
+    assert "concurrency" in str(info.value)
+
+
+def test_a_huge_concurrency_is_capped_at_the_pool_size_and_says_so(
+    client, journal, sent, caplog, monkeypatch
+):
+    import concurrent.futures
+
+    from targetsms_analytics import statuses as statuses_mod
+
+    sizes: list[int] = []
+    real = concurrent.futures.ThreadPoolExecutor
+
+    def counting(max_workers=None, **kw):
+        sizes.append(max_workers)
+        return real(max_workers=max_workers, **kw)
+
+    monkeypatch.setattr(statuses_mod, "ThreadPoolExecutor", counting)
+    with caplog.at_level("WARNING", logger="targetsms_analytics"):
+        frame = fetch_statuses(client, sent, store=journal, concurrency=10**6, progress=False)
+    assert frame["error_code"].isna().all()
+    assert sizes == [min(client.pool_size, len(sent))]
+    assert any("capped at 16" in r.getMessage() for r in caplog.records)
+
+
+def test_statuses_are_saved_every_few_seconds_not_only_every_500(client, sent):
+    """Killed repeatedly, 0.1 journaled nothing until 500 statuses had arrived."""
+    from targetsms_analytics.statuses import _fetch_many
+
+    now = [0.0]
+
+    def clock() -> float:  # a second passes between two readings
+        now[0] += 1.0
+        return now[0]
+
+    saves: list[int] = []
+    errors = _fetch_many(
+        client,
+        sent,
+        lambda items: saves.append(len(items)),
+        concurrency=1,
+        progress=False,
+        clock=clock,
+        save_seconds=3.0,
+    )
+    assert errors == {}
+    assert sum(saves) == len(sent) == 30
+    assert saves == [3] * 10  # a save as soon as 3 (fake) seconds passed since the oldest unsaved
+
+
+def test_statuses_are_saved_every_500_on_a_clock_that_stands_still(client, sent):
+    from targetsms_analytics.statuses import _fetch_many
+
+    saves: list[int] = []
+    _fetch_many(client, sent, lambda items: saves.append(len(items)), concurrency=2,
+                progress=False, clock=lambda: 0.0, save_every=7)  # fmt: skip
+    assert saves == [7, 7, 7, 7, 2]

@@ -60,13 +60,24 @@ def test_refresh_fetches_and_redraws(store, client, emulator):
     assert len(board.report) >= 1 and "operator" in board.report.columns
 
 
-def test_refresh_failure_is_shown_not_raised(store, tmp_path, closed_port):
-    url = f"http://127.0.0.1:{closed_port}/sendsms.php"
-    dead = ts.TargetSMSClient("demo", "demo", url=url, timeout=1)
-    board = Dashboard(store=store, client=dead)
+def test_refresh_failure_is_shown_not_raised(store, client, monkeypatch):
+    def unreachable(sms_id):  # the service cannot be reached (same account: same endpoint)
+        raise ts.ConnectError("transport", "connection refused")
+
+    monkeypatch.setattr(client, "status_detail", unreachable)
+    board = Dashboard(store=store, client=client)
     board.refresh()
     assert board.message.value == "16 statuses, 16 failed"
     assert board.statuses["error_code"].eq("transport").all()
+
+
+def test_a_client_of_another_account_sees_none_of_its_campaigns(store):
+    # Issue 9: a client of another account must not ask its service about these SMS ids.
+    other = ts.TargetSMSClient("demo", "demo", url="http://127.0.0.1:9/sendsms.php", timeout=1)
+    board = Dashboard(store=store, client=other)
+    assert board.campaign.options == ("(all campaigns)",)
+    board.refresh()
+    assert board.statuses.empty
 
 
 def test_empty_journal(tmp_path):

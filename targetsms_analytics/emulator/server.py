@@ -28,6 +28,10 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 120  # idle keep-alive connections are closed after this many seconds
 
+    def setup(self) -> None:
+        self.timeout = self.server.emulator.keep_alive_timeout
+        super().setup()
+
     def log_message(self, format: str, *args: object) -> None:
         """Silence http.server's stderr request log."""
 
@@ -227,6 +231,7 @@ class Emulator(EmulatorState):
         provider_sms_left: int | None = None,
         rejected_words: Iterable[str] | None = None,
         fault_rates: Mapping[str, float] | None = None,
+        keep_alive_timeout: float = 120.0,
     ) -> None:
         super().__init__(
             throttle_interval,
@@ -244,6 +249,8 @@ class Emulator(EmulatorState):
         )
         self.host = host
         self.port = port
+        #: Seconds an idle keep-alive connection is kept open before the server closes it.
+        self.keep_alive_timeout = keep_alive_timeout
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
