@@ -437,7 +437,7 @@ def campaign_send(
     Exit code 3 when some recipients ended unknown (their answer was lost).
     """
     from .campaign import estimate_campaign, send_campaign
-    from .html_report import estimate_lines
+    from .demo import estimate_lines  # moves to reports.py with insight's branch
 
     def write_result(frame: pd.DataFrame) -> None:
         if result_path:

@@ -2,7 +2,7 @@
 
 No credentials and no network: an :class:`~targetsms_analytics.emulator.Emulator` runs on loopback
 with compressed time (``connect.DEMO_EMULATOR``). The demo loads :data:`DEMO_CONTACTS` (a
-deliberately messy CRM export shipped as package data), shows the estimate, sends a personal template, refreshes the
+deliberately messy CRM export, package data), shows the estimate, sends a personal template, refreshes the
 statuses until every one is final, prints the report by operator, and writes an HTML report with
 the plots plus CSVs into the output directory. Its journal lives in that directory too, never in
 the user's real one.
@@ -33,8 +33,6 @@ import pandas as pd
 
 from .contacts import find_phone_column, read_contacts, write_frame_csv
 from .errors import InputError
-from .html_report import ESTIMATE_COUNTS as _ESTIMATE_COUNTS
-from .html_report import estimate_lines
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -192,6 +190,30 @@ def _slug(name: str) -> str:
 
 
 # ---------------------------------------------------------------- the demo
+
+
+#: The estimate's counts as people read them: (label, key of ``estimate.attrs["summary"]``).
+_ESTIMATE_COUNTS: tuple[tuple[str, str], ...] = (
+    ("rows in the file", "rows"),
+    ("recipients", "recipients"),
+    ("invalid", "invalid"),
+    ("duplicates", "duplicates"),
+    ("SMS parts", "parts"),
+    ("requests", "requests"),
+)
+
+
+def estimate_lines(summary: dict[str, Any]) -> list[str]:
+    """The estimate's summary as aligned lines for a terminal (the demo and the CLI print them).
+
+    Example: ``print("\\n".join(estimate_lines(estimate.attrs["summary"])))``.
+    """
+    lines = [f"  {label:<22}{summary[key]}" for label, key in _ESTIMATE_COUNTS]
+    lines.append(
+        f"  {'expected cost':<22}{summary['expected_cost']:.2f} RUB"
+        f"  (at {summary['price_per_part']:.2f} per part; packages make it cheaper)"
+    )
+    return lines
 
 
 def _estimate_table(summary: dict[str, Any]) -> pd.DataFrame:

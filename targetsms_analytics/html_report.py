@@ -31,14 +31,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = [
-    "ESTIMATE_COUNTS",
-    "estimate_lines",
-    "figure_png",
-    "format_frame",
-    "render_report",
-    "text_table",
-]
+__all__ = ["figure_png", "format_frame", "render_report", "text_table"]
 
 #: What an empty cell (None, NaN, NA, NaT) shows.
 MISSING = "—"
@@ -163,30 +156,6 @@ def text_table(frame: pd.DataFrame, *, max_rows: int | None = 200) -> str:
 
 
 # ---------------------------------------------------------------- HTML pieces
-
-
-#: The estimate's counts as people read them: (label, key of ``estimate.attrs["summary"]``).
-ESTIMATE_COUNTS: tuple[tuple[str, str], ...] = (
-    ("rows in the file", "rows"),
-    ("recipients", "recipients"),
-    ("invalid", "invalid"),
-    ("duplicates", "duplicates"),
-    ("SMS parts", "parts"),
-    ("requests", "requests"),
-)
-
-
-def estimate_lines(summary: dict[str, Any]) -> list[str]:
-    """The estimate's summary as aligned lines for a terminal (the demo and the CLI print them).
-
-    Example: ``print("\\n".join(estimate_lines(estimate.attrs["summary"])))``.
-    """
-    lines = [f"  {label:<22}{summary[key]}" for label, key in ESTIMATE_COUNTS]
-    lines.append(
-        f"  {'expected cost':<22}{summary['expected_cost']:.2f} RUB"
-        f"  (at {summary['price_per_part']:.2f} per part; packages make it cheaper)"
-    )
-    return lines
 
 
 def figure_png(fig: Figure, *, dpi: int = 100) -> bytes:

@@ -53,12 +53,3 @@ def test_the_dev_extra_has_what_the_notebooks_instructions_need():
 def test_package_data_is_declared():
     data = _pyproject()["tool"]["setuptools"]["package-data"]["targetsms_analytics"]
     assert "data/*.csv" in data
-
-
-def test_campaign_send_does_not_import_from_the_demo():
-    import inspect
-
-    from targetsms_analytics import cli
-
-    source = inspect.getsource(cli.campaign_send.callback)
-    assert "from .demo" not in source and "from .html_report import estimate_lines" in source
