@@ -17,7 +17,9 @@ lost answer never makes anyone get the SMS twice and never loses an SMS id:
 
 Example::
 
-    import pandas as pd
+    import numpy as np
+import numpy as np
+import pandas as pd
     import targetsms_analytics as ts
 
     contacts = pd.DataFrame({"phone": ["+7 916 123-45-67", "8 (926) 765 43 21"],
@@ -29,14 +31,12 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import string
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from os import PathLike
 from typing import TYPE_CHECKING, Any
@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .batching import DEFAULT_MAX_URL_LENGTH, pack
+from .batching import DEFAULT_MAX_URL_LENGTH
 from .client import DEFAULT_URL
 from .errors import (
     AccountError,
@@ -68,9 +68,30 @@ from .journal import (
     open_journal,
     request_fingerprint,
 )
-from .phones import check_phone, normalize_phones
+from .phones import check_phone
+from .planning import (
+    CAMPAIGN_COLUMNS,
+    DEFAULT_MAX_PARTS,
+    HOLDOUT,
+    Batch,
+    _auto_name,
+    _group_batches,
+    _Plan,
+    _plan,
+    _url_lengths,
+    check_max_parts,
+    check_variants,
+    template_key,
+)
 from .protocol import build_url, send_params
-from .segments import count_parts
+from .schedule import (
+    SendWindow,
+    TokenBucket,
+    check_max_per_minute,
+    parse_window,
+    utc_now,
+    window_openings,
+)
 
 if TYPE_CHECKING:
     from .client import TargetSMSClient
@@ -88,17 +109,6 @@ __all__ = [
 
 logger = logging.getLogger("targetsms_analytics")
 
-#: Columns ``send_campaign`` and ``estimate_campaign`` add after the input's own columns.
-CAMPAIGN_COLUMNS: tuple[str, ...] = (
-    "msisdn",
-    "text",
-    "parts",
-    "sms_id",
-    "outcome",
-    "error_code",
-    "error_text",
-    "batch",
-)
 #: Assumed price of one SMS part (RUB) for ``estimate_campaign`` when none is given.
 DEFAULT_PRICE_PER_PART = 1.20
 #: Stop the campaign after this many batches in a row ended ``unknown`` (the service is unreachable
@@ -111,251 +121,6 @@ _ESTIMATE_PASSWORD = "p" * 16
 _ESTIMATE_SENDER = "S" * 11
 # Errors that stop a campaign: nothing else in it can succeed until the user acts.
 _STOPPING = (AccountError, SenderError, ContentError)
-#: The service takes numbers shorter than this (API.md ``phone_too_long``).
-_MAX_PHONE_LENGTH = 15
-_PHONE_PROBLEMS = {
-    "phone_missing": "no phone number",
-    "phone_invalid": "not a valid phone number",
-    "not_mobile": "not a mobile number",
-    "phone_too_long": f"{_MAX_PHONE_LENGTH} digits or more: the service refuses such numbers",
-}
-
-
-# ---------------------------------------------------------------- planning (pure)
-
-
-@dataclass
-class _Plan:
-    """Per input row (by position): msisdn, rendered text, parts, and the local verdict."""
-
-    msisdn: list[str | None]
-    text: list[str | None]
-    parts: list[int | None]
-    outcome: list[str | None]  # "invalid", "duplicate" or None (a recipient to send)
-    error_code: list[str | None]
-    error_text: list[str | None]
-    recipients: dict[str, int] = field(default_factory=dict)  # msisdn -> first row position
-
-
-def _template_fields(template: str) -> list[str]:
-    """The column names a ``str.format`` template refers to (root names, in order)."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise InputError(text=f"the text is not a valid template: {exc}", field="text") from None
-    names: list[str] = []
-    for _literal, name, spec, _conv in parsed:
-        if name is None:
-            continue
-        root = name.split(".", 1)[0].split("[", 1)[0]
-        if root == "" or root.isdigit():
-            raise InputError(
-                text="positional fields ({} or {0}) have no column: name one, e.g. {name}",
-                field="text",
-            )
-        if spec and "{" in spec:
-            raise InputError(text="nested fields in a format spec are not supported", field="text")
-        names.append(root)
-    return list(dict.fromkeys(names))
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # lists, arrays: a value, not a missing one
-        return False
-
-
-def _check_input(contacts: Any, text: Any, phone_column: Any) -> list[str]:
-    if not isinstance(contacts, pd.DataFrame):
-        raise InputError(text=f"contacts must be a pandas DataFrame, not {type(contacts).__name__}")
-    if phone_column not in contacts.columns:
-        columns = ", ".join(map(repr, contacts.columns)) or "none"
-        raise InputError(
-            text=f"no phone column {phone_column!r} (columns: {columns}); pass phone_column=",
-            field=str(phone_column),
-        )
-    if len(contacts) == 0:
-        raise InputError(text="the contacts frame is empty: nobody to send to")
-    if not isinstance(text, str) or not text.strip():
-        raise InputError("text_missing", "the text is empty", field="text")
-    clash = [c for c in CAMPAIGN_COLUMNS if c in contacts.columns]
-    if clash:
-        raise InputError(
-            text=f"the contacts already have result column(s) {clash}: rename or drop them",
-            field=str(clash[0]),
-        )
-    if contacts.columns.duplicated().any():
-        dup = contacts.columns[contacts.columns.duplicated()][0]
-        raise InputError(text="the contacts have two columns of this name", field=str(dup))
-    fields = _template_fields(text)
-    for name in fields:
-        if name not in contacts.columns:
-            columns = ", ".join(map(repr, contacts.columns))
-            raise InputError(
-                text=f"template field {{{name}}} has no column (columns: {columns})", field=name
-            )
-    return fields
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
-def _phones(values: pd.Series, mobile_only: bool) -> pd.DataFrame:
-    """:func:`normalize_phones`, plus what a send needs: a cell that is no phone value at all (a
-    list, a dict) is ``phone_invalid``, and a number the service would refuse as too long is
-    ``phone_too_long`` (its msisdn kept, as for ``not_mobile``)."""
-    try:
-        phones = normalize_phones(values, mobile_only=mobile_only)
-    except TypeError:  # unhashable cells: "?" is no number
-        values = values.map(lambda v: v if _hashable(v) else "?")
-        phones = normalize_phones(values, mobile_only=mobile_only)
-    too_long = phones["error_code"].isna() & (phones["msisdn"].str.len() >= _MAX_PHONE_LENGTH)
-    phones.loc[too_long, "error_code"] = "phone_too_long"
-    return phones
-
-
-def _template_values(column: pd.Series) -> list[Any]:
-    """A column's values for ``str.format``. A float column holding only whole numbers is an int
-    column that pandas turned into floats for its blanks: it gives ints, so ``{code}`` renders
-    ``1234``, not ``1234.0`` (and ``{code:05d}`` works)."""
-    if column.dtype.kind == "f":
-        values = column.dropna().to_numpy()
-        if len(values) and np.isfinite(values).all() and (values == np.trunc(values)).all():
-            return [None if v != v else int(v) for v in column.tolist()]
-    return column.tolist()
-
-
-def _plan(contacts: pd.DataFrame, template: str, phone_column: str, mobile_only: bool) -> _Plan:
-    fields = _check_input(contacts, template, phone_column)
-    n = len(contacts)
-    labels = list(contacts.index)
-    phones = _phones(contacts[phone_column].reset_index(drop=True), mobile_only)
-    codes: list[str | None] = phones["error_code"].tolist()
-    plan = _Plan(
-        msisdn=phones["msisdn"].tolist(),
-        text=[None] * n,
-        parts=[None] * n,
-        outcome=[None if code is None else "invalid" for code in codes],
-        error_code=codes,
-        error_text=[None if code is None else _PHONE_PROBLEMS.get(code, code) for code in codes],
-    )
-    columns = {name: _template_values(contacts[name]) for name in fields}
-    shared = None if fields else template.format_map({})
-    parts_of: dict[str, int] = {}
-    for i in range(n):
-        if shared is not None:
-            rendered = shared
-        else:
-            values = {name: columns[name][i] for name in fields}
-            missing = next((k for k, v in values.items() if _is_missing(v)), None)
-            if missing is not None:
-                if plan.outcome[i] is None:
-                    plan.outcome[i] = "invalid"
-                    plan.error_code[i] = "template_value_missing"
-                    plan.error_text[i] = f"no value for {{{missing}}}"
-                continue
-            try:
-                rendered = template.format_map(values)
-            except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-                if plan.outcome[i] is None:
-                    plan.outcome[i] = "invalid"
-                    plan.error_code[i] = "template_error"
-                    plan.error_text[i] = f"cannot render the text: {exc}"
-                continue
-        if not rendered.strip():
-            if plan.outcome[i] is None:
-                plan.outcome[i] = "invalid"
-                plan.error_code[i] = "text_missing"
-                plan.error_text[i] = "the rendered text is empty"
-            continue
-        plan.text[i] = rendered
-        parts = parts_of.get(rendered)
-        if parts is None:
-            parts = parts_of[rendered] = count_parts(rendered)
-        plan.parts[i] = parts
-    for i in range(n):
-        if plan.outcome[i] is not None:
-            continue
-        msisdn = plan.msisdn[i]
-        assert msisdn is not None
-        first = plan.recipients.setdefault(msisdn, i)
-        if first != i:
-            plan.outcome[i] = "duplicate"
-            plan.error_code[i] = "duplicate_recipient"
-            plan.error_text[i] = f"the same recipient as row {labels[first]!r}"
-    return plan
-
-
-# Bytes ``quote(value, safe=",")`` keeps as they are; every other byte of UTF-8 becomes ``%XX``.
-_URL_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~,"
-
-
-def _url_lengths(empty_length: Callable[[str], int]) -> Callable[[str, str], int]:
-    """``base_length(sender, text)``: the length of the send URL with an empty ``dadr``.
-
-    ``empty_length(sender)`` is that length with an empty text too, asked once per sender; a text
-    adds the length of its percent-encoding as :func:`~targetsms_analytics.protocol.encode_query`
-    makes it (``quote(text, safe=",")``), counted without building it: a million personal texts
-    cost a million ``encode`` and ``translate`` calls, not a million URLs.
-    """
-    empty: dict[str, int] = {}
-
-    def base_length(sender: str, text: str) -> int:
-        if sender not in empty:
-            empty[sender] = empty_length(sender)
-        raw = text.encode("utf-8")
-        return empty[sender] + len(raw) + 2 * len(raw.translate(None, _URL_SAFE))
-
-    return base_length
-
-
-def _group_batches(
-    items: Iterable[tuple[str, str, str, int | None]],
-    base_length: Callable[[str, str], int],
-    max_url_length: int,
-) -> list[tuple[str, str, int | None, list[str]]]:
-    """``(sender, text, parts, phones)`` batches from ``(msisdn, sender, text, parts)`` items.
-
-    Recipients of one sender and text share requests (packed by
-    :func:`~targetsms_analytics.batching.pack`); batches come in the order of their first
-    recipient. ``base_length(sender, text)`` is the URL length with an empty ``dadr``.
-    """
-    groups: dict[tuple[str, str], tuple[int | None, list[str]]] = {}
-    position: dict[str, int] = {}
-    for k, (msisdn, sender, text, parts) in enumerate(items):
-        groups.setdefault((sender, text), (parts, []))[1].append(msisdn)
-        position.setdefault(msisdn, k)
-    batches: list[tuple[str, str, int | None, list[str]]] = []
-    for (sender, text), (parts, phones) in groups.items():
-        base = base_length(sender, text)
-        if len(phones) == 1 and base + len(phones[0]) <= max_url_length:
-            batches.append((sender, text, parts, phones))  # a personal text: nothing to pack
-            continue
-        for chunk in pack(phones, base_length=base, max_url_length=max_url_length):
-            batches.append((sender, text, parts, chunk))
-    batches.sort(key=lambda b: position[b[3][0]])
-    return batches
-
-
-def _auto_name(user: str, sender: str, template: str) -> str:
-    """The campaign of a call without a name: one per account, sender and template.
-
-    Not the contacts: a list fixed or extended and sent again must not send everyone again.
-    """
-    digest = hashlib.sha256()
-    for piece in (user, sender, template):
-        digest.update(piece.encode("utf-8") + b"\x00")
-    return f"auto-{digest.hexdigest()[:16]}"
 
 
 # ---------------------------------------------------------------- sending
@@ -378,7 +143,11 @@ class _Run:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] | None = None,
         wait: Callable[[float], bool] | None = None,
+        rate: TokenBucket | None = None,
+        contacts: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
+        self.rate = rate  # max_per_minute: shared by the workers (planning)
+        self.contacts = contacts  # msisdn -> the input row's other columns, for the journal
         self.client = client
         self.journal = journal
         self.campaign = campaign
@@ -420,7 +189,7 @@ class _Run:
                     batch = next(queue, None)
                 if batch is None:
                     return
-                self._batch(*batch)
+                self._batch(*batch[:4], variant=batch[4] if len(batch) > 4 else None)
 
         try:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="targetsms-send") as pool:
@@ -492,6 +261,7 @@ class _Run:
         parts: int | None,
         phones: list[str],
         parent: int | None = None,
+        variant: str | None = None,
     ) -> None:
         # Wait out the service's window after a refusal of this very request before claiming
         # anyone: a process killed while waiting leaves them unsent, not unknown.
@@ -499,6 +269,8 @@ class _Run:
         fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
         if self._wait_out(fingerprint, self.journal.last_refusal(fingerprint)):
             return
+        if self.rate is not None and not self.rate.acquire(len(phones), self.stop):
+            return  # max_per_minute: wait for the tokens before claiming anyone
         ticket = self.journal.begin_batch(
             self.campaign,
             phones,
@@ -510,6 +282,10 @@ class _Run:
             parent=parent,
             token=self.token,
             account=self.account,
+            variant=variant,
+            contacts=None
+            if self.contacts is None
+            else {p: self.contacts.get(p) or {} for p in phones},
         )
         skipped = len(phones) - len(ticket.phones)
         if skipped:  # another run holds them, or they have an outcome already
@@ -547,8 +323,8 @@ class _Run:
             self._record(ticket, "split", code, why)
             self._done(0, answered=True)
             half = n // 2
-            self._batch(sender, text, parts, ticket.phones[:half], ticket.id)
-            self._batch(sender, text, parts, ticket.phones[half:], ticket.id)
+            self._batch(sender, text, parts, ticket.phones[:half], ticket.id, variant)
+            self._batch(sender, text, parts, ticket.phones[half:], ticket.id, variant)
         else:  # rejected, queued, duplicate, unknown
             self._record(ticket, outcome, code, why)
             self._done(n, answered=outcome != "unknown")
@@ -618,8 +394,16 @@ class _Run:
 
 
 def _result(
-    contacts: pd.DataFrame, plan: _Plan, records: dict[str, dict], extra: dict[int, int] | None
+    contacts: pd.DataFrame,
+    plan: _Plan,
+    records: dict[str, dict],
+    extra: dict[int, int] | None,
+    opens: dict[str, datetime] | None = None,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
+    """The result frame: the plan, overlaid with the journal's records (or, for an estimate,
+    with ``extra``: the planned request per row). ``opens`` (msisdn → when the recipient's window
+    opens) marks the rows an estimate would hold."""
     n = len(contacts)
     cols: dict[str, list[Any]] = {
         "msisdn": list(plan.msisdn),
@@ -630,12 +414,21 @@ def _result(
         "error_code": list(plan.error_code),
         "error_text": list(plan.error_text),
         "batch": [None] * n,
+        "variant": list(plan.variant),
+        "not_before": [None] * n,
     }
     for msisdn, i in plan.recipients.items():
         rec = records.get(msisdn)
-        if extra is not None:  # an estimate: the planned request number
-            cols["outcome"][i] = "ready"
-            cols["batch"][i] = extra.get(i)
+        if extra is not None:  # an estimate: the planned request number, or held
+            if plan.variant[i] == HOLDOUT:
+                cols["outcome"][i] = HOLDOUT
+            elif opens is not None and now is not None and opens[msisdn] > now:
+                cols["outcome"][i] = "scheduled"
+                cols["not_before"][i] = opens[msisdn]
+                cols["batch"][i] = extra.get(i)
+            else:
+                cols["outcome"][i] = "ready"
+                cols["batch"][i] = extra.get(i)
             continue
         if rec is None or rec["status"] == "pending":
             cols["outcome"][i] = None
@@ -643,6 +436,20 @@ def _result(
             cols["error_text"][i] = "not sent yet: call send_campaign again to continue"
             continue
         status = rec["status"]
+        if rec.get("variant") is not None or status == HOLDOUT:
+            cols["variant"][i] = rec.get("variant") or HOLDOUT
+        if status in ("scheduled", HOLDOUT):
+            cols["outcome"][i] = status
+            cols["not_before"][i] = when = _timestamp(rec.get("not_before"))
+            cols["error_code"][i] = rec["error_code"]
+            cols["error_text"][i] = rec["error_text"] or (
+                "the control group: never sent"
+                if status == HOLDOUT
+                else f"waits for its send window: sendable from {when:%Y-%m-%d %H:%M} UTC"
+                if when is not None
+                else "waits for its send window"
+            )
+            continue
         cols["text"][i] = rec["text"]
         cols["parts"][i] = rec["parts"]
         cols["sms_id"][i] = rec["sms_id"]
@@ -660,14 +467,28 @@ def _result(
         values = cols[name]
         if name in ("parts", "batch"):
             result[name] = pd.array(values, dtype="Int64")
+        elif name == "not_before":
+            result[name] = pd.to_datetime(pd.Series(values, index=contacts.index), utc=True)
         else:
             result[name] = pd.Series(values, index=contacts.index, dtype=object)
     return result
 
 
+def _timestamp(value: Any) -> datetime | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    stamp = pd.Timestamp(value)
+    if pd.isna(stamp):
+        return None
+    return (
+        stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
+    ).to_pydatetime()
+
+
 def _counts(frame: pd.DataFrame) -> dict[str, int]:
     counts = frame["outcome"].value_counts(dropna=False)
-    out = {k: int(counts.get(k, 0)) for k in (*OUTCOMES, "invalid")}
+    keys = dict.fromkeys((*OUTCOMES, "invalid", "scheduled", HOLDOUT))
+    out = {k: int(counts.get(k, 0)) for k in keys}
     out["not_sent"] = int(frame["outcome"].isna().sum())
     return out
 
@@ -701,10 +522,76 @@ def _validate_sender(sender: Any) -> None:
 # ---------------------------------------------------------------- public API
 
 
+def _check_until(until: Any) -> datetime | None:
+    if until is None:
+        return None
+    if not isinstance(until, datetime) or until.tzinfo is None:
+        raise InputError(text=f"until must be a tz-aware datetime, not {until!r}", field="until")
+    return until.astimezone(UTC)
+
+
+def _time_zones(msisdns: Sequence[str]) -> list[str | None]:
+    """Each recipient's IANA time zone from the numbering plan (None: unknown, i.e. Moscow)."""
+    if not msisdns:
+        return []
+    try:
+        from .numbering import lookup_numbers
+    except ImportError:  # no numbering plan in this build: everyone is on Moscow time
+        return [None] * len(msisdns)
+    zones = lookup_numbers(list(msisdns))["time_zone"].tolist()
+    return [z if isinstance(z, str) and z else None for z in zones]
+
+
+def _openings(plan: _Plan, window: SendWindow | None, now: datetime) -> dict[str, datetime] | None:
+    """msisdn → when its window opens (``now`` when open), for the recipients to send."""
+    if window is None:
+        return None
+    todo = [m for m, i in plan.recipients.items() if plan.variant[i] != HOLDOUT]
+    return dict(zip(todo, window_openings(_time_zones(todo), now, window), strict=True))
+
+
+def _contact_columns(
+    contacts: pd.DataFrame, phone_column: str, positions: Sequence[int]
+) -> list[dict[str, Any]]:
+    """The row's other columns (JSON-safe) for the journal, by position."""
+    others = [c for c in contacts.columns if c != phone_column]
+    if not others or not positions:
+        return [{} for _ in positions]
+    frame = contacts.iloc[list(positions)][others]
+    out = []
+    for row in frame.itertuples(index=False, name=None):
+        out.append({str(k): _json_safe(v) for k, v in zip(others, row, strict=True)})
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return None if value != value else value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def _describe_wait(opens: Iterable[datetime]) -> str:
+    """``"120 at 06:00Z, 37 at 07:00Z"``: who waits for which hour (UTC), soonest first."""
+    counts = Counter(opens)
+    shown = [f"{n} at {t:%d %b %H:%M}Z" for t, n in sorted(counts.items())[:3]]
+    if len(counts) > 3:
+        shown.append(f"{sum(n for t, n in sorted(counts.items())[3:])} later")
+    return ", ".join(shown)
+
+
 def send_campaign(
     client: TargetSMSClient,
     contacts: pd.DataFrame,
-    text: str,
+    text: str | Mapping[str, str],
     sender: str,
     *,
     phone_column: str = "phone",
@@ -715,26 +602,56 @@ def send_campaign(
     progress: bool = True,
     mobile_only: bool = True,
     max_unknown_streak: int | None = DEFAULT_MAX_UNKNOWN_STREAK,
+    max_parts: int = DEFAULT_MAX_PARTS,
+    window: tuple[str, str] | str | None = None,
+    wait: bool = False,
+    until: datetime | None = None,
+    max_per_minute: float | None = None,
+    holdout: float = 0.0,
+    seed: object = None,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], Any] | None = None,
 ) -> pd.DataFrame:
-    """Send ``text`` (a ``str.format`` template over the row's columns) to every reachable row once.
+    """Send ``text`` (a template over the row's columns) to every reachable row once.
 
     Returns one row per input row, in input order, with the input's index and columns unchanged,
-    then ``msisdn, text, parts, sms_id, outcome, error_code, error_text, batch`` (``outcome``:
-    ``sent``, ``queued``, ``invalid``, ``duplicate``, ``rejected``, ``unknown``; missing only when
-    the campaign stopped before the row was sent). ``result.attrs`` holds ``campaign``, ``store``
-    and ``summary`` (counts per outcome, requests made).
+    then ``msisdn, text, parts, sms_id, outcome, error_code, error_text, batch, variant,
+    not_before`` (``outcome``: ``sent``, ``queued``, ``invalid``, ``duplicate``, ``rejected``,
+    ``unknown``, ``scheduled``, ``holdout``; missing only when the campaign stopped before the row
+    was sent). ``result.attrs`` holds ``campaign``, ``store`` and ``summary`` (counts per
+    outcome, requests made).
 
+    - The template: plain ``{column}``, ``{column|fallback}`` (the fallback when the cell is
+      empty) and ``{{``/``}}`` for braces. Nothing is evaluated: ``{name.upper}``, ``{name[0]}``,
+      ``{0}`` or a format spec raise ``InputError`` (``template_invalid``) before any request.
     - Bad input raises ``InputError`` before any request: no such phone column, an empty frame,
       empty text, a template field with no column, a missing or too-long sender (then a
-      :class:`SenderInputError`, also a ``SenderError``). A row whose number is missing, not a
-      mobile or 15 digits long, or that lacks a template value, is ``invalid``; a number already
-      in an earlier row is ``duplicate`` (``error_code='duplicate_recipient'``).
-    - ``campaign`` names the run in the journal (``store``: a path, a ``Journal``,
-      or None for ``$TARGETSMS_STORE`` / the user data dir). Call again with the same name to
-      continue after a crash: rows with a record come back as recorded, the rest are sent.
-      Without a name, one is derived from the account, sender and template (not the contacts),
-      so re-running the cell - even after fixing or adding rows - sends only the rows without a
-      record (pass a new name to send the same text to the same people again on purpose).
+      :class:`SenderInputError`, also a ``SenderError``), a bad ``window``, ``holdout``,
+      ``max_per_minute``… (the error names the argument). A row whose number is missing, not a
+      mobile or 15 digits long, that lacks a template value, whose text takes more than
+      ``max_parts`` SMS parts (``too_many_parts``) or whose request would be longer than
+      ``max_url_length`` even for this one recipient (``url_too_long``) is ``invalid``; a number
+      already in an earlier row is ``duplicate`` (``error_code='duplicate_recipient'``, naming
+      the file line when the frame came from :func:`~targetsms_analytics.contacts.read_contacts`).
+    - ``campaign`` names the run in the journal (``store``: a path, a ``Journal``, or None for
+      ``$TARGETSMS_STORE`` / the user data dir). Call again with the same name to continue after
+      a crash: rows with a record come back as recorded, the rest are sent. Without a name, one
+      is derived from the account, sender and template(s) (not the contacts), so re-running
+      the cell - even after fixing or adding rows - sends only the rows without a record (pass
+      a new name to send the same text to the same people again on purpose).
+    - **A/B**: ``text`` may be a dict ``{"A": "…", "B": "…"}``. Each recipient gets a variant, or
+      with ``holdout=0.1`` a tenth of them the control group, by a stable hash of ``seed``, the
+      campaign and the msisdn: the same on every call and in every process (column
+      ``variant``). Holdout rows have outcome ``holdout``: journaled, never sent.
+    - **Send windows**: with ``window=("09:00", "21:00")`` a recipient is sent only while their
+      local time (time zone from the numbering plan; unknown: Moscow) is inside it (a window may
+      cross midnight). The others are ``scheduled`` (journaled, ``not_before`` = when their
+      window opens); a later call sends those whose window has opened, nobody twice.
+      ``wait=True`` keeps the call running until everyone is sent or ``until`` (tz-aware) passes,
+      with a progress bar of who waits for which hour; Ctrl-C while waiting leaves nothing half
+      done. ``clock`` (tz-aware now) and ``sleep`` are injectable.
+    - **Rate cap**: ``max_per_minute=N`` lets at most N recipients per minute out in the long run,
+      across all workers (a token bucket holding 10 seconds' worth; requests shrink to fit it).
     - A batch refused for one recipient is split until the bad numbers stand alone (``rejected``);
       ``insufficient_funds`` is ``queued``; a lost answer is ``unknown`` and never resent
       automatically (see :func:`resend_unknown`, :func:`mark_outcome`). After
@@ -743,56 +660,147 @@ def send_campaign(
       after journaling, and are raised with ``.result`` (the frame so far) and ``.campaign``.
     - ``concurrency`` worker threads send; a tqdm bar (``progress=False`` turns it off) shows
       recipients and requests per second.
-    - A request the service refused earlier (the stop above, or a split) is not repeated within
-      ``client.throttle_interval`` of that refusal: the worker waits it out, as the service would
-      answer ``duplicate_request``.
 
     Example::
 
-        result = send_campaign(client, contacts, "Здравствуйте, {name}!", "SHOP",
-                               campaign="spring", concurrency=8)
-        result["outcome"].value_counts()
+        result = send_campaign(client, contacts, {"A": "Скидка 20%, {name|друзья}!",
+                                                  "B": "{name|Друзья}, только сегодня -20%"},
+                               "SHOP", campaign="spring", holdout=0.1, seed=7,
+                               window=("09:00", "21:00"), max_per_minute=600)
+        result.groupby("variant")["outcome"].value_counts()
     """
     _check_options(concurrency, max_url_length)
-    plan = _plan(contacts, text, phone_column, mobile_only)
+    check_max_parts(max_parts)
+    variants = check_variants(text, holdout)
+    send_window = None if window is None else parse_window(window)
+    rate = check_max_per_minute(max_per_minute)
+    deadline = _check_until(until)
     _validate_sender(sender)
-    name = campaign or _auto_name(client.user, sender, text)
+    name = campaign or _auto_name(client.user, sender, template_key(variants))
     base_length = _url_lengths(lambda s: client.send_url_length(s, [], ""))
+    plan = _plan(
+        contacts,
+        variants,
+        phone_column,
+        mobile_only,
+        campaign=name,
+        holdout=holdout,
+        seed=seed,
+        max_parts=max_parts,
+        url_length=lambda t: base_length(sender, t),
+        max_url_length=max_url_length,
+    )
+    now = clock or utc_now
+    pause = sleep or time.sleep
+    bucket = None
+    if rate is not None:
+        bucket = TokenBucket(
+            rate,
+            clock=(lambda: now().timestamp()) if clock is not None else None,
+            sleep=sleep,
+        )
     with open_journal(store, sending=True) as journal:
         account = journal.ensure_campaign(
-            name, user=client.user, url=client.url, sender=sender, template=text
+            name, user=client.user, url=client.url, sender=sender, template=template_key(variants)
         )
         recovered = journal.recover_inflight(name, account=account)
         if recovered:
             logger.warning("%s: %d interrupted batch(es) marked unknown", name, recovered)
-        records = journal.records(name, plan.recipients, account=account)
-        todo = [
-            (m, sender, plan.text[i], plan.parts[i])
-            for m, i in plan.recipients.items()
-            if m not in records or records[m]["status"] == "pending"
-        ]
-        batches = _group_batches(todo, base_length, max_url_length)
-        run = _Run(
-            client,
-            journal,
-            name,
-            concurrency=concurrency,
-            progress=progress,
-            total=len(todo),
-            max_unknown_streak=max_unknown_streak,
-            account=account,
-        )
+        requests = 0
         error: BaseException | None = None
+        bar = None
+        initial = 0
         try:
-            run.run(batches)
+            while True:
+                started = now()
+                opens = _openings(plan, send_window, started)
+                records = journal.records(name, plan.recipients, account=account)
+                _hold(
+                    journal,
+                    name,
+                    account,
+                    sender,
+                    contacts,
+                    phone_column,
+                    plan,
+                    records,
+                    opens,
+                    started,
+                )
+                records = journal.records(name, plan.recipients, account=account)
+                todo = [
+                    (m, sender, plan.text[i], plan.parts[i], plan.variant[i])
+                    for m, i in plan.recipients.items()
+                    if plan.variant[i] != HOLDOUT
+                    and (m not in records or records[m]["status"] in ("pending", "scheduled"))
+                    and (opens is None or opens[m] <= started)
+                ]
+                batches = _group_batches(
+                    todo,
+                    base_length,
+                    max_url_length,
+                    max_batch=None if bucket is None else bucket.capacity,
+                )
+                run = _Run(
+                    client,
+                    journal,
+                    name,
+                    concurrency=concurrency,
+                    progress=progress,
+                    total=len(todo),
+                    max_unknown_streak=max_unknown_streak,
+                    account=account,
+                    rate=bucket,
+                    contacts=dict(
+                        zip(
+                            [t[0] for t in todo],
+                            _contact_columns(
+                                contacts, phone_column, [plan.recipients[t[0]] for t in todo]
+                            ),
+                            strict=True,
+                        )
+                    ),
+                )
+                try:
+                    run.run(batches)
+                finally:
+                    requests += run.requests
+                error = run.error
+                if error is not None or not wait or opens is None:
+                    break
+                records = journal.records(name, plan.recipients, account=account)
+                waiting = [
+                    opens[m]
+                    for m, r in records.items()
+                    if r["status"] == "scheduled" and m in opens
+                ]
+                if not waiting:
+                    break
+                next_at = max(min(waiting), now())
+                if deadline is not None and next_at > deadline:
+                    logger.info(
+                        "%s: %d recipient(s) still scheduled at the deadline", name, len(waiting)
+                    )
+                    break
+                if progress and bar is None:
+                    from tqdm.auto import tqdm
+
+                    bar = tqdm(total=len(waiting), desc=f"{name}: waiting", unit="rcpt")
+                    initial = len(waiting)
+                if bar is not None:
+                    bar.n = initial - len(waiting)
+                    bar.set_postfix_str(_describe_wait(waiting), refresh=True)
+                while (left := (next_at - now()).total_seconds()) > 0:
+                    pause(min(left, 60.0))
         finally:
-            error = run.error
+            if bar is not None:
+                bar.close()
             records = journal.records(name, plan.recipients, account=account)
             result = _result(contacts, plan, records, None)
             if "account" not in result.columns:
                 result["account"] = pd.Series(account, index=result.index, dtype=object)
             summary = _counts(result)
-            summary["requests"] = run.requests
+            summary["requests"] = requests
             result.attrs.update(campaign=name, account=account, store=journal.path, summary=summary)
     if error is not None:
         if isinstance(error, TargetSMSError):
@@ -802,9 +810,53 @@ def send_campaign(
     return result
 
 
+def _hold(
+    journal: Journal,
+    name: str,
+    account: str,
+    sender: str,
+    contacts: pd.DataFrame,
+    phone_column: str,
+    plan: _Plan,
+    records: dict[str, dict],
+    opens: dict[str, datetime] | None,
+    now: datetime,
+) -> None:
+    """Journal the recipients this call does not send: the holdout (never sent) and those whose
+    window is closed (``scheduled``, with ``not_before``); once, before anyone is sent."""
+    rows: list[dict[str, Any]] = []
+    positions: list[int] = []
+    for m, i in plan.recipients.items():
+        if m in records:
+            continue
+        if plan.variant[i] == HOLDOUT:
+            status, not_before = HOLDOUT, None
+        elif opens is not None and opens[m] > now:
+            status, not_before = "scheduled", opens[m]
+        else:
+            continue
+        positions.append(i)
+        rows.append(
+            {
+                "msisdn": m,
+                "text": plan.text[i],
+                "parts": plan.parts[i],
+                "sender": sender,
+                "variant": plan.variant[i],
+                "status": status,
+                "not_before": not_before,
+            }
+        )
+    if not rows:
+        return
+    for row, contact in zip(rows, _contact_columns(contacts, phone_column, positions), strict=True):
+        row["contact"] = contact
+    journal.hold(name, rows, account=account)
+
+
 def estimate_campaign(
     contacts: pd.DataFrame,
-    text: str,
+    text: str | Mapping[str, str],
     *,
     phone_column: str = "phone",
     sender: str | None = None,
@@ -812,15 +864,25 @@ def estimate_campaign(
     max_url_length: int = DEFAULT_MAX_URL_LENGTH,
     mobile_only: bool = True,
     price_per_part: float | None = None,
+    max_parts: int = DEFAULT_MAX_PARTS,
+    campaign: str | None = None,
+    window: tuple[str, str] | str | None = None,
+    holdout: float = 0.0,
+    seed: object = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> pd.DataFrame:
     """What ``send_campaign`` would do, without a request: the same rows, ``outcome='ready'``.
 
-    ``batch`` holds the planned request number. ``result.attrs["summary"]`` (also
+    ``batch`` holds the planned request number. With a ``window``, recipients outside it now are
+    ``scheduled`` with ``not_before`` (when their window opens); with a ``holdout`` (and A/B
+    variants as a dict ``text``) control rows are ``holdout``. ``result.attrs["summary"]`` (also
     :func:`summarize_estimate`) gives ``recipients, invalid, duplicates, parts, requests,
-    price_per_part, expected_cost``. The request count is exact with a ``client`` and ``sender``
-    (the URL holds the login and password); without them it assumes 16-character credentials, an
-    11-character sender and the real service's URL. ``price_per_part`` defaults to
-    :data:`DEFAULT_PRICE_PER_PART`; SMS paid from packages cost less.
+    price_per_part, expected_cost`` plus ``sendable_now, scheduled, holdout``;
+    ``attrs["schedule"]`` counts recipients per opening time and ``attrs["variants"]`` gives
+    recipients, parts and cost per variant. The request count is exact with a ``client`` and
+    ``sender`` (the URL holds the login and password); without them it assumes 16-character
+    credentials, an 11-character sender and the real service's URL. The A/B split equals the
+    send's when ``campaign`` (and ``seed``) are the same.
 
     Example::
 
@@ -837,7 +899,9 @@ def estimate_campaign(
         raise InputError(
             text="max_url_length must be an int of at least 100", field="max_url_length"
         )
-    plan = _plan(contacts, text, phone_column, mobile_only)
+    check_max_parts(max_parts)
+    variants = check_variants(text, holdout)
+    send_window = None if window is None else parse_window(window)
     if sender is not None:
         _validate_sender(sender)
 
@@ -848,19 +912,54 @@ def estimate_campaign(
         return len(build_url(_ESTIMATE_URL, params))
 
     chosen = sender or _ESTIMATE_SENDER
-    positions = list(plan.recipients.items())
+    base_length = _url_lengths(empty_length)
+    user = client.user if client is not None else ""
+    name = campaign or _auto_name(user, chosen, template_key(variants))
+    plan = _plan(
+        contacts,
+        variants,
+        phone_column,
+        mobile_only,
+        campaign=name,
+        holdout=holdout,
+        seed=seed,
+        max_parts=max_parts,
+        url_length=lambda t: base_length(chosen, t),
+        max_url_length=max_url_length,
+    )
+    now = (clock or utc_now)()
+    opens = _openings(plan, send_window, now)
+    positions = [(m, i) for m, i in plan.recipients.items() if plan.variant[i] != HOLDOUT]
     batches = _group_batches(
-        [(m, chosen, plan.text[i], plan.parts[i]) for m, i in positions],
-        _url_lengths(empty_length),
+        [(m, chosen, plan.text[i], plan.parts[i], plan.variant[i]) for m, i in positions],
+        base_length,
         max_url_length,
     )
     request_of: dict[str, int] = {}
-    for k, (_s, _t, _p, phones) in enumerate(batches, start=1):
-        for phone in phones:
+    for k, batch in enumerate(batches, start=1):
+        for phone in batch.phones:
             request_of[phone] = k
     planned = {i: request_of[m] for m, i in positions}
-    result = _result(contacts, plan, {}, planned)
+    result = _result(contacts, plan, {}, planned, opens, now)
     result.attrs["summary"] = summarize_estimate(result, price_per_part=price_per_part)
+    result.attrs["campaign"] = name
+    price = result.attrs["summary"]["price_per_part"]
+    going = result[result["outcome"].isin(["ready", "scheduled"])]
+    per_variant = (
+        going.groupby(going["variant"].fillna("-"), sort=True)
+        .agg(recipients=("msisdn", "size"), parts=("parts", "sum"))
+        .reset_index()
+    )
+    per_variant["parts"] = per_variant["parts"].astype(int)
+    per_variant["expected_cost"] = (per_variant["parts"] * price).round(2)
+    held = int((result["outcome"] == HOLDOUT).sum())
+    if held:
+        per_variant.loc[len(per_variant)] = [HOLDOUT, held, 0, 0.0]
+    result.attrs["variants"] = per_variant
+    later = result.loc[result["outcome"] == "scheduled", "not_before"]
+    result.attrs["schedule"] = (
+        later.value_counts().sort_index().rename_axis("not_before").reset_index(name="recipients")
+    )
     return result
 
 
@@ -870,7 +969,8 @@ def summarize_estimate(
     """Totals of an :func:`estimate_campaign` frame.
 
     Keys: ``rows, recipients, invalid, duplicates, parts, requests, price_per_part,
-    expected_cost`` (``parts × price_per_part``, default :data:`DEFAULT_PRICE_PER_PART`).
+    expected_cost`` (``parts × price_per_part``, default :data:`DEFAULT_PRICE_PER_PART`),
+    ``sendable_now``, ``scheduled`` (recipients counts include them) and ``holdout``.
 
     Example::
 
@@ -878,17 +978,21 @@ def summarize_estimate(
         print(f"{summary['recipients']} people, {summary['expected_cost']:.2f} RUB")
     """
     price = DEFAULT_PRICE_PER_PART if price_per_part is None else float(price_per_part)
-    ready = estimate["outcome"] == "ready"
-    parts = int(estimate.loc[ready, "parts"].sum())
+    outcome = estimate["outcome"]
+    going = outcome.isin(["ready", "scheduled"])
+    parts = int(estimate.loc[going, "parts"].sum())
     return {
         "rows": len(estimate),
-        "recipients": int(ready.sum()),
-        "invalid": int((estimate["outcome"] == "invalid").sum()),
-        "duplicates": int((estimate["outcome"] == "duplicate").sum()),
+        "recipients": int(going.sum()),
+        "invalid": int((outcome == "invalid").sum()),
+        "duplicates": int((outcome == "duplicate").sum()),
         "parts": parts,
-        "requests": int(estimate.loc[ready, "batch"].nunique()),
+        "requests": int(estimate.loc[going, "batch"].nunique()),
         "price_per_part": price,
         "expected_cost": round(parts * price, 2),
+        "sendable_now": int((outcome == "ready").sum()),
+        "scheduled": int((outcome == "scheduled").sum()),
+        "holdout": int((outcome == HOLDOUT).sum()),
     }
 
 
@@ -949,14 +1053,21 @@ def resend_unknown(
     max_url_length: int = DEFAULT_MAX_URL_LENGTH,
     concurrency: int = 4,
     progress: bool = True,
+    clock: Callable[[], datetime] | None = None,
 ) -> pd.DataFrame:
     """Send again the ``unknown`` recipients of a campaign, after you checked they got nothing.
 
-    ``msisdns`` limits it to those numbers (default: every ``unknown`` one). Each is sent with its
-    journaled text and sender, through the same journaled path as :func:`send_campaign`. Returns the
-    journal rows of the recipients resent (see ``Journal.campaign_messages``). Resending within the
-    identical-request interval of the lost request gives ``duplicate`` (``duplicate_request``): the
-    first one did arrive.
+    ``msisdns`` limits it to those numbers (default: every ``unknown`` one). Each lost request is
+    repeated exactly as it was (same recipients in the same order, same text and sender: the same
+    URL), so within the service's identical-request interval the service itself refuses it if
+    the first one arrived (``duplicate``, ``duplicate_request``: nobody gets it twice).
+
+    A subset of a lost request's recipients would be a new request the service cannot recognize:
+    while the interval since that request may still be open (``client.throttle_interval`` plus
+    ``client.timeout``) this raises ``InputError`` (``field='msisdns'``) naming the requests and
+    how long to wait, and sends nothing. After it, the subset is sent as you asked (``clock``:
+    the current time, tz-aware, injectable for tests). Returns the
+    journal rows of the recipients resent (see ``Journal.campaign_messages``).
 
     Example::
 
@@ -973,22 +1084,21 @@ def resend_unknown(
             for m, r in records.items()
             if r["status"] == "unknown" and (wanted is None or m in wanted)
         ]
+        now = (clock or utc_now)()
+        requests = _original_requests(client, journal, campaign, records, chosen, now, account)
         released = set(journal.set_outcome(campaign, chosen, "pending", account=account))
-        todo = [
-            (m, records[m]["sender"], records[m]["text"], records[m]["parts"])
-            for m in chosen
-            if m in released
+        batches = [
+            Batch(b.sender, b.text, b.parts, [p for p in b.phones if p in released], b.variant)
+            for b in requests
         ]
-        batches = _group_batches(
-            todo, _url_lengths(lambda s: client.send_url_length(s, [], "")), max_url_length
-        )
+        batches = [b for b in batches if b.phones]
         run = _Run(
             client,
             journal,
             campaign,
             concurrency=concurrency,
             progress=progress,
-            total=len(todo),
+            total=sum(len(b.phones) for b in batches),
             max_unknown_streak=None,
             account=account,
         )
@@ -1001,3 +1111,73 @@ def resend_unknown(
             run.error.campaign = campaign  # type: ignore[attr-defined]
         raise run.error
     return frame
+
+
+def _original_requests(
+    client: TargetSMSClient,
+    journal: Journal,
+    campaign: str,
+    records: dict[str, dict],
+    chosen: Sequence[str],
+    now: datetime,
+    account: str,
+) -> list[Batch]:
+    """The requests that lost their answer, rebuilt exactly, for the ``chosen`` recipients.
+
+    Raises ``InputError`` (nothing sent) when only part of a request is chosen while the
+    service's identical-request interval since it may still be open.
+    """
+    if not chosen:
+        return []
+    by_batch: dict[Any, list[str]] = {}
+    for m in chosen:
+        by_batch.setdefault(records[m]["batch"], []).append(m)
+    frame = journal.batches(campaign, account=account)
+    known = {int(row.id): row for row in frame.itertuples(index=False)}
+    interval = float(getattr(client, "throttle_interval", 60.0))
+    margin = float(getattr(client, "timeout", 30.0) or 30.0)
+    out: list[Batch] = []
+    partial: list[str] = []
+    for batch_id, members in by_batch.items():
+        first = records[members[0]]
+        original = (
+            known.get(int(batch_id)) if batch_id is not None and batch_id == batch_id else None
+        )
+        if original is None:  # no request on record: nothing to protect, send as chosen
+            out.append(
+                Batch(first["sender"], first["text"], first["parts"], members, first.get("variant"))
+            )
+            continue
+        phones = list(original.recipients)
+        sender = original.sender or first["sender"]
+        if set(members) == set(phones):
+            out.append(Batch(sender, first["text"], first["parts"], phones, first.get("variant")))
+            continue
+        started = _timestamp(original.started_at)
+        elapsed = 0.0 if started is None else (now - started).total_seconds()
+        left = interval + margin - max(elapsed, 0.0)
+        if left > 0:
+            partial.append(
+                f"request {int(batch_id)} ({len(members)} of its {len(phones)} recipients;"
+                f" wait {left:.0f} s or choose all of them)"
+            )
+            continue
+        members_set = set(members)
+        out.append(
+            Batch(
+                sender,
+                first["text"],
+                first["parts"],
+                [p for p in phones if p in members_set],
+                first.get("variant"),
+            )
+        )
+    if partial:
+        raise InputError(
+            "resend_refused",
+            "resending only part of a lost request now would be a new request, which the"
+            " service does not refuse as a repeat, so people who got the first one would get it"
+            " twice; nothing was sent: " + "; ".join(partial),
+            field="msisdns",
+        )
+    return out

@@ -226,14 +226,85 @@ def _valid_text(ctx: click.Context, param: click.Parameter, value: str | None) -
     except UnicodeEncodeError as exc:
         bad = exc.object[exc.start]
         byte = f"0x{ord(bad) - 0xDC00:02X}" if 0xDC80 <= ord(bad) <= 0xDCFF else repr(bad)
+        option = param.opts[0] if param.opts else str(param.name)
         raise InputError(
             "text_encoding",
-            f"--{param.name} is not valid UTF-8 (byte {byte} at character {exc.start + 1}): "
+            f"{option} is not valid UTF-8 (byte {byte} at character {exc.start + 1}): "
             "set a UTF-8 locale in the terminal (LANG=ru_RU.UTF-8) or fix the script that "
             "builds the command",
             field=param.name,
         ) from None
     return value
+
+
+# ---- campaign send: variants, windows, rate cap (planning)
+
+_NAME_COLUMNS = ("name", "имя", "фио", "first name", "full name", "клиент", "client", "фамилия")
+
+
+def _templates(text: str | None, variants: tuple[str, ...]) -> str | dict[str, str]:
+    """``--text`` or the ``--variant NAME=TEXT`` options as send_campaign's ``text``."""
+    if variants and text is not None:
+        raise InputError(text="give --text or --variant, not both", field="--variant")
+    if not variants:
+        if text is None:
+            raise InputError(text="give the text: --text or --variant NAME=TEXT", field="--text")
+        return text
+    out: dict[str, str] = {}
+    for item in variants:
+        name, eq, body = item.partition("=")
+        if not eq or not name.strip() or name.strip() in out:
+            raise InputError(
+                text=f"--variant {item!r}: write NAME=TEXT, names unique", field="--variant"
+            )
+        out[name.strip()] = body
+    return out
+
+
+def _until(value: str | None) -> datetime | None:
+    """``--until`` as a tz-aware time: ISO 8601, the machine's local zone when none is given."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).astimezone()
+    except ValueError:
+        raise InputError(
+            text=f"--until {value!r}: write e.g. 2026-12-02T21:00", field="--until"
+        ) from None
+
+
+def _echo_plan(estimate: pd.DataFrame) -> None:
+    """Per variant (parts, cost) and when the scheduled recipients become sendable."""
+    summary = estimate.attrs["summary"]
+    variants = estimate.attrs.get("variants")
+    if variants is not None and (variants["variant"] != "-").any():
+        click.echo("variants:")
+        _echo_table(variants, max_rows=None)
+    schedule = estimate.attrs.get("schedule")
+    if schedule is not None and len(schedule):
+        click.echo(f"sendable now: {summary['sendable_now']}; the rest when their window opens:")
+        _echo_table(schedule, max_rows=10)
+
+
+def _not_sent(
+    frame: pd.DataFrame, contacts: pd.DataFrame, column: str, template: str | dict[str, str]
+) -> pd.DataFrame:
+    """The rows not sent, named by file line, with the name column next to the phone."""
+    from .planning import parse_template, row_names, template_fields
+
+    lowered = {str(c).strip().lower(): c for c in contacts.columns if c != column}
+    name = next((lowered[a] for a in _NAME_COLUMNS if a in lowered), None)
+    if name is None:
+        texts = template.values() if isinstance(template, dict) else [template]
+        fields = [f for t in texts for f in template_fields(parse_template(t))]
+        name = next((f for f in fields if f in contacts.columns and f != column), None)
+    table = frame[[column]].copy()
+    table.insert(0, "where", row_names(frame))  # the subset keeps the file's line numbers
+    if name is not None:
+        table[name] = frame[name]
+    for extra in ("outcome", "error_code", "error_text"):
+        table[extra] = frame[extra]
+    return table
 
 
 def _statuses_table(statuses: pd.DataFrame) -> pd.DataFrame:
@@ -377,12 +448,29 @@ def campaign() -> None:
 @click.argument("csv_file", metavar="CSV", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--text",
-    required=True,
+    default=None,
     callback=_valid_text,
-    help='Template over the CSV columns: "Привет, {name}!".',
+    help='Template over the CSV columns: "Привет, {name|друзья}!".',
 )
 @click.option("--sender", required=True, help="Sender name (up to 11 letters, or 15 digits).")
 @click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    metavar="NAME=TEXT",
+    callback=lambda ctx, param, values: tuple(_valid_text(ctx, param, v) for v in values),
+    help="An A/B variant (repeat it; instead of --text).",
+)
+@click.option("--holdout", type=float, default=0.0, help="Share never sent (control): 0.1 = 10%.")
+@click.option("--seed", default=None, help="Seed of the stable A/B/holdout assignment.")
+@click.option("--window", default=None, metavar="HH:MM-HH:MM", help="Local send window.")
+@click.option("--wait", "wait_window", is_flag=True, help="Keep running until all are sent.")
+@click.option(
+    "--until", default=None, metavar="ISO-TIME", help="With --wait: stop waiting then (local)."
+)
+@click.option("--max-per-minute", type=float, default=None, help="Rate cap: SMS per minute.")
+@click.option("--max-parts", type=int, default=10, show_default=True, help="SMS parts per text.")
 @click.option(
     "--phone-column", default=None, help="Column with the phones (default: phone, телефон…)."
 )
@@ -426,6 +514,14 @@ def campaign_send(
     estimate_only: bool,
     concurrency: int,
     result_path: str | None,
+    variants: tuple[str, ...],
+    holdout: float,
+    seed: str | None,
+    window: str | None,
+    wait_window: bool,
+    until: str | None,
+    max_per_minute: float | None,
+    max_parts: int,
     sep: str | None,
     result_encoding: str | None,
     yes: bool,
@@ -443,20 +539,32 @@ def campaign_send(
         if result_path:
             _write_result_csv(frame, result_path, contacts.attrs, sep, result_encoding)
 
+    template = _templates(text, variants)
+    deadline = _until(until)
+    plan_options = {"holdout": holdout, "seed": seed, "window": window, "max_parts": max_parts}
     contacts, column = _read_csv(csv_file, phone_column)
     click.echo(
         f"{csv_file}: {len(contacts)} rows ({contacts.attrs['encoding']}, "
         f"separator {contacts.attrs['separator']!r}), phone column {column!r}"
     )
     client = None if estimate_only else _client()
-    estimate = estimate_campaign(contacts, text, phone_column=column, sender=sender, client=client)
+    estimate = estimate_campaign(
+        contacts,
+        template,
+        phone_column=column,
+        sender=sender,
+        client=client,
+        campaign=name,
+        **plan_options,
+    )
     click.echo("estimate:")
     for line in estimate_lines(estimate.attrs["summary"]):
         click.echo(line)
-    problems = estimate[estimate["outcome"] != "ready"]
+    _echo_plan(estimate)
+    problems = estimate[~estimate["outcome"].isin(["ready", "scheduled", "holdout"])]
     if len(problems):
         click.echo(f"not to be sent ({len(problems)}):")
-        _echo_table(problems[[column, "outcome", "error_code", "error_text"]], max_rows=20)
+        _echo_table(_not_sent(problems, contacts, column, template), max_rows=20)
     if estimate_only:
         write_result(estimate)
         return
@@ -465,13 +573,17 @@ def campaign_send(
     result = send_campaign(
         client,
         contacts,
-        text,
+        template,
         sender,
         phone_column=column,
         campaign=name,
         store=_store(ctx),
         concurrency=concurrency,
         progress=_progress(),
+        wait=wait_window,
+        until=deadline,
+        max_per_minute=max_per_minute,
+        **plan_options,
     )
     write_result(result)
     summary = result.attrs.get("summary", {})
@@ -479,9 +591,9 @@ def campaign_send(
         f"campaign {name}: {_counts_line(result['outcome'])} "
         f"({summary.get('requests', 0)} requests)"
     )
-    failed = result[~result["outcome"].isin(["sent", "invalid", "duplicate"])]
+    failed = result[~result["outcome"].isin(["sent", "invalid", "duplicate", "holdout"])]
     if len(failed):
-        _echo_table(failed[[column, "msisdn", "outcome", "error_code", "error_text"]], max_rows=20)
+        _echo_table(_not_sent(failed, contacts, column, template), max_rows=20)
     unknown = int((result["outcome"] == "unknown").sum())
     if unknown:
         _fail(

@@ -101,6 +101,7 @@ def read_contacts(path: str | Path) -> pd.DataFrame:
         raise InputError(text=f"cannot read {path} as CSV: {exc}", field="csv") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.attrs.update(encoding=encoding, separator=sep)
+    frame.attrs["line_numbers"] = _line_numbers(text, sep, len(frame))  # rows named by file line
     return frame
 
 
@@ -196,3 +197,20 @@ def write_frame_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     frame.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.10g")
     return path
+
+
+def _line_numbers(text: str, sep: str, rows: int) -> range | tuple[int, ...] | None:
+    """The 1-based file line (the header is line 1) where each data row starts, as pandas reads
+    them (blank lines skipped, quoted newlines inside a row): a ``range`` when no line is skipped
+    (cheap for pandas to copy along with the frame), else a tuple; None if the count disagrees."""
+    if '"' not in text and "\n\n" not in text.replace("\r", ""):
+        return range(2, rows + 2)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    starts: list[int] = []
+    last = 0
+    for record in reader:
+        if record:
+            starts.append(last + 1)
+        last = reader.line_num
+    lines = tuple(starts[1:])  # the first record is the header
+    return lines if len(lines) == rows else None

@@ -14,7 +14,7 @@ the package; :func:`lookup_numbers` finds each number's range by binary search
   ``г. Сочи|Краснодарский край``); ranges the registry gives to two subjects at once keep both
   (``Москва и Московская область``); nationwide ranges are ``Российская Федерация``.
 - ``time_zone`` is the IANA zone of the region (``Europe/Kaliningrad`` … ``Asia/Kamchatka``); a
-  region spanning several zones gets its capital's (Yakutia: ``Asia/Yakutsk``); None for
+  region spanning several zones gets its capital's (Yakutia: ``Asia/Yakutsk``); missing for
   nationwide ranges.
 
 MNP caveat: the operator is the one the number's range was allocated to; a subscriber who ported
@@ -40,6 +40,7 @@ import gzip
 import io
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, RaggedRowError
 from .phones import UNKNOWN_OPERATOR
 
 __all__ = [
@@ -371,7 +372,7 @@ def parse_registry(text: str, *, source: str = "registry") -> pd.DataFrame:
         >>> parse_registry(text)[["АВС/ DEF", "От", "До"]].values.tolist()
         [[900, 0, 99]]
     """
-    from .contacts import RaggedRowError, read_csv_strict
+    from .contacts import read_csv_strict
 
     text = text.removeprefix("\ufeff")
     try:
@@ -581,7 +582,16 @@ def _current_table() -> _Table:
         stat = path.stat()
     except OSError:
         return _shipped_table()
-    return _user_table(str(path), stat.st_mtime_ns, stat.st_size)
+    try:
+        return _user_table(str(path), stat.st_mtime_ns, stat.st_size)
+    except (InputError, OSError) as exc:  # unreadable, or written by another version's format
+        warnings.warn(
+            f"numbering table {path} cannot be used ({exc}); using the shipped one: "
+            "run `targetsms numbering update` again or delete the file",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return _shipped_table()
 
 
 def table_info() -> dict[str, object]:

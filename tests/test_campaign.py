@@ -12,12 +12,14 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from targetsms_analytics import TargetSMSClient
 from targetsms_analytics.batching import pack
 from targetsms_analytics.campaign import (
     CAMPAIGN_COLUMNS,
@@ -28,6 +30,7 @@ from targetsms_analytics.campaign import (
     send_campaign,
     summarize_estimate,
 )
+from targetsms_analytics.contacts import read_contacts
 from targetsms_analytics.emulator import Emulator
 from targetsms_analytics.errors import (
     AccountError,
@@ -39,6 +42,7 @@ from targetsms_analytics.errors import (
 )
 from targetsms_analytics.journal import Journal
 from targetsms_analytics.protocol import build_url, send_params
+from targetsms_analytics.statuses import load_statuses
 
 ROOT = Path(__file__).resolve().parents[1]
 GREETING = "Здравствуйте, {name}! Скидка 20% на всё до воскресенья в магазине SHOP. Ждём вас!"
@@ -313,12 +317,12 @@ def test_missing_template_values_make_rows_invalid_and_nothing_else_is_touched(
         }
     )
     result = send_campaign(
-        client, contacts, "{name}: {amount:.2f} ₽", "SHOP", store=journal, progress=False
+        client, contacts, "{name}: {amount} ₽", "SHOP", store=journal, progress=False
     )
     assert result["outcome"].tolist() == ["sent", "invalid", "invalid", "invalid"]
     assert result["error_code"].tolist()[1:] == ["template_value_missing"] * 3
     assert "{amount}" in result["error_text"].iloc[3]
-    assert result["text"].iloc[0] == "Анна: 10.50 ₽"
+    assert result["text"].iloc[0] == "Анна: 10.5 ₽"
     assert rich.sent_phones() == ["79161234561"]
 
 
@@ -710,7 +714,10 @@ def test_mark_outcome_and_resend_unknown_read_national_formats(rich, client, jou
     journal.finish_batch(t.id, "unknown", error_code="transport")
     assert mark_outcome("c", "89161234567", "sent", store=journal) == ["79161234567"]
     assert mark_outcome("c", [9161234568], "rejected", store=journal) == ["79161234568"]
-    resent = resend_unknown(client, "c", msisdns="8 916 123 45 69", store=journal, progress=False)
+    later = lambda: datetime.now(UTC) + timedelta(minutes=5)  # noqa: E731 (the window has passed)
+    resent = resend_unknown(
+        client, "c", msisdns="8 916 123 45 69", store=journal, progress=False, clock=later
+    )
     assert resent["msisdn"].tolist() == ["79161234569"]
     assert resent["outcome"].tolist() == ["sent"]
     assert rich.sent_phones() == ["79161234569"]
@@ -816,12 +823,8 @@ def test_a_whole_number_column_with_blanks_renders_without_a_decimal_point():
         {"phone": ["79161234561", "79161234562", "79161234563"], "code": [1234, None, 7]}
     )
     assert contacts["code"].dtype == "float64"  # what pandas makes of an int column with a blank
-    estimate = estimate_campaign(contacts, "Код {code}, талон {code:04d}, {code:.2f} ₽")
-    assert estimate["text"].tolist() == [
-        "Код 1234, талон 1234, 1234.00 ₽",
-        None,
-        "Код 7, талон 0007, 7.00 ₽",
-    ]
+    estimate = estimate_campaign(contacts, "Код {code}, талон {code|нет}")
+    assert estimate["text"].tolist() == ["Код 1234, талон 1234", None, "Код 7, талон 7"]
     assert estimate["error_code"].iloc[1] == "template_value_missing"
     real = estimate_campaign(contacts.assign(code=[1.5, 2.0, None]), "Сумма {code}")
     assert real["text"].tolist()[:2] == ["Сумма 1.5", "Сумма 2.0"]
@@ -846,6 +849,299 @@ def test_two_processes_sending_one_campaign_on_one_file_send_nobody_twice(tmp_pa
         assert (messages["outcome"] == "sent").sum() == rows
         for sms_id, msisdn in messages[["sms_id", "msisdn"]].itertuples(index=False):
             assert emu.messages[sms_id].phone == msisdn
+
+
+# ---------------------------------------------------------------- issue 8: resend exactly
+
+
+def test_resending_part_of_a_lost_request_is_refused_and_the_whole_is_repeated_exactly(tmp_path):
+    """Regression (issue 8 item 7): a subset used to be repacked into a new URL, which the
+    service does not refuse as a repeat: those who had the SMS got a second one."""
+    phones = ["79161234561", "79161234562", "79161234563"]
+    contacts = pd.DataFrame({"phone": phones})
+    with Emulator(throttle_interval=30.0) as emu, Journal(tmp_path / "j.sqlite") as journal:
+        emu.top_up("demo", 1000)
+        client = TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=30.0, timeout=5.0)
+        emu.inject("drop_after", op="send")  # processed, the answer lost: all three got it
+        result = send_campaign(
+            client, contacts, "Hi", "SHOP", campaign="c", store=journal, progress=False
+        )
+        assert result["outcome"].tolist() == ["unknown"] * 3
+        assert sorted(emu.sent_phones()) == phones
+
+        with pytest.raises(InputError, match="part of a lost request") as info:
+            resend_unknown(client, "c", msisdns=phones[:2], store=journal, progress=False)
+        assert info.value.field == "msisdns"
+        assert len(sends(emu)) == 1  # nothing sent
+        assert set(journal.campaign_messages("c")["outcome"]) == {"unknown"}
+
+        resent = resend_unknown(client, "c", store=journal, progress=False)
+        assert len(sends(emu)) == 2
+        assert sends(emu)[1]["query"] == sends(emu)[0]["query"]  # the very same request
+        assert resent["outcome"].tolist() == ["duplicate"] * 3  # the service: it arrived before
+        assert sorted(emu.sent_phones()) == phones  # nobody got a second SMS
+        client.close()
+
+
+def test_after_the_window_a_subset_is_resent_as_asked(tmp_path):
+    phones = ["79161234561", "79161234562", "79161234563"]
+    with Emulator(throttle_interval=30.0) as emu, Journal(tmp_path / "j.sqlite") as journal:
+        emu.top_up("demo", 1000)
+        client = TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=30.0, timeout=5.0)
+        t = journal.begin_batch("c", phones, "Hi", 1, sender="SHOP", user="demo", url=client.url)
+        journal.finish_batch(t.id, "unknown", error_code="transport")  # it never arrived
+        later = lambda: datetime.now(UTC) + timedelta(seconds=36)  # noqa: E731
+        resent = resend_unknown(
+            client, "c", msisdns=phones[1:], store=journal, progress=False, clock=later
+        )
+        assert resent["outcome"].tolist() == ["sent", "sent"]
+        assert sorted(emu.sent_phones()) == phones[1:]
+        client.close()
+
+
+# ---------------------------------------------------------------- windows, A/B, rate cap (issue 10)
+
+MOSCOW = [f"7916123456{i}" for i in range(3)]  # Europe/Moscow by the numbering plan
+VLADIVOSTOK = [f"7924123456{i}" for i in range(3)]  # Asia/Vladivostok
+EIGHT_MOSCOW = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)  # 08:00 Moscow, 15:00 Vladivostok
+
+
+class FakeClock:
+    """Wall time that moves only when the code under test sleeps (thread-safe)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+        self.slept = 0.0
+        self.lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self.lock:
+            return self.at
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.at += timedelta(seconds=seconds)
+            self.slept += seconds
+
+
+def test_a_window_holds_those_outside_it_and_a_later_call_sends_them_once(tmp_path, rich, client):
+    store = tmp_path / "j.sqlite"
+    contacts = pd.DataFrame({"phone": MOSCOW + VLADIVOSTOK, "name": list("абвгде")})
+    fake = FakeClock(EIGHT_MOSCOW)
+    send = lambda: send_campaign(  # noqa: E731
+        client, contacts, "Доброе утро, {name}!", "SHOP", campaign="w", store=store,
+        window=("09:00", "21:00"), clock=fake.now, progress=False,
+    )  # fmt: skip
+    first = send()
+    assert first["outcome"].tolist() == ["scheduled"] * 3 + ["sent"] * 3
+    opens = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 09:00 in Moscow
+    assert (first["not_before"].iloc[:3] == opens).all()
+    assert sorted(rich.sent_phones()) == VLADIVOSTOK
+    with Journal(store) as journal:
+        held = journal.campaign_messages("w").set_index("msisdn").loc[MOSCOW]
+        assert set(held["outcome"]) == {"scheduled"} and (held["not_before"] == opens).all()
+        assert journal.records("w")[MOSCOW[0]]["contact"] == {"name": "а"}
+
+    requests = len(sends(rich))
+    fake.at = opens - timedelta(minutes=1)  # not yet
+    assert send()["outcome"].tolist() == first["outcome"].tolist()
+    assert len(sends(rich)) == requests
+
+    fake.at = opens
+    second = send()
+    assert second["outcome"].tolist() == ["sent"] * 6
+    assert send()["outcome"].tolist() == ["sent"] * 6
+    assert sorted(rich.sent_phones()) == sorted(MOSCOW + VLADIVOSTOK)
+    assert_nobody_twice(rich)
+
+
+def test_wait_sends_everyone_as_their_window_opens_without_real_waiting(tmp_path, rich, client):
+    contacts = pd.DataFrame({"phone": MOSCOW + VLADIVOSTOK})
+    fake = FakeClock(datetime(2026, 12, 1, 12, 30, tzinfo=UTC))  # 15:30 Moscow, 22:30 Vladivostok
+    result = send_campaign(
+        client, contacts, "Привет", "SHOP", campaign="w", store=tmp_path / "j.sqlite",
+        window=("09:00", "21:00"), wait=True, clock=fake.now, sleep=fake.sleep, progress=False,
+    )  # fmt: skip
+    assert result["outcome"].tolist() == ["sent"] * 6
+    assert fake.at == datetime(2026, 12, 1, 23, 0, tzinfo=UTC)  # 09:00 next day in Vladivostok
+    assert rich.sent_phones() == MOSCOW + VLADIVOSTOK
+    assert_nobody_twice(rich)
+
+
+def test_wait_stops_at_until_and_ctrl_c_while_waiting_loses_nothing(tmp_path, rich, client):
+    store = tmp_path / "j.sqlite"
+    contacts = pd.DataFrame({"phone": MOSCOW + VLADIVOSTOK})
+    fake = FakeClock(EIGHT_MOSCOW)
+    options = dict(campaign="w", store=store, window=("09:00", "21:00"), progress=False)
+    result = send_campaign(
+        client, contacts, "Hi", "SHOP", wait=True, until=EIGHT_MOSCOW + timedelta(minutes=30),
+        clock=fake.now, sleep=fake.sleep, **options,
+    )  # fmt: skip
+    assert result["outcome"].tolist() == ["scheduled"] * 3 + ["sent"] * 3
+    assert fake.slept == 0  # the window opens after the deadline: no point waiting
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        send_campaign(
+            client, contacts, "Hi", "SHOP", wait=True, clock=fake.now, sleep=interrupted, **options
+        )
+    fake.at = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    final = send_campaign(client, contacts, "Hi", "SHOP", clock=fake.now, **options)
+    assert final["outcome"].tolist() == ["sent"] * 6
+    assert_nobody_twice(rich)
+
+
+def test_ab_variants_with_a_holdout_the_holdout_is_journaled_and_never_sent(tmp_path, rich, client):
+    store = tmp_path / "j.sqlite"
+    phones = [f"7916{i:07d}" for i in range(300)]
+    contacts = pd.DataFrame({"phone": phones, "name": ["Анна"] * 300})
+    variants = {"A": "A: скидка, {name}!", "B": "B: {name}, только сегодня"}
+    result = send_campaign(
+        client, contacts, variants, "SHOP", campaign="ab", store=store, holdout=0.2, seed=7,
+        progress=False,
+    )  # fmt: skip
+    held = result[result["variant"] == "holdout"]
+    assert 30 < len(held) < 90
+    assert set(held["outcome"]) == {"holdout"} and held["sms_id"].isna().all()
+    treated = result[result["variant"] != "holdout"]
+    assert set(treated["outcome"]) == {"sent"} and set(treated["variant"]) == {"A", "B"}
+    assert all(t.startswith(v) for t, v in zip(treated["text"], treated["variant"], strict=True))
+    assert not set(held["msisdn"]) & set(rich.sent_phones())  # the emulator never saw them
+    assert sorted(rich.sent_phones()) == sorted(treated["msisdn"])
+    for entry in sends(rich):  # each request carries one variant's text
+        assert entry["params"]["text"][0] in "AB"
+    # the same split on a second call (and an estimate of the same campaign), nothing resent
+    again = send_campaign(
+        client, contacts, variants, "SHOP", campaign="ab", store=store, holdout=0.2, seed=7,
+        progress=False,
+    )  # fmt: skip
+    assert again["variant"].tolist() == result["variant"].tolist()
+    estimate = estimate_campaign(contacts, variants, campaign="ab", holdout=0.2, seed=7)
+    assert estimate["variant"].tolist() == result["variant"].tolist()
+    per_variant = estimate.attrs["variants"].set_index("variant")
+    assert per_variant.loc["holdout", "recipients"] == len(held)
+    assert per_variant.loc["holdout", "expected_cost"] == 0
+    assert per_variant.loc[["A", "B"], "recipients"].sum() == len(treated)
+    with Journal(store) as journal:
+        journaled = journal.campaign_messages("ab").set_index("msisdn")
+        assert (journaled.loc[held["msisdn"], "outcome"] == "holdout").all()
+        assert (journaled.loc[treated["msisdn"], "variant"] == treated["variant"].values).all()
+    statuses = load_statuses("ab", store=store)
+    assert set(statuses["variant"].dropna()) == {"A", "B"}
+    assert_nobody_twice(rich)
+
+
+def test_the_rate_cap_holds_on_the_emulator_across_workers(tmp_path, rich, client, monkeypatch):
+    per_minute = 120
+    contacts = pd.DataFrame({"phone": [f"7916{i:07d}" for i in range(300)]})
+    fake = FakeClock(EIGHT_MOSCOW)
+    seen: list[tuple[float, int]] = []
+    real_send = client.send
+
+    def timed_send(sender, phones, text):
+        seen.append(((fake.now() - EIGHT_MOSCOW).total_seconds(), len(phones)))
+        return real_send(sender, phones, text)
+
+    monkeypatch.setattr(client, "send", timed_send)
+    result = send_campaign(
+        client, contacts, "Hi", "SHOP", campaign="r", store=tmp_path / "j.sqlite",
+        max_per_minute=per_minute, concurrency=4, clock=fake.now, sleep=fake.sleep,
+        progress=False,
+    )  # fmt: skip
+    assert (result["outcome"] == "sent").all()
+    assert len(rich.sent_phones()) == 300
+    capacity = per_minute // 6
+    assert max(n for _, n in seen) <= capacity  # one request never exceeds the bucket
+    total = 0
+    for t, n in sorted(seen):
+        total += n
+        assert total <= capacity + per_minute * t / 60 + 1e-6  # never ahead of the rate
+    assert fake.slept == pytest.approx((300 - capacity) * 60 / per_minute)
+    for start, _ in seen:  # and no minute saw more than N plus the burst
+        in_minute = sum(n for t, n in seen if start <= t < start + 60)
+        assert in_minute <= per_minute + capacity
+
+
+def test_bad_planning_arguments_raise_naming_them_and_nothing_is_sent(emulator, client):
+    contacts = pd.DataFrame({"phone": ["79161234567"], "name": ["Анна"]})
+    cases = [
+        ({"window": ("25:00", "9")}, "window"),
+        ({"holdout": 1.5}, "holdout"),
+        ({"max_per_minute": 0}, "max_per_minute"),
+        ({"max_per_minute": -5}, "max_per_minute"),
+        ({"max_parts": 0}, "max_parts"),
+        ({"until": datetime(2026, 12, 1)}, "until"),
+    ]
+    for options, field in cases:
+        with pytest.raises(InputError) as info:
+            send_campaign(client, contacts, "Hi", "SHOP", progress=False, **options)
+        assert info.value.field == field, options
+    for text in ({}, {"holdout": "x"}, {"A": "Hi {name.upper}"}):
+        with pytest.raises(InputError) as info:
+            send_campaign(client, contacts, text, "SHOP", progress=False)
+        assert info.value.field == "text"
+    assert emulator.log == []
+
+
+def test_a_ten_thousand_character_text_is_never_sent(emulator, client, tmp_path):
+    """Regression (issue 8 item 9): it went out as 150 parts per recipient."""
+    contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"]})
+    result = send_campaign(
+        client, contacts, "a" * 10_000, "SHOP", store=tmp_path / "j.sqlite", progress=False
+    )
+    assert result["outcome"].tolist() == ["invalid"] * 2
+    assert set(result["error_code"]) == {"too_many_parts"}
+    assert emulator.log == []
+
+
+def test_a_two_megabyte_csv_field_never_becomes_a_request(emulator, client, tmp_path):
+    """Regression (issue 8 item 9): a 2 MB URL carrying the password went out (414, unknown)."""
+    path = tmp_path / "big.csv"
+    path.write_text(
+        "phone;note\n79161234567;" + "ы" * 2_000_000 + "\n79161234568;коротко\n", encoding="utf-8"
+    )
+    contacts = read_contacts(path)
+    result = send_campaign(
+        client, contacts, "{note}", "SHOP", store=tmp_path / "j.sqlite", progress=False,
+        max_parts=100_000,
+    )  # fmt: skip
+    assert result["outcome"].tolist() == ["invalid", "sent"]
+    assert result["error_code"].iloc[0] == "url_too_long"
+    assert all(len(e["query"]) <= 2000 for e in emulator.log)
+    assert emulator.sent_phones() == ["79161234568"]
+
+
+def test_a_window_estimate_says_who_is_sendable_now_and_when_the_rest_are():
+    contacts = pd.DataFrame({"phone": MOSCOW + VLADIVOSTOK})
+    estimate = estimate_campaign(
+        contacts, "Hi", window=("09:00", "21:00"), clock=lambda: EIGHT_MOSCOW
+    )
+    summary = estimate.attrs["summary"]
+    assert (summary["recipients"], summary["sendable_now"], summary["scheduled"]) == (6, 3, 3)
+    schedule = estimate.attrs["schedule"]
+    assert schedule["recipients"].tolist() == [3]
+    assert schedule["not_before"].tolist() == [pd.Timestamp("2026-12-01 06:00", tz="UTC")]
+
+
+def test_the_readme_reach_example_runs_as_written(monkeypatch, capsys):
+    """README "Templates, send windows, a rate cap and A/B tests": its example, at 12:00 UTC."""
+    import targetsms_analytics.campaign as campaign_module
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("```python\n# Reach:") + len("```python\n")
+    code = text[start : text.index("```", start)]
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(
+        campaign_module, "utc_now", lambda: datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    )
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    result = namespace["result"]
+    assert set(result["outcome"].dropna()) >= {"sent", "holdout", "scheduled"}
+    assert set(namespace["statuses"]["variant"].dropna()) == {"A", "B"}
+    assert "variant" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- issue 8 item 6 (store: _Run)
@@ -900,3 +1196,29 @@ def test_a_refusal_seen_by_this_run_is_timed_on_the_monotonic_clock(client, emul
     assert waits == [pytest.approx(client.throttle_interval - 0.25 + 0.05)]
     assert emulator.sent_phones() == []
     journal.close()
+
+
+@pytest.mark.parametrize(
+    "template", ["Hi {name.__class__}", "Hi {name.upper}", "Hi {name[0]}", "Hi {0}", "{name!r}"]
+)
+def test_a_template_that_would_evaluate_is_refused_and_nothing_is_sent(
+    emulator, client, tmp_path, template
+):
+    """Regression (issue 8 item 8): `Hi {name.__class__}` sent `Hi <class 'str'>` to people."""
+    contacts = pd.DataFrame({"phone": ["79161234567"], "name": ["Анна"]})
+    with pytest.raises(InputError) as info:
+        send_campaign(client, contacts, template, "SHOP", store=tmp_path / "j", progress=False)
+    assert info.value.code == "template_invalid" and info.value.field == "text"
+    with pytest.raises(InputError):
+        estimate_campaign(contacts, template)
+    assert emulator.log == []
+
+
+def test_an_empty_name_takes_the_templates_fallback(rich, client, tmp_path):
+    contacts = pd.DataFrame({"phone": ["79161234561", "79161234562"], "Имя": ["Анна", " "]})
+    result = send_campaign(
+        client, contacts, "Здравствуйте, {Имя|друзья}!", "SHOP", store=tmp_path / "j",
+        progress=False,
+    )  # fmt: skip
+    assert result["text"].tolist() == ["Здравствуйте, Анна!", "Здравствуйте, друзья!"]
+    assert result["outcome"].tolist() == ["sent", "sent"]

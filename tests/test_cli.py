@@ -285,7 +285,8 @@ def test_a_cp1251_semicolon_csv_is_read_right(tmp_path):
         )
     )
     frame = read_contacts(path)
-    assert frame.attrs == {"encoding": "cp1251", "separator": ";"}
+    assert (frame.attrs["encoding"], frame.attrs["separator"]) == ("cp1251", ";")
+    assert list(frame.attrs["line_numbers"]) == [2, 3]
     assert list(frame.columns) == ["Имя", "Телефон", "Город"]
     assert frame["Телефон"].tolist() == ["+7 916 123-45-67", "007 926 765 43 21"]
     assert find_phone_column(frame) == "Телефон"
@@ -589,7 +590,7 @@ def test_a_utf16_unicode_text_export_from_excel_is_read_right(tmp_path):
     path = tmp_path / "unicode.txt"
     path.write_bytes("Имя\tТелефон\nАнна\t+7 916 123-45-67\n".encode("utf-16"))  # with a BOM
     frame = read_contacts(path)
-    assert frame.attrs == {"encoding": "utf-16", "separator": "\t"}
+    assert (frame.attrs["encoding"], frame.attrs["separator"]) == ("utf-16", "\t")
     assert frame["Телефон"].tolist() == ["+7 916 123-45-67"]
 
 
@@ -639,17 +640,21 @@ def test_campaign_send_with_every_answer_kept_exits_0(creds, run, contacts_csv):
     assert "ended unknown" not in result.output
 
 
-@pytest.mark.parametrize("command", ["send", "campaign send"])
+@pytest.mark.parametrize("command", ["send", "campaign send", "campaign send --variant"])
 def test_invalid_utf8_in_text_is_one_line_and_exit_2(creds, run, contacts_csv, command):
     bad = "Привет \udcff\udcfe"  # how Python hands over the bytes b"\xff\xfe" from argv
     if command == "send":
         result = run("send", "--sender", "SHOP", "--text", bad, "79161234567")
-    else:
+    elif command == "campaign send":
         result = run("campaign", "send", str(contacts_csv), "--text", bad, "--sender", "SHOP",
                      "--campaign", "x")  # fmt: skip
+    else:
+        result = run("campaign", "send", str(contacts_csv), "--variant", "A=Привет",
+                     "--variant", f"B={bad}", "--sender", "SHOP", "--campaign", "x")  # fmt: skip
     assert result.exit_code == 2, result.output
     line = _one_error_line(result)
     assert line.startswith("error text_encoding:") and "0xFF" in line and "UTF-8" in line
+    assert ("--variant" if "variant" in command else "--text") in line
     assert _sends(creds) == []
 
 
@@ -792,3 +797,83 @@ def test_throttle_waits_are_info_not_warning(capsys):
         assert "WARNING: status: timeout" in err  # a real problem stays a warning
         assert "WARNING: status: duplicate_request" not in err
         assert ("INFO: status: duplicate_request" in err) == shown
+
+
+# ---------------------------------------------------------------- campaign send: planning's options
+
+
+def test_not_sent_rows_are_named_by_file_line_with_the_name_next_to_the_phone(
+    emulator, run, tmp_path
+):
+    path = tmp_path / "crm.csv"
+    path.write_text(
+        "Имя;Телефон\nАнна;+7 916 123-45-67\n\nОлег;8 916 123 45 67\nИра;abc\n", encoding="utf-8"
+    )
+    result = run(
+        "campaign", "send", str(path), "--text", "Здравствуйте, {Имя|друзья}!",
+        "--sender", "SHOP", "--campaign", "x", "--estimate-only",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "the same recipient as line 2" in result.stdout
+    assert re.search(r"line 4 .*8 916 123 45 67 .*Олег .*duplicate", result.stdout)
+    assert re.search(r"line 5 .*abc .*Ира .*invalid", result.stdout)
+    assert emulator.log == []
+
+
+def test_variants_and_a_holdout_show_parts_and_cost_per_variant(emulator, run, tmp_path):
+    path = tmp_path / "list.csv"
+    rows = "\n".join(f"+7916{i:07d}" for i in range(200))
+    path.write_text("phone\n" + rows + "\n", encoding="utf-8")
+    result = run(
+        "campaign", "send", str(path), "--variant", "A=Скидка 20%", "--variant",
+        "B=" + "Очень длинный текст " * 5, "--holdout", "0.2", "--seed", "7",
+        "--sender", "SHOP", "--campaign", "ab", "--estimate-only",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = result.stdout.split("variants:")[1]
+    assert re.search(r"\bA +\d+ +\d+ ", table) and re.search(r"\bB +\d+ +\d+ ", table)
+    assert re.search(r"holdout +\d+ +0 ", table)
+    assert emulator.log == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [
+        ("--window", "25:00-9", "window"),
+        ("--holdout", "1.5", "holdout"),
+        ("--max-per-minute", "0", "max_per_minute"),
+        ("--variant", "holdout=x", "text"),
+        ("--max-parts", "0", "max_parts"),
+        ("--until", "tomorrow", "--until"),
+    ],
+)
+def test_bad_planning_options_exit_2_naming_the_argument(
+    creds, run, contacts_csv, option, value, named
+):
+    result = run(
+        "campaign", "send", str(contacts_csv), "--sender", "SHOP", "--campaign", "x",
+        *([] if option == "--variant" else ["--text", "Hi"]), option, value,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert named in result.stderr and "Traceback" not in result.output
+    assert creds.log == []
+
+
+def test_campaign_send_ab_with_a_holdout_and_a_rate_cap(creds, run, tmp_path):
+    creds.top_up("demo", 10_000)
+    path = tmp_path / "list.csv"
+    phones = [f"7916{i:07d}" for i in range(120)]
+    path.write_text("phone;name\n" + "\n".join(f"{p};Анна" for p in phones) + "\n", "utf-8")
+    out = tmp_path / "sent.csv"
+    result = run(
+        "campaign", "send", str(path), "--variant", "A=Привет, {name}", "--variant",
+        "B=Здравствуйте, {name|друзья}", "--holdout", "0.25", "--seed", "7",
+        "--max-per-minute", "6000", "--sender", "SHOP", "--campaign", "ab", "--result", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, dtype=str, sep=None, engine="python", encoding="utf-8-sig")
+    held = frame[frame["variant"] == "holdout"]
+    assert 10 < len(held) < 50 and set(held["outcome"]) == {"holdout"}
+    assert set(frame.loc[frame["variant"] != "holdout", "outcome"]) == {"sent"}
+    assert not set(held["msisdn"]) & set(creds.sent_phones())
+    assert "holdout" in result.stdout

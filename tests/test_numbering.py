@@ -483,3 +483,26 @@ def test_brand_of_operator_is_idempotent_and_never_empty_for_a_name(name: str) -
     assert brand_of_operator(brand) == brand or not brand.strip()
     if name.strip():
         assert brand.strip()
+
+
+def test_an_unusable_user_table_falls_back_to_the_shipped_one_with_a_warning(user_table) -> None:
+    user_table.parent.mkdir(parents=True)
+    user_table.write_bytes(gzip.compress(b"# targetsms-numbering 99\nstart;end\n"))
+    with pytest.warns(RuntimeWarning, match="cannot be used"):
+        found = lookup_numbers(["79161234567"])
+    assert found["operator"].tolist() == ["МТС"] and found.attrs["registry_date"] == "2023"
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="the full registry is in ../shared (CI only)")
+def test_the_shipped_table_is_what_the_build_script_makes_of_the_registry() -> None:
+    import hashlib
+    from importlib import resources
+
+    raw = FULL.read_bytes()
+    source = f"DEF-9xx.csv sha256:{hashlib.sha256(raw).hexdigest()}"
+    rebuilt = table_bytes(build_table(_registry(FULL)), registry_date="2023", source=source)
+    shipped = resources.files("targetsms_analytics").joinpath("data", "numbering.csv.gz")
+    # compared uncompressed: another zlib may compress the same text to other bytes
+    assert gzip.decompress(rebuilt) == gzip.decompress(shipped.read_bytes()), (
+        "run scripts/build_numbering.py and commit the table"
+    )
