@@ -377,7 +377,7 @@ the same people). Those outside their window are journaled as `scheduled`:
 """),
         code("""
 if ON_EMULATOR:
-    client.emulator.top_up("demo", 2000)  # play money for the two extra demo campaigns below
+    ts.emulator_of(client).top_up("demo", 2000)  # play money for the two extra demo campaigns below
     windowed = ts.send_campaign(client, contacts, TEXT, SENDER, campaign=CAMPAIGN + "-window",
                                 store=store, window=WINDOW, clock=clock)
     print(windowed["outcome"].value_counts().to_dict())
