@@ -377,7 +377,7 @@ the same people). Those outside their window are journaled as `scheduled`:
 """),
         code("""
 if ON_EMULATOR:
-    ts.emulator_of(client).top_up("demo", 2000)  # play money for the two extra demo campaigns below
+    ts.emulator_of(client).top_up("demo", 2000)  # play money for the two extra demo campaigns
     windowed = ts.send_campaign(client, contacts, TEXT, SENDER, campaign=CAMPAIGN + "-window",
                                 store=store, window=WINDOW, clock=clock)
     print(windowed["outcome"].value_counts().to_dict())
@@ -482,42 +482,112 @@ statuses.head()
 ## Delivery report
 
 `ts.delivery_report` sums a status frame up: SMS, one column per state, `delivery_rate`
-(delivered ÷ final), parts, cost, cost per delivered SMS, and the median and 90th-percentile time
-from sending to the final report (`latency_p50_s`, `latency_p90_s`, in seconds).
+(delivered ÷ final) with its 95 % interval (`delivery_rate_low`, `delivery_rate_high`: with 300
+SMS a rate is only known to a few points), parts, cost, cost per delivered SMS (over final SMS), and
+the median, 90th and 99th percentile time from sending to the final report, in seconds.
+`display_frame` shows a report the way the HTML report does: rounded, rates in %, money in ₽.
 """),
         code("""
-ts.delivery_report(statuses).T.rename(columns={0: "campaign"})
+from targetsms_analytics.reports import display_frame
+
+display_frame(ts.delivery_report(statuses)).T.rename(columns={0: "campaign"})
 """),
         md("""
-**By operator.** The operator comes from the number's range (phonenumbers' data). With number
-portability a subscriber may have moved since; old ranges with no data show as `unknown`.
+**By operator.** The operator comes from the numbering plan (the range the number belongs to).
+With number portability a subscriber may have moved since; numbers outside the plan show as
+`unknown`.
 """),
         code("""
 by_operator = ts.delivery_report(statuses, by="operator")
-by_operator[["operator", "messages", "deliver", "not_deliver", "expired", "partly_deliver",
-             "delivery_rate", "cost", "cost_per_delivered", "latency_p50_s"]].round(2)
+display_frame(by_operator[["operator", "messages", "deliver", "not_deliver", "expired",
+                           "delivery_rate", "delivery_rate_low", "delivery_rate_high", "cost",
+                           "cost_per_delivered", "latency_p50_s"]])
 """),
         md("""
-**By day** (Moscow time, as the service counts). A campaign sent in one go falls on one day; a
-journal holding weeks of campaigns gives one row per day.
+**By day** (Moscow time, as the service counts), by **region**, or by the **local hour** of sending
+in the recipient's time zone (a message sent at noon in Moscow arrives at 19:00 in Vladivostok):
 """),
         code("""
 by_date = ts.delivery_report(statuses, by="date")
-by_date[["date", "messages", "deliver", "delivery_rate", "parts", "cost", "cost_per_delivered"]].round(2)
+display_frame(by_date[["date", "messages", "deliver", "delivery_rate", "parts", "cost",
+                       "cost_per_delivered"]])
+"""),
+        code("""
+by_region = ts.delivery_report(statuses, by="region").nlargest(10, "messages")
+display_frame(by_region[["region", "messages", "delivery_rate", "delivery_rate_low",
+                         "delivery_rate_high", "cost"]])
+"""),
+        md("""
+## Where messages fail
+
+`ts.failure_report` counts the failures per group — not delivered, expired, partly delivered, and
+statuses that could not be fetched — with the failure rate and what the failed SMS cost, the
+costliest group first.
+"""),
+        code("""
+failures = ts.failure_report(statuses, by="operator")
+display_frame(failures)
+"""),
+        md("""
+## Compare: a real difference, or noise?
+
+Two texts, two campaigns: is the second one delivered better? `ts.compare` puts each group against
+a baseline (the first group, or `baseline=`): the difference in percentage points, its 95 %
+interval and the p-value of a two-proportion z-test. An interval that spans 0 (p ≥ 0.05) means
+the difference may well be noise. The test assumes independent messages and at least a few
+delivered and undelivered ones per group.
+
+On the emulator we send a second, shorter text to 120 of the contacts; on the real service set
+`OTHER_CAMPAIGN` to a campaign of yours to compare with.
+"""),
+        code("""
+OTHER_CAMPAIGN = os.environ.get("TARGETSMS_OTHER_CAMPAIGN", "demo-discount-15-short")
+if ON_EMULATOR:
+    other_contacts = contacts.sample(120, random_state=1)
+    ts.send_campaign(client, other_contacts, "{name}, -15% до воскресенья!", SENDER,
+                     campaign=OTHER_CAMPAIGN, store=store, progress=False)
+    ts.wait_for_final(client, OTHER_CAMPAIGN, store=store, timeout=60)
+both = pd.concat([statuses, ts.load_statuses(OTHER_CAMPAIGN, store=store)], ignore_index=True)
+comparison = ts.compare(both, by="campaign", baseline=CAMPAIGN)
+display_frame(comparison[["campaign", "messages", "final", "delivery_rate", "diff", "diff_low",
+                          "diff_high", "p_value", "cost_per_delivered"]])
+"""),
+        code("""
+from targetsms_analytics.plots import plot_compare
+
+plot_compare(comparison)
 """),
         md("""
 ## Plots
 
 Every plot function returns a matplotlib figure; the notebook shows it, and
-`fig.savefig("states.png")` saves it for a presentation.
+`fig.savefig("states.png")` saves it for a presentation. The delivery rate carries its 95 %
+interval.
 """),
         code("""
-from targetsms_analytics.plots import plot_cost, plot_delivery_rate, plot_latency_cdf, plot_states
+from targetsms_analytics.plots import (
+    plot_cost,
+    plot_delivery_rate,
+    plot_failures,
+    plot_heatmap,
+    plot_latency_cdf,
+    plot_states,
+)
 
+plot_delivery_rate(by_operator)
+"""),
+        code("""
 plot_states(by_operator)
 """),
         code("""
-plot_delivery_rate(by_operator)
+plot_failures(failures)
+"""),
+        md("""
+**Operator × hour.** The delivery rate of each operator by the local hour of sending: night sends
+expire more often when phones are off. Each cell shows the rate and the number of final SMS.
+"""),
+        code("""
+plot_heatmap(statuses, "operator", "hour")
 """),
         code("""
 plot_cost(by_operator)

@@ -43,6 +43,7 @@ from .errors import (
     TransportError,
     UnknownResponseError,
 )
+from .insight import compare, failure_report
 from .journal import Journal
 from .numbering import lookup_numbers
 from .phones import normalize_phone, operator_of
@@ -55,6 +56,7 @@ from .protocol import (
     parse_status_detail,
 )
 from .segments import count_parts
+from .spending import reconcile_spend
 from .statuses import fetch_statuses, load_statuses, wait_for_final
 
 if TYPE_CHECKING:
@@ -87,12 +89,14 @@ __all__ = [
     "ThrottledError",
     "TransportError",
     "UnknownResponseError",
+    "compare",
     "connect",
     "count_parts",
     "credentials_available",
     "delivery_report",
     "emulator_of",
     "estimate_campaign",
+    "failure_report",
     "fetch_statuses",
     "latency_seconds",
     "load_statuses",
@@ -104,6 +108,7 @@ __all__ = [
     "parse_balance",
     "parse_status_detail",
     "read_contacts",
+    "reconcile_spend",
     "resend_unknown",
     "send_campaign",
     "snapshot_balance",

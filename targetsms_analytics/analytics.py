@@ -23,7 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .groupings import DERIVED, SERVICE_TZ, derived_column
+from .groupings import utc as _utc
 from .protocol import FINAL_STATES, STATES
+from .stats import wilson_interval
 
 __all__ = [
     "REPORT_COLUMNS",
@@ -33,9 +36,6 @@ __all__ = [
     "packages_frame",
     "spend_between",
 ]
-
-#: The service's clock (API.md): naive timestamps are read in it, ``date`` groups are its calendar days.
-SERVICE_TZ = "Europe/Moscow"
 
 _FINAL: tuple[str, ...] = tuple(s for s in STATES if s in FINAL_STATES)
 _STATE_INDEX: dict[str, int] = {s: i for i, s in enumerate(STATES)}
@@ -50,13 +50,19 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "failed_fetch",
     "final",
     "delivery_rate",
+    "delivery_rate_low",
+    "delivery_rate_high",
     "pending_share",
     "parts",
     "cost",
     "cost_per_delivered",
     "latency_p50_s",
     "latency_p90_s",
+    "latency_p99_s",
 )
+
+#: Up to this many groups, latency percentiles sort each group's slice (a Python loop per group).
+_SEGMENT_SORT_GROUPS = 20_000
 
 #: Direction names the service uses for "everything else"; :func:`packages_frame` lists them last.
 _OTHER_DIRECTIONS = frozenset({"остальные", "other", "others"})
@@ -80,26 +86,6 @@ def _state_codes(statuses: pd.DataFrame) -> np.ndarray:
     return table[codes]
 
 
-def _utc(statuses: pd.DataFrame, column: str) -> pd.Series | None:
-    """The column as ``datetime64[ns, UTC]`` (``None`` when absent).
-
-    Naive values are read as Moscow time, the service's clock; text is parsed; mixed offsets are fine.
-    """
-    if column not in statuses.columns:
-        return None
-    s = statuses[column]
-    if not (isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype)):
-        try:
-            s = pd.to_datetime(s, errors="coerce")
-        except (ValueError, TypeError):  # mixed UTC offsets: pandas insists on utc=True
-            s = pd.to_datetime(s, errors="coerce", utc=True)
-        if not pd.api.types.is_datetime64_any_dtype(s.dtype):  # e.g. objects in several zones
-            s = pd.to_datetime(s, errors="coerce", utc=True)
-    if not isinstance(s.dtype, pd.DatetimeTZDtype):
-        s = s.dt.tz_localize(SERVICE_TZ, ambiguous="NaT", nonexistent="NaT")
-    return s.dt.tz_convert("UTC").dt.as_unit("ns")
-
-
 def _floats(statuses: pd.DataFrame, column: str) -> np.ndarray | None:
     if column not in statuses.columns:
         return None
@@ -118,22 +104,6 @@ def _costs(statuses: pd.DataFrame) -> np.ndarray:
     if derived is not None:
         cost = np.where(np.isnan(cost), derived, cost)
     return cost
-
-
-def _moscow_dates(statuses: pd.DataFrame) -> pd.Series:
-    """Moscow calendar day (naive midnight) of ``sent_at``, or of ``changed_at`` where it is missing."""
-    sent = _utc(statuses, "sent_at")
-    changed = _utc(statuses, "changed_at")
-    if sent is None and changed is None:
-        raise KeyError("'date' needs a 'sent_at' or 'changed_at' column")
-    if sent is None:
-        when = changed
-    elif changed is None:
-        when = sent
-    else:
-        when = sent.where(sent.notna(), changed)
-    assert when is not None
-    return when.dt.tz_convert(SERVICE_TZ).dt.tz_localize(None).dt.normalize().rename("date")
 
 
 def _operator_column(statuses: pd.DataFrame) -> pd.Series:
@@ -170,8 +140,8 @@ def _key_column(statuses: pd.DataFrame, name: str) -> pd.Series:
         return pd.Series([], dtype=object, name=name, index=statuses.index)
     if name == "operator":
         return _operator_column(statuses)
-    if name == "date":
-        return _moscow_dates(statuses)
+    if name in DERIVED:
+        return derived_column(statuses, name)
     raise KeyError(f"cannot group by {name!r}: no such column (have {list(statuses.columns)})")
 
 
@@ -210,14 +180,23 @@ def _group_quantiles(
 ) -> list[np.ndarray]:
     """Per group percentiles of ``values`` (NaN skipped), numpy's ``linear`` method, bit for bit.
 
-    One sort by (group, value); then each percentile is two gathers and a lerp.
+    Sorted by (group, value) - a radix sort of the group codes, then a sort per group (lexsort
+    past :data:`_SEGMENT_SORT_GROUPS` groups); then each percentile is two gathers and a lerp.
     """
     keep = ~np.isnan(values)
     codes, values = codes[keep], values[keep]
-    order = np.lexsort((values, codes))
-    values = values[order]
     counts = np.bincount(codes, minlength=ngroups)
     starts = np.cumsum(counts) - counts
+    if ngroups <= _SEGMENT_SORT_GROUPS:
+        # A stable sort of small-int codes is a radix sort; then each group's slice is sorted in
+        # place: about 5x faster than lexsort on a million values, and the same sorted values.
+        small = codes.astype(np.int16 if ngroups < 2**15 else np.int32)
+        values = values[np.argsort(small, kind="stable")]
+        for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
+            if count > 1:
+                values[start : start + count].sort()
+    else:
+        values = values[np.lexsort((values, codes))]
     has = counts > 0
     results = []
     for q in qs:
@@ -283,14 +262,20 @@ def delivery_report(statuses: pd.DataFrame, by: str | Sequence[str] | None = Non
     """Delivery, cost and latency per group of a status frame (what ``fetch_statuses`` returns).
 
     ``by`` is ``None`` (one row for the whole frame), a column name, or a list of them. Besides the
-    frame's own columns (``campaign``, ``sender``…) two are derived when absent:
+    frame's own columns (``campaign``, ``sender``, ``variant``, any contact column such as
+    ``segment`` or ``city``…) these are derived when absent:
 
     - ``operator``: the carrier of ``msisdn`` (``phones.operators``, looked up once per distinct
       number; NaN for rows without a number). The lookup costs about 10 µs per distinct number:
       to report by operator repeatedly, add the column once
       (``statuses["operator"] = phones.operators(statuses["msisdn"])``);
     - ``date``: the Moscow calendar day (``datetime.date``) of ``sent_at``, or of ``changed_at`` where
-      ``sent_at`` is missing.
+      ``sent_at`` is missing;
+    - ``region``, ``time_zone``: the numbering plan's, per distinct ``msisdn``;
+    - ``hour``: the local hour (0–23) of ``sent_at`` in the recipient's time zone (Moscow when
+      unknown);
+    - ``variant``: missing (one group) for frames without variants.
+    See :mod:`targetsms_analytics.groupings`.
 
     The result has a RangeIndex; the ``by`` columns lead, sorted, then :data:`REPORT_COLUMNS`:
 
@@ -299,14 +284,17 @@ def delivery_report(statuses: pd.DataFrame, by: str | Sequence[str] | None = Non
     - ``deliver``, ``not_deliver``, ``expired``, ``partly_deliver``, ``send``: rows per state (ints,
       always all five); ``failed_fetch``: rows with no known state (usually a failed fetch, and
       ``error_code`` says why). These six add up to ``messages``;
-    - ``final``: rows in a final state; ``delivery_rate`` = deliver / final;
+    - ``final``: rows in a final state; ``delivery_rate`` = deliver / final, with
+      ``delivery_rate_low`` / ``delivery_rate_high`` its 95 % Wilson score interval
+      (:func:`~targetsms_analytics.stats.wilson_interval`; NaN without final rows);
       ``pending_share`` = send / messages;
     - ``parts``: sum of the known ``num_parts`` (int; 0 when none is known);
     - ``cost``: sum of the known costs (``cost``, filled from ``num_parts * price`` where missing);
       NaN when no row of the group has one, so an unknown price does not pass for free;
-    - ``cost_per_delivered`` = cost / deliver (all the group's cost, over delivered messages);
-    - ``latency_p50_s``, ``latency_p90_s``: percentiles (linear interpolation, as ``numpy.percentile``)
-      of :func:`latency_seconds` over final rows having both times.
+    - ``cost_per_delivered`` = cost of the *final* messages / deliver: pending messages are left
+      out, so the figure does not fall as they turn final; NaN with nothing delivered;
+    - ``latency_p50_s``, ``latency_p90_s``, ``latency_p99_s``: percentiles (linear interpolation,
+      as ``numpy.percentile``) of :func:`latency_seconds` over final rows having both times.
 
     Every ratio is NaN where its denominator is 0 (an empty frame, an all-pending group); nothing
     raises. An empty frame with ``by`` gives no rows (with all the columns).
@@ -346,8 +334,13 @@ def delivery_report(statuses: pd.DataFrame, by: str | Sequence[str] | None = Non
 
     parts = _floats(statuses, "num_parts")
     parts_sum = _known_sum(codes, parts, ngroups)
-    cost_sum = _known_sum(codes, _costs(statuses), ngroups)
-    p50, p90 = _group_quantiles(codes, _latency(statuses, state), ngroups, (0.5, 0.9))
+    costs = _costs(statuses)
+    cost_sum = _known_sum(codes, costs, ngroups)
+    # Only final messages: a pending one has cost but cannot have been delivered yet, so counting
+    # it would inflate the figure mid-campaign (5.84 at noon, 1.35 an hour later).
+    final_cost = _known_sum(codes, np.where(np.isin(state, _FINAL_CODES), costs, np.nan), ngroups)
+    p50, p90, p99 = _group_quantiles(codes, _latency(statuses, state), ngroups, (0.5, 0.9, 0.99))
+    rate_low, rate_high = wilson_interval(deliver, final)
 
     columns: dict[str, Any] = {"messages": messages}
     for i, s in enumerate(STATES):
@@ -355,14 +348,17 @@ def delivery_report(statuses: pd.DataFrame, by: str | Sequence[str] | None = Non
     columns["failed_fetch"] = counts[:, _NO_STATE]
     columns["final"] = final
     columns["delivery_rate"] = _ratio(deliver, final)
+    columns["delivery_rate_low"] = rate_low
+    columns["delivery_rate_high"] = rate_high
     columns["pending_share"] = _ratio(counts[:, _STATE_INDEX["send"]], messages)
     # int64 rather than a nullable Int64: one NA-able column would turn a whole report row
     # (report.iloc[0]) into Float64 with NA in place of every NaN.
     columns["parts"] = np.round(np.nan_to_num(parts_sum)).astype(np.int64)
     columns["cost"] = cost_sum
-    columns["cost_per_delivered"] = _ratio(cost_sum, deliver)
+    columns["cost_per_delivered"] = _ratio(final_cost, deliver)
     columns["latency_p50_s"] = p50
     columns["latency_p90_s"] = p90
+    columns["latency_p99_s"] = p99
 
     report = pd.DataFrame(columns, index=pd.RangeIndex(ngroups))
     for c in ("messages", *STATES, "failed_fetch", "final", "parts"):

@@ -13,13 +13,14 @@ lost answer never makes anyone get the SMS twice and never loses an SMS id:
 - account, sender and content errors stop the campaign and raise (the error carries ``.result``
   and ``.campaign``); rows not yet sent stay unsent and a later call continues;
 - ``insufficient_funds`` gives ``queued``; a lost answer gives ``unknown``, never resent
-  automatically: check, then call :func:`resend_unknown` or :func:`mark_outcome`.
+  automatically: check, then call :func:`resend_unknown` or :func:`mark_outcome`;
+- send windows in the recipient's local time (``scheduled``), A/B variants with a holdout
+  (``holdout``) and a rate cap are arguments of :func:`send_campaign`; the pure rules live in
+  :mod:`~targetsms_analytics.planning` (rows → plan) and :mod:`~targetsms_analytics.schedule`.
 
 Example::
 
-    import numpy as np
-import numpy as np
-import pandas as pd
+    import pandas as pd
     import targetsms_analytics as ts
 
     contacts = pd.DataFrame({"phone": ["+7 916 123-45-67", "8 (926) 765 43 21"],
@@ -436,8 +437,8 @@ def _result(
             cols["error_text"][i] = "not sent yet: call send_campaign again to continue"
             continue
         status = rec["status"]
-        if rec.get("variant") is not None or status == HOLDOUT:
-            cols["variant"][i] = rec.get("variant") or HOLDOUT
+        # What was done decides: a row sent before a holdout was asked for stays its variant.
+        cols["variant"][i] = HOLDOUT if status == HOLDOUT else rec.get("variant")
         if status in ("scheduled", HOLDOUT):
             cols["outcome"][i] = status
             cols["not_before"][i] = when = _timestamp(rec.get("not_before"))
@@ -822,12 +823,13 @@ def _hold(
     opens: dict[str, datetime] | None,
     now: datetime,
 ) -> None:
-    """Journal the recipients this call does not send: the holdout (never sent) and those whose
-    window is closed (``scheduled``, with ``not_before``); once, before anyone is sent."""
+    """Journal the recipients this call does not send, before anyone is sent: the holdout (never
+    sent) and those whose window is closed (``scheduled``, with ``not_before``)."""
     rows: list[dict[str, Any]] = []
     positions: list[int] = []
     for m, i in plan.recipients.items():
-        if m in records:
+        # No record yet, or not sent yet (pending; scheduled: its not_before is refreshed).
+        if m in records and records[m]["status"] not in ("pending", "scheduled"):
             continue
         if plan.variant[i] == HOLDOUT:
             status, not_before = HOLDOUT, None

@@ -10,6 +10,8 @@
         --campaign spring [--estimate-only]
     targetsms campaign refresh --campaign spring --wait 600
     targetsms campaign report --campaign spring --by operator --html spring.html
+    targetsms campaign compare spring autumn [--by variant]
+    targetsms spend [--freq W]
     targetsms emulator --port 8000
     targetsms numbering update DEF-9xx.csv             a newer registry of mobile ranges
 
@@ -52,7 +54,12 @@ EXIT_INPUT = 2
 #: Exit code of ``campaign send`` when some recipients ended ``unknown`` (the answer was lost).
 EXIT_UNKNOWN = 3
 
-_REPORT_BY = ("operator", "date", "campaign", "sender")
+_REPORT_BY = ("operator", "date", "region", "time_zone", "hour", "variant", "campaign", "sender")
+#: Status-frame columns that are not something to group by.
+_NOT_GROUPS = frozenset(
+    {"sms_id", "msisdn", "state", "is_final", "changed_at", "num_parts", "price", "cost",
+     "sent_at", "error_code", "text", "fetched_at", "not_before", "contact"}
+)  # fmt: skip
 _STATUS_COLUMNS = ("sms_id", "msisdn", "state", "changed_at", "num_parts", "price", "cost")
 
 
@@ -594,6 +601,13 @@ def campaign_send(
     failed = result[~result["outcome"].isin(["sent", "invalid", "duplicate", "holdout"])]
     if len(failed):
         _echo_table(_not_sent(failed, contacts, column, template), max_rows=20)
+    scheduled = result.loc[result["outcome"] == "scheduled", "not_before"]
+    if len(scheduled):
+        click.echo(
+            f"{len(scheduled)} scheduled for their send window: run the same command again from "
+            f"{scheduled.min():%Y-%m-%d %H:%M} UTC (or add --wait)",
+            err=True,
+        )
     unknown = int((result["outcome"] == "unknown").sum())
     if unknown:
         _fail(
@@ -738,10 +752,52 @@ def _write_report_json(report: pd.DataFrame, path: str) -> None:
     )
 
 
+def _report_by(statuses: pd.DataFrame, by: str | None) -> list[str]:
+    """``--by`` as a list of columns (``operator,hour``); bad input when one cannot be had."""
+    from .analytics import _key_column
+
+    if not by:
+        return []
+    keys = [k.strip() for k in by.split(",") if k.strip()]
+    for key in keys:
+        try:
+            _key_column(statuses.head(1), key)
+        except (KeyError, ValueError) as exc:
+            contact = [c for c in statuses.columns if c not in _NOT_GROUPS]
+            have = ", ".join(dict.fromkeys([*_REPORT_BY, *contact]))
+            raise InputError(
+                "bad_grouping",
+                f"cannot group by {key!r} ({str(exc).strip(chr(34) + chr(39))}); "
+                f"try one of: {have}",
+                field="by",
+            ) from None
+    return keys
+
+
+def _journal_statuses(
+    journal: Any, names: Sequence[str], account: str | None = None
+) -> pd.DataFrame:
+    from .statuses import load_statuses
+
+    frames = []
+    for name in names:
+        statuses = load_statuses(name, store=journal, account=account)
+        if statuses.empty:
+            raise InputError(
+                "no_messages", f"campaign {name!r} has no sent SMS in the journal", field="campaign"
+            )
+        frames.append(statuses)
+    return pd.concat(frames, ignore_index=True)
+
+
 @campaign.command("report", short_help="Delivery, cost and latency, from the journal.")
 @click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
 @click.option(
-    "--by", type=click.Choice(_REPORT_BY), default=None, help="Group the report (plus a total)."
+    "--by",
+    default=None,
+    metavar="COLUMN[,COLUMN]",
+    help="Group the report (plus a total): operator, date, region, time_zone, hour, variant, "
+    "campaign, sender or any contact column (segment, city…); several with commas.",
 )
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the report as CSV.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write it as JSON.")
@@ -761,21 +817,19 @@ def campaign_report(
 ) -> None:
     """Delivery, cost and latency of a campaign, from the journal (no request made)."""
     from .contacts import write_frame_csv
-    from .demo import report_with_total, terminal_report
     from .journal import open_journal
-    from .statuses import load_statuses
+    from .reports import display_frame, report_with_total, terminal_report
+    from .spending import reconcile_spend
 
     with open_journal(_store(ctx), readonly=True) as journal:  # a report only reads
-        statuses = load_statuses(name, store=journal, account=account)
+        statuses = _journal_statuses(journal, [name], account)
         account = journal.resolve_account(name, account)
         snapshots = journal.balance_snapshots(account=account)
         history = journal.package_history(account=account)
-    if statuses.empty:
-        raise InputError(
-            "no_messages", f"campaign {name!r} has no sent SMS in the journal", field="campaign"
-        )
-    report = report_with_total(statuses, by)
-    _echo_table(terminal_report(report))
+        reconciliation = reconcile_spend(journal, account=account)
+    keys = _report_by(statuses, by)
+    report = report_with_total(statuses, keys or None)
+    _echo_table(display_frame(terminal_report(report)))
     pending = int((statuses["state"] == "send").sum())
     if pending:
         click.echo(
@@ -789,34 +843,140 @@ def campaign_report(
         _write_report_json(report, json_path)
         click.echo(f"wrote {json_path}", err=True)
     if html_path:
-        _write_report_html(name, statuses, by or "operator", snapshots, history, html_path)
+        _write_report_html(
+            name, statuses, keys or ["operator"], snapshots, history, reconciliation, html_path
+        )
         click.echo(f"wrote {html_path}", err=True)
 
 
 def _write_report_html(
     name: str,
     statuses: pd.DataFrame,
-    by: str,
+    by: list[str],
     snapshots: pd.DataFrame,
     history: pd.DataFrame,
+    reconciliation: pd.DataFrame,
     path: str,
 ) -> None:
-    from .demo import report_sections
-    from .html_report import render_report
+    from .reports import build_report
 
     latest = None
     if len(history):
         last = history["taken_at"].max()
         latest = history.loc[history["taken_at"] == last, ["direction", "remaining"]]
-    tables, figures = report_sections(
-        statuses, by=by, balance=latest, snapshots=snapshots if len(snapshots) else None
+    if len(reconciliation) and "sent_at" in statuses.columns:
+        # only the periods this campaign sent in
+        days = pd.to_datetime(statuses["sent_at"], utc=True).dt.tz_convert("Europe/Moscow")
+        wanted = set(days.dt.strftime("%Y-%m-%d").dropna())
+        mask = reconciliation["period"].dt.strftime("%Y-%m-%d").isin(wanted)
+        reconciliation = reconciliation[mask].reset_index(drop=True)
+    report = build_report(
+        statuses,
+        by=by,
+        balance=latest,
+        snapshots=snapshots if len(snapshots) else None,
+        reconciliation=reconciliation,
     )
     notes = [
         f"Campaign {name!r}: {statuses['sms_id'].nunique()} SMS; {_summary_text(statuses)}.",
         f"From the journal, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.",
     ]
-    page = render_report(f"Campaign {name}", tables, figures, notes=notes)
-    Path(path).write_text(page, encoding="utf-8")
+    Path(path).write_text(report.html(f"Campaign {name}", notes), encoding="utf-8")
+
+
+@campaign.command(
+    "compare", short_help="Compare delivery of campaigns, or of variants, with a test."
+)
+@click.argument("names", nargs=-1, required=True, metavar="CAMPAIGN [CAMPAIGN…]")
+@click.option(
+    "--by",
+    default="campaign",
+    show_default=True,
+    help="Compare by this column (variant, operator, segment…) across the named campaigns.",
+)
+@click.option(
+    "--baseline", default=None, help="The group the others are compared with (default: the first)."
+)
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table as CSV.")
+@click.option("--account", default=None, help=_ACCOUNT_HELP)
+@click.pass_context
+def campaign_compare(
+    ctx: click.Context,
+    names: tuple,
+    by: str,
+    baseline: str | None,
+    csv_path: str | None,
+    account: str | None,
+) -> None:
+    """Delivery rate of each campaign (or variant) against the first, with a 95 % interval and
+    a p-value (two-proportion z-test; unreliable for groups of a few messages)."""
+    from .contacts import write_frame_csv
+    from .insight import compare
+    from .journal import open_journal
+    from .reports import display_frame
+
+    if by == "campaign" and len(names) < 2:
+        raise InputError("bad_input", "name two campaigns or more to compare", field="campaign")
+    with open_journal(_store(ctx), readonly=True) as journal:
+        statuses = _journal_statuses(journal, list(dict.fromkeys(names)), account)
+    keys = _report_by(statuses, by)
+    if baseline is None and keys == ["campaign"]:
+        baseline = names[0]
+    table = compare(statuses, by=keys, baseline=baseline)
+    _echo_table(display_frame(table))
+    for row in table[~table["baseline"]].itertuples():
+        label = (
+            " · ".join(str(getattr(row, k)) for k in keys)
+            if len(keys) > 1
+            else getattr(row, keys[0])
+        )
+        if pd.isna(row.p_value):
+            continue
+        verdict = "a real difference" if row.p_value < 0.05 else "may be noise"
+        click.echo(
+            f"{label}: {row.diff * 100:+.1f} pp ({row.diff_low * 100:+.1f} to "
+            f"{row.diff_high * 100:+.1f}), p = {row.p_value:.3f}: {verdict}"
+        )
+    if csv_path:
+        write_frame_csv(table, csv_path)
+        click.echo(f"wrote {csv_path}", err=True)
+
+
+@cli.command(short_help="Spend by statuses against the balance snapshots, per day or week.")
+@click.option(
+    "--freq",
+    default="D",
+    show_default=True,
+    help="Period: D (day), W (week), M (month), or any pandas frequency.",
+)
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table as CSV.")
+@click.option("--account", default=None, help=_ACCOUNT_HELP)
+@click.pass_context
+def spend(ctx: click.Context, freq: str, csv_path: str | None, account: str | None) -> None:
+    """What the statuses say was spent against what left the balance, from the journal.
+
+    Needs balance snapshots before and after the sends (`targetsms balance` takes one).
+    """
+    from .contacts import write_frame_csv
+    from .reports import MONEY_SENTENCE, display_frame
+    from .spending import reconcile_spend
+
+    freq = {"M": "MS"}.get(freq, freq)
+    table = reconcile_spend(_store(ctx), account=account, freq=freq)
+    if table.empty:
+        click.echo(
+            "no spend to reconcile: the journal needs two balance snapshots or more, one before "
+            "and one after sending (`targetsms balance` takes one)"
+        )
+        return
+    _echo_table(display_frame(table))
+    click.echo(MONEY_SENTENCE)
+    flagged = int(table["mismatch"].sum())
+    if flagged:
+        click.echo(f"{flagged} period(s) do not add up: see the note column", err=True)
+    if csv_path:
+        write_frame_csv(table, csv_path)
+        click.echo(f"wrote {csv_path}", err=True)
 
 
 # ---------------------------------------------------------------- numbering plan

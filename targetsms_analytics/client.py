@@ -129,28 +129,29 @@ class _RedactingFilter(logging.Filter):
     def __init__(self, secret: str) -> None:
         super().__init__()
         self.secret: str | None = secret
+        #: The forms the secret can take, computed once (a short password: only as pwd= values).
+        self._forms = protocol.secret_forms(secret) if len(secret) >= _MIN_RAW_SECRET else ()
 
     def retire(self) -> None:
         """The client is gone: forget its password (no lock: this runs in a finalizer)."""
-        self.secret = None
+        self.secret, self._forms = None, ()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secret = self.secret
-        if secret is None:
+        forms = self._forms
+        if self.secret is None:
             return True
-        secrets = (secret,) if len(secret) >= _MIN_RAW_SECRET else ()
         try:
             message = record.getMessage()
         except Exception:  # a broken record: leave it to logging's own error handling
             return True
-        clean = protocol.redact(message, secrets)
+        clean = protocol.redact_forms(message, forms)
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
         if record.exc_text:  # formatted here or by another client's filter
-            record.exc_text = protocol.redact(record.exc_text, secrets)
+            record.exc_text = protocol.redact_forms(record.exc_text, forms)
         return True
 
 
@@ -266,7 +267,7 @@ def _bad_url_char(ch: str) -> bool:
 
 
 def _checked_url(url: object, *, allow_insecure: bool) -> str:
-    """The service URL, or ``InputError`` (``invalid_url``, ``insecure_url``) saying why not.
+    """The service URL, or ``InputError`` ``invalid_url`` saying why not.
 
     The URL is read by the parser that connects (urllib3's ``parse_url``) and must read the same
     with ``urllib.parse``; userinfo, backslashes, whitespace and control characters are refused
@@ -274,8 +275,8 @@ def _checked_url(url: object, *, allow_insecure: bool) -> str:
     the URL: it may hold a password.
     """
 
-    def bad(why: str, code: str = "invalid_url") -> InputError:
-        return InputError(code, why, field="url")
+    def bad(why: str) -> InputError:
+        return InputError("invalid_url", why, field="url")
 
     if not isinstance(url, str) or not url:
         raise bad("the service URL must be a non-empty str")
@@ -302,8 +303,7 @@ def _checked_url(url: object, *, allow_insecure: bool) -> str:
     if scheme == "http" and not allow_insecure and not _is_loopback(host):
         raise bad(
             f"refusing plain http:// to {host}: the password travels in the URL. "
-            "Use https://, or pass allow_insecure=True if you really mean it.",
-            "insecure_url",
+            "Use https://, or pass allow_insecure=True if you really mean it."
         )
     return url
 
@@ -311,7 +311,9 @@ def _checked_url(url: object, *, allow_insecure: bool) -> str:
 # ---------------------------------------------------------------- transports
 
 
-def _idle_limited(base: type[HTTPConnectionPool], max_idle: float, clock: Callable[[], float]):
+def _idle_limited(
+    base: type[HTTPConnectionPool], max_idle: float, clock: Callable[[], float]
+) -> type[HTTPConnectionPool]:
     """A urllib3 pool class that closes (so reconnects) a connection idle over ``max_idle`` s."""
 
     class IdleLimitedPool(base):  # type: ignore[valid-type,misc]

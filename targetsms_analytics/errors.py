@@ -17,7 +17,7 @@
     │                         HTML body; a send's outcome is unknown (never resent automatically)
     ├── UnknownResponseError  unknown_response: an answer that is neither a result nor a known error
     ├── InputError            invalid_input: bad arguments caught locally (names the row and field);
-    │                         also text_invalid (a NUL in the text), invalid_url, insecure_url,
+    │                         also text_invalid (a NUL in the text), invalid_url,
     │                         missing_credentials
     │   ├── SenderInputError  sender_missing, sender_too_long caught locally (also a SenderError)
     │   └── RaggedRowError    ragged_row: a CSV line with more fields than the header

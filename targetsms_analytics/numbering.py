@@ -628,12 +628,15 @@ _CHUNK = 1 << 16  # rows converted at a time: bounds the temporary arrays (~100 
 
 
 def _national_numbers(values: np.ndarray) -> np.ndarray:
-    """``9XXXXXXXXX`` as int64 for each ``79XXXXXXXXX``; -1 for anything else (vectorized)."""
+    """``9XXXXXXXXX`` as int64 for each ``[+]79XXXXXXXXX``; -1 for anything else (vectorized)."""
     out = np.empty(len(values), dtype=np.int64)
     for begin in range(0, len(values), _CHUNK):
         chunk = values[begin : begin + _CHUNK]
-        text = chunk.astype("U12")  # one character more than an msisdn: longer ones stay invalid
-        codes = text.view(np.uint32).reshape(len(text), 12)
+        # "+79XXXXXXXXX" fits 12 characters, and one more tells a longer value from an msisdn
+        text = chunk.astype("U13")
+        codes = text.view(np.uint32).reshape(len(text), 13)
+        plus = codes[:, 0] == ord("+")
+        codes = np.where(plus[:, None], codes[:, 1:], codes[:, :-1])  # drop one leading "+"
         digits = codes[:, 1:11].astype(np.int64) - 48
         ok = (codes[:, 0] == ord("7")) & (codes[:, 1] == ord("9")) & (codes[:, 11] == 0)
         ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
@@ -645,7 +648,7 @@ def lookup_numbers(phones: Iterable[object] | pd.Series | np.ndarray) -> pd.Data
     """Operator (brand), region and time zone of each number, from the numbering plan registry.
 
     ``phones`` are normalized msisdns (``'79161234567'``, as :func:`normalize_phone` gives them;
-    ints are fine): a list, Series or array. Returns one row per value, in order (a Series keeps its
+    ints and a leading ``+`` are fine): a list, Series or array. Returns one row per value, in order (a Series keeps its
     index): ``msisdn`` (the value as given), ``operator``, ``region``, ``time_zone`` (IANA). A value
     that is not a Russian mobile number, or whose range is not in the registry, has operator
     ``"unknown"`` and region and time zone missing (None or NaN by the pandas version: test

@@ -319,8 +319,8 @@ def operator_of(msisdn: str | int | None) -> str:
 def operators(msisdns: Iterable[str | int | None] | pd.Series) -> pd.Series:
     """:func:`operator_of` for each value: a Series named ``operator``, same index (or 0..n-1).
 
-    Vectorized for reports over millions of numbers (one binary search over the registry's ranges
-    per distinct value, see :func:`numbering.lookup_numbers`).
+    Vectorized for reports over millions of numbers (a binary search over the registry's ranges,
+    see :func:`numbering.lookup_numbers`).
 
     Example::
 
@@ -330,21 +330,5 @@ def operators(msisdns: Iterable[str | int | None] | pd.Series) -> pd.Series:
     from .numbering import lookup_numbers  # numbering imports this module
 
     series = msisdns if isinstance(msisdns, pd.Series) else pd.Series(list(msisdns), dtype=object)
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    digits = pd.Series(np.asarray(uniques, dtype=object), dtype=object).map(_as_digits)
-    names = np.empty(len(uniques) + 1, dtype=object)
-    names[:-1] = lookup_numbers(digits.to_numpy(dtype=object))["operator"].to_numpy(dtype=object)
-    names[-1] = UNKNOWN_OPERATOR  # factorize's -1 (missing) takes the last slot
-    return pd.Series(names.take(codes), index=series.index, dtype=object, name="operator")
-
-
-def _as_digits(value: object) -> str | None:
-    """``value`` as E.164 digits (a leading ``+`` or an int allowed), or None."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_) and value > 0:
-        value = str(int(value))
-    if not isinstance(value, str):
-        return None
-    digits = value.lstrip("+")
-    if digits.isascii() and digits.isdigit() and digits[0] != "0":
-        return digits
-    return None
+    found = lookup_numbers(series.to_numpy(dtype=object))["operator"].to_numpy(dtype=object)
+    return pd.Series(found, index=series.index, dtype=object, name="operator")

@@ -448,7 +448,12 @@ def row_names(contacts: pd.DataFrame) -> list[str]:
     labels = list(contacts.index)
     if lines is not None:
         lines = list(lines)
-        if all(isinstance(label, int | np.integer) and 0 <= label < len(lines) for label in labels):
+        # A shorter frame labelled 0..k-1 may have been filtered and re-indexed: its labels no
+        # longer point at the rows read, so only the labels are named.
+        relabelled = len(labels) != len(lines) and labels == list(range(len(labels)))
+        if not relabelled and all(
+            isinstance(label, int | np.integer) and 0 <= label < len(lines) for label in labels
+        ):
             return [f"line {lines[int(label)]}" for label in labels]
     return [f"row {label!r}" for label in labels]
 
@@ -487,9 +492,7 @@ def _plan(
         if name not in contacts.columns:
             columns = ", ".join(map(repr, contacts.columns))
             raise InputError(
-                "template_invalid",
-                f"template field {{{name}}} has no column (columns: {columns})",
-                field=name,
+                text=f"template field {{{name}}} has no column (columns: {columns})", field=name
             )
     n = len(contacts)
     phones = _phones(contacts[phone_column].reset_index(drop=True), mobile_only)

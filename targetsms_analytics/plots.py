@@ -48,9 +48,13 @@ __all__ = [
     "STATE_COLORS",
     "plot_balance_history",
     "plot_balance_packages",
+    "plot_compare",
     "plot_cost",
     "plot_delivery_rate",
+    "plot_failures",
+    "plot_heatmap",
     "plot_latency_cdf",
+    "plot_spend",
     "plot_states",
 ]
 
@@ -105,8 +109,12 @@ def _figure(title: str, ncols: int = 1, **subplots: Any) -> Iterator[tuple[Figur
 
 
 def _rows_top_down(ax: Axes, rows: int) -> None:
-    """First group on top; room for at least 6 rows so one or two bars stay bar-shaped."""
-    ax.set_ylim(max(rows, 6) - 0.5, -0.5)
+    """First group on top; room for at least 6 rows so one or two bars stay bar-shaped.
+
+    The spare room is split above and below, so no empty band hangs under the last bar.
+    """
+    pad = max(6 - rows, 0) / 2
+    ax.set_ylim(rows - 0.5 + pad, -0.5 - pad)
 
 
 def _no_data(ax: Axes, note: str = "no data") -> None:
@@ -256,7 +264,8 @@ def plot_states(
 def plot_delivery_rate(report: pd.DataFrame, *, max_groups: int = 30) -> Figure:
     """Delivery rate (delivered / final) per group, in %, with the overall rate as a dashed line.
 
-    Groups with no final message yet are labelled "no final states" instead of a bar.
+    Each bar carries its 95 % Wilson interval (``delivery_rate_low`` / ``_high``) when the report
+    has it. Groups with no final message yet are labelled "no final states" instead of a bar.
 
     Example::
 
@@ -278,6 +287,21 @@ def plot_delivery_rate(report: pd.DataFrame, *, max_groups: int = 30) -> Figure:
         y = np.arange(len(shown))
         size = 8 if len(shown) <= 15 else 7
         ax.barh(y, np.nan_to_num(rate), color=STATE_COLORS["deliver"], height=0.7)
+        if {"delivery_rate_low", "delivery_rate_high"} <= set(shown.columns):
+            low = shown["delivery_rate_low"].to_numpy(dtype=float) * 100
+            high = shown["delivery_rate_high"].to_numpy(dtype=float) * 100
+            has = ~np.isnan(rate) & ~np.isnan(low)
+            if has.any():
+                ax.errorbar(
+                    rate[has],
+                    y[has],
+                    xerr=[rate[has] - low[has], high[has] - rate[has]],
+                    fmt="none",
+                    ecolor="#222222",
+                    elinewidth=1.2,
+                    capsize=4,
+                    label="95 % interval",
+                )
         for row, r in zip(y, rate, strict=True):
             # inside the bar's base, clear of the overall line; outside when there is no bar
             inside = not np.isnan(r) and r >= 12
@@ -304,7 +328,8 @@ def plot_delivery_rate(report: pd.DataFrame, *, max_groups: int = 30) -> Figure:
                 linewidth=1,
                 label=f"overall {overall:.1f} %",
             )
-            fig.legend(loc="outside lower right", fontsize=8, frameon=False)
+        if ax.get_legend_handles_labels()[0]:
+            fig.legend(loc="outside lower right", fontsize=8, frameon=False, ncols=2)
         ax.grid(axis="x", alpha=0.3)
         _note_hidden(fig, len(shown), len(report))
     return fig
@@ -404,7 +429,9 @@ def plot_latency_cdf(
                 pick = np.unique(np.linspace(0, n - 1, _CDF_POINTS).astype(np.intp))
                 group, share = group[pick], share[pick]
             label = f"{names[g]} (n={_thousands(n)}, p50={_thousands(p50)} s)"
-            ax.step(group, share, where="post", label=label, linewidth=1.5)
+            # one or two latencies make a step too short to see: mark the points
+            marker = "o" if n <= 3 else None
+            ax.step(group, share, where="post", label=label, linewidth=1.5, marker=marker)
         for level in (50, 90):
             ax.axhline(level, color="#999999", linestyle=":", linewidth=1)
         ax.set_ylim(0, 101)
@@ -430,7 +457,10 @@ def plot_balance_packages(balance_or_packages: Any, *, max_directions: int = 30)
         >>> fig.axes[0].get_title()
         'SMS left per direction — balance 445.60 ₽'
     """
-    packages = packages_frame(balance_or_packages)
+    listed = packages_frame(balance_or_packages)
+    # A direction with nothing left is a bar of zero: say how many instead of listing them.
+    packages = listed[listed["remaining"] > 0].reset_index(drop=True)
+    empty_directions = len(listed) - len(packages)
     title = "SMS left per direction"
     amount = getattr(balance_or_packages, "amount", None)
     if amount is not None:
@@ -454,6 +484,15 @@ def plot_balance_packages(balance_or_packages: Any, *, max_directions: int = 30)
         ax.set_ylabel("direction")
         ax.grid(axis="x", alpha=0.3)
         _note_hidden(fig, len(shown), len(packages), "directions")
+        if empty_directions:
+            fig.text(
+                0.005,
+                0.005,
+                f"{empty_directions} more directions with 0 SMS left",
+                ha="left",
+                va="bottom",
+                fontsize=8,
+            )
     return fig
 
 
@@ -537,3 +576,284 @@ def _moscow_wall_time(values: pd.Series) -> pd.Series:
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_convert(SERVICE_TZ).dt.tz_localize(None)
     return parsed
+
+
+# ---------------------------------------------------------------- insight
+
+
+def plot_compare(comparison: pd.DataFrame, *, max_groups: int = 30) -> Figure:
+    """Each group's delivery rate minus the baseline's, in percentage points, with its 95 % interval.
+
+    Takes :func:`~targetsms_analytics.insight.compare`'s frame. An interval that crosses 0 means
+    the difference may be noise; the p-value is written beside each bar.
+
+    Example::
+
+        >>> import pandas as pd
+        >>> from targetsms_analytics.insight import compare
+        >>> statuses = pd.DataFrame({"variant": ["A"] * 50 + ["B"] * 50,
+        ...                          "state": ["deliver"] * 90 + ["expired"] * 10})
+        >>> plot_compare(compare(statuses, by="variant")).axes[0].get_xlabel()
+        'delivery rate minus the baseline, percentage points'
+    """
+    frame = _as_frame(comparison)
+    keys = (
+        [c for c in frame.columns[: list(frame.columns).index("baseline")]]
+        if ("baseline" in frame.columns)
+        else []
+    )
+    base_rows = frame[frame["baseline"].astype(bool)] if "baseline" in frame.columns else frame
+    base_name = _group_labels(base_rows[keys].assign(messages=0))[0] if len(base_rows) else ""
+    with _figure(f"Delivery rate against {base_name or 'the baseline'}") as (fig, (ax,)):
+        ax.set_xlabel("delivery rate minus the baseline, percentage points")
+        if frame.empty or "diff" not in frame.columns:
+            _no_data(ax)
+            return fig
+        shown = _largest(frame, max_groups, "messages")
+        y = np.arange(len(shown))
+        diff = shown["diff"].to_numpy(dtype=float) * 100
+        low = shown["diff_low"].to_numpy(dtype=float) * 100
+        high = shown["diff_high"].to_numpy(dtype=float) * 100
+        p_values = shown["p_value"].to_numpy(dtype=float)
+        base = shown["baseline"].to_numpy(dtype=bool)
+        colors = np.where(
+            base,
+            "#7f7f7f",
+            np.where(diff >= 0, STATE_COLORS["deliver"], STATE_COLORS["not_deliver"]),
+        )
+        ax.barh(y, np.nan_to_num(diff), color=colors, height=0.6)
+        has = ~np.isnan(low) & ~np.isnan(diff)
+        if has.any():
+            ax.errorbar(
+                diff[has],
+                y[has],
+                xerr=[diff[has] - low[has], high[has] - diff[has]],
+                fmt="none",
+                ecolor="#222222",
+                capsize=4,
+                label="95 % interval of the difference",
+            )
+        ax.axvline(0, color="#333333", linewidth=1)
+        span = np.nanmax(np.abs(np.r_[low[has], high[has], diff[~np.isnan(diff)], 1.0]))
+        ax.set_xlim(-span * 1.45, span * 1.45)
+        for row, d, p, b, hi in zip(y, diff, p_values, base, high, strict=True):
+            if b:
+                text = "baseline"
+            elif np.isnan(d):
+                text = "no final states"
+            else:
+                text = f"{d:+.1f} pp, p = {p:.3f}" if not np.isnan(p) else f"{d:+.1f} pp"
+            x = (hi if not np.isnan(hi) else max(np.nan_to_num(d), 0)) + span * 0.04
+            ax.text(x, row, text, va="center", fontsize=8, color="#333333")
+        ax.set_yticks(y, _group_labels(shown[keys].assign(messages=0)), fontsize=9)
+        _rows_top_down(ax, len(y))
+        ax.set_ylabel(", ".join(keys))
+        ax.grid(axis="x", alpha=0.3)
+        if has.any():
+            fig.legend(loc="outside lower right", fontsize=8, frameon=False)
+        _note_hidden(fig, len(shown), len(frame))
+    return fig
+
+
+_FAILURE_COLUMNS = ("not_deliver", "expired", "partly_deliver", "failed_fetch")
+
+
+def plot_failures(failures: pd.DataFrame, *, max_groups: int = 30) -> Figure:
+    """Failed messages per group, stacked by reason (the colors of :data:`STATE_COLORS`).
+
+    Takes :func:`~targetsms_analytics.insight.failure_report`'s frame; the bar's end is labelled
+    with the failure rate.
+
+    Example::
+
+        >>> import pandas as pd
+        >>> from targetsms_analytics.insight import failure_report
+        >>> statuses = pd.DataFrame({"campaign": ["a", "a", "b"],
+        ...                          "state": ["deliver", "expired", "not_deliver"]})
+        >>> plot_failures(failure_report(statuses, by="campaign")).axes[0].get_xlabel()
+        'failed messages'
+    """
+    frame = _as_frame(failures)
+    with _figure("Failures by reason" + _by_text(frame)) as (fig, (ax,)):
+        ax.set_xlabel("failed messages")
+        if frame.empty or "failures" not in frame.columns or frame["messages"].sum() == 0:
+            _no_data(ax)
+            return fig
+        if frame["failures"].sum() == 0:
+            _no_data(ax, "no failures: every final message was delivered")
+            return fig
+        shown = _largest(frame, max_groups, "failures")
+        y = np.arange(len(shown))
+        left = np.zeros(len(shown))
+        for reason in _FAILURE_COLUMNS:
+            counts = shown[reason].to_numpy(dtype=float)
+            if not counts.any():  # a reason nobody hit is not worth a legend entry
+                continue
+            ax.barh(
+                y,
+                counts,
+                left=left,
+                color=STATE_COLORS[reason],
+                label=_STATE_LABELS[reason],
+                height=0.7,
+            )
+            left += counts
+        rates = shown["failure_rate"].to_numpy(dtype=float)
+        for row, end, rate in zip(y, left, rates, strict=True):
+            ax.text(end, row, f"  {rate * 100:.1f} %", va="center", fontsize=8, color="#333333")
+        ax.set_xlim(0, max(left.max(), 1) * 1.18)
+        ax.set_yticks(y, _group_labels(shown), fontsize=9 if len(shown) <= 15 else 7)
+        _rows_top_down(ax, len(y))
+        ax.set_ylabel(", ".join(_key_columns(frame)))
+        ax.grid(axis="x", alpha=0.3)
+        fig.legend(loc="outside lower center", ncols=4, fontsize=8, frameon=False)
+        _note_hidden(fig, len(shown), len(frame))
+    return fig
+
+
+def plot_heatmap(
+    statuses_or_report: pd.DataFrame,
+    rows: str = "operator",
+    columns: str = "hour",
+    *,
+    min_final: int = 1,
+    max_rows: int = 20,
+) -> Figure:
+    """Delivery rate (%) for each ``rows`` × ``columns`` cell, e.g. operator × local hour of sending.
+
+    Takes a status frame (reported by ``[rows, columns]``) or such a report. Cells with fewer than
+    ``min_final`` final messages are left blank; each cell shows its rate and, below, its count
+    of final messages.
+
+    Example::
+
+        >>> import pandas as pd
+        >>> statuses = pd.DataFrame({"operator": ["МТС", "Билайн"], "hour": [9, 22],
+        ...                          "state": ["deliver", "expired"]})
+        >>> plot_heatmap(statuses).axes[0].get_xlabel()
+        'hour (local time of the recipient)'
+    """
+    from matplotlib.colors import LinearSegmentedColormap
+
+    frame = _as_frame(statuses_or_report)
+    report = frame if _is_report(frame) else delivery_report(frame, by=[rows, columns])
+    label = "hour (local time of the recipient)" if columns == "hour" else columns
+    with _figure(f"Delivery rate by {rows} and {columns}") as (fig, (ax,)):
+        ax.set_xlabel(label)
+        ax.set_ylabel(rows)
+        usable = report[report["final"] >= max(min_final, 1)] if len(report) else report
+        if usable.empty:
+            _no_data(ax)
+            return fig
+        names = usable[rows].astype(object).map(_label)
+        cols = usable[columns]
+        if columns == "hour":  # the hours between the first and the last seen, none skipped
+            seen = pd.to_numeric(cols, errors="coerce").dropna().astype(int)
+            col_values = list(range(int(seen.min()), int(seen.max()) + 1)) if len(seen) else []
+        else:
+            col_values = sorted(cols.dropna().unique().tolist(), key=str)
+        totals = (
+            usable.groupby(names, sort=False)["final"]
+            .sum()
+            .sort_values(ascending=False, kind="stable")
+        )
+        row_values = totals.index[:max_rows].tolist()
+        grid = np.full((len(row_values), len(col_values)), np.nan)
+        counts = np.zeros_like(grid)
+        row_at = {v: i for i, v in enumerate(row_values)}
+        col_at = {v: i for i, v in enumerate(col_values)}
+        for name, col, rate, final in zip(
+            names, cols, usable["delivery_rate"], usable["final"], strict=True
+        ):
+            if name in row_at and not pd.isna(col) and col in col_at:
+                grid[row_at[name], col_at[col]] = rate * 100
+                counts[row_at[name], col_at[col]] = final
+        cmap = LinearSegmentedColormap.from_list(
+            "rate", ["#d62728", "#ffdd71", "#2ca02c"]
+        ).with_extremes(bad="#f3f3f3")
+        image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=100, aspect="auto")
+        small = len(col_values) > 12
+        for (i, j), value in np.ndenumerate(grid):
+            if np.isnan(value):
+                continue
+            text = f"{value:.0f}" if small else f"{value:.0f} %"
+            ax.text(j, i - 0.12, text, ha="center", va="center", fontsize=7 if small else 8)
+            ax.text(
+                j,
+                i + 0.25,
+                f"n={counts[i, j]:.0f}",
+                ha="center",
+                va="center",
+                fontsize=5.5,
+                color="#444444",
+            )
+        ax.set_xticks(range(len(col_values)), [_label(v) for v in col_values], fontsize=8)
+        ax.set_yticks(range(len(row_values)), [_short(str(v)) for v in row_values], fontsize=9)
+        fig.colorbar(image, ax=ax, label="delivery rate, %", shrink=0.8)
+        _note_hidden(fig, len(row_values), len(totals), rows + " values")
+    return fig
+
+
+def plot_spend(reconciliation: pd.DataFrame, *, currency: str = "₽") -> Figure:
+    """Spend over time: cost by statuses (paid from packages and from money) against the balance.
+
+    Takes :func:`~targetsms_analytics.insight.reconcile`'s (``ts.reconcile_spend``'s) frame: per
+    period, a bar of what the statuses cost split into packages and money, and a marker for what
+    left the balance; periods flagged as a mismatch are marked with "!".
+
+    Example::
+
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"period": pd.to_datetime(["2024-05-01"]).tz_localize(
+        ...     "Europe/Moscow"), "paid_from_packages": [5.0], "expected_spend": [10.0],
+        ...     "spend_by_balance": [10.0], "mismatch": [False]})
+        >>> plot_spend(frame).axes[0].get_ylabel()
+        'amount, ₽'
+    """
+    frame = _as_frame(reconciliation)
+    sign = _sign(currency)
+    with _figure("Spend: statuses against the balance (Moscow time)") as (fig, (ax,)):
+        ax.set_ylabel(f"amount, {sign}")
+        ax.set_xlabel("period (Moscow time)")
+        if frame.empty or "period" not in frame.columns:
+            _no_data(ax, "no data: take balance snapshots before and after sending")
+            return fig
+        x = np.arange(len(frame))
+        packages = frame["paid_from_packages"].fillna(0).to_numpy(dtype=float)
+        money = frame["expected_spend"].fillna(0).to_numpy(dtype=float)
+        spent = frame["spend_by_balance"].to_numpy(dtype=float)
+        ax.bar(x, money, color="#1f77b4", width=0.6, label=f"cost paid from money, {sign}")
+        ax.bar(
+            x,
+            packages,
+            bottom=money,
+            color="#aec7e8",
+            width=0.6,
+            label=f"cost paid from packages (estimate), {sign}",
+        )
+        ax.plot(
+            x,
+            spent,
+            linestyle="none",
+            marker="D",
+            markersize=8,
+            color="#d62728",
+            label=f"spent from the balance, {sign}",
+        )
+        top = np.nanmax(np.r_[money + packages, np.nan_to_num(spent), 1.0])
+        if "mismatch" in frame.columns:
+            for xi, flag in zip(x, frame["mismatch"].fillna(False).astype(bool), strict=True):
+                if flag:
+                    ax.text(xi, top * 1.05, "!", ha="center", color="#d62728", fontsize=14)
+        ax.set_ylim(0, top * 1.2)
+        periods = pd.to_datetime(frame["period"])
+        ax.set_xticks(
+            x,
+            [p.strftime("%Y-%m-%d") if not pd.isna(p) else "—" for p in periods],
+            fontsize=8,
+            rotation=30 if len(x) > 8 else 0,
+        )
+        ax.set_xlim(-0.6, max(len(x), 3) - 0.4)
+        ax.grid(axis="y", alpha=0.3)
+        fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    return fig

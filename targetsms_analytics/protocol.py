@@ -39,6 +39,8 @@ __all__ = [
     "parse_status",
     "parse_status_detail",
     "redact",
+    "redact_forms",
+    "secret_forms",
     "send_params",
     "status_params",
     "validate_send",
@@ -152,6 +154,45 @@ def validate_send(sender: str, phones: Sequence[str], text: str) -> None:
 # ---------------------------------------------------------------- secrets
 
 
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """Every form ``secret`` can take in a URL or a log line, longest first (for ``redact_forms``).
+
+    Raw, percent-encoded with and without safe characters, ``+`` for spaces, and each of those with
+    lower-case escapes (some tools print ``%2f``). Example: ``"p%40ss" in secret_forms("p@ss")``.
+    """
+    if not secret:
+        return ()
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote(secret, safe=","),
+        quote_plus(secret, safe=""),
+        quote(secret, safe="/"),
+    }
+    # Some tools print percent-escapes in lower case; only the escapes change, not the letters.
+    forms |= {_ESCAPE.sub(lambda m: m.group().lower(), f) for f in forms}
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+_PWD_VALUE = re.compile(r"(?i)(\bpwd=)[^&\s'\"]*")
+
+
+def redact_forms(text: str, forms: Iterable[str]) -> str:
+    """``text`` with each of ``forms`` (from ``secret_forms``) and every ``pwd=`` value redacted.
+
+    Example: ``redact_forms("pwd=x&p@ss", secret_forms("p@ss")) == "pwd=***&***"``.
+    """
+    if not text:
+        return text
+    for form in forms:
+        if form in text:
+            text = text.replace(form, REDACTED)
+    # Whatever the encoding, the value of a pwd parameter is a secret.
+    if "pwd=" in text or "PWD=" in text.upper():
+        text = _PWD_VALUE.sub(r"\1" + REDACTED, text)
+    return text
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Remove each secret from ``text``: raw, percent-encoded (both ways) and as a ``pwd=`` value.
 
@@ -163,21 +204,8 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     if not text:
         return text
     for secret in secrets:
-        if not secret:
-            continue
-        forms = {
-            secret,
-            quote(secret, safe=""),
-            quote(secret, safe=","),
-            quote_plus(secret, safe=""),
-            quote(secret, safe="/"),
-        }
-        # Some tools print percent-escapes in lower case; only the escapes change, not the letters.
-        forms |= {_ESCAPE.sub(lambda m: m.group().lower(), f) for f in forms}
-        for form in sorted(forms, key=len, reverse=True):
-            text = text.replace(form, REDACTED)
-    # Whatever the encoding, the value of a pwd parameter is a secret.
-    return re.sub(r"(?i)(\bpwd=)[^&\s'\"]*", r"\1" + REDACTED, text)
+        text = redact_forms(text, secret_forms(secret))
+    return redact_forms(text, ())
 
 
 def _kept(text: str) -> str:

@@ -107,10 +107,18 @@ class SendWindow:
 
 @lru_cache(maxsize=256)
 def _zone(name: str | None) -> ZoneInfo:
+    """The zone of ``name``; an unknown name means Moscow. Without a time-zone database at all
+    (Windows without the ``tzdata`` package) it raises rather than put everyone on Moscow time."""
     try:
         return ZoneInfo(name or DEFAULT_TIME_ZONE)
     except (ZoneInfoNotFoundError, ValueError):
+        pass
+    try:
         return ZoneInfo(DEFAULT_TIME_ZONE)
+    except ZoneInfoNotFoundError:
+        raise RuntimeError(
+            "no IANA time-zone database on this system: pip install tzdata"
+        ) from None
 
 
 def _clock_time(value: Any, which: str) -> dtime:

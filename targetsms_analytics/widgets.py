@@ -1,4 +1,7 @@
-"""A small ipywidgets dashboard: pick a campaign and a grouping, refresh statuses, look.
+"""A small ipywidgets dashboard: pick a campaign and a grouping, refresh statuses, look; compare.
+
+Two views: "Report" (headline, alerts, the report table and plots, as in the HTML report) and
+"Compare" (campaigns or variants against a baseline, with an interval and a p-value).
 
 Example (in Jupyter)::
 
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .analytics import delivery_report
-from .html_report import figure_png, format_frame
+from .html_report import figure_png
 from .journal import Journal, open_journal
 from .statuses import fetch_statuses, load_statuses
 
@@ -25,15 +28,20 @@ if TYPE_CHECKING:
 
     from .client import TargetSMSClient
 
-__all__ = ["GROUPINGS", "Dashboard", "dashboard"]
+__all__ = ["COMPARE_BY", "GROUPINGS", "Dashboard", "dashboard"]
 
 #: What the report can be grouped by (label → ``delivery_report``'s ``by``).
 GROUPINGS: dict[str, str | None] = {
     "total": None,
     "operator": "operator",
+    "region": "region",
+    "hour": "hour",
     "date": "date",
     "campaign": "campaign",
+    "variant": "variant",
 }
+#: What the "Compare" view can compare (label → ``compare``'s ``by``).
+COMPARE_BY: dict[str, str] = {"campaign": "campaign", "variant": "variant", "operator": "operator"}
 _ALL = "(all campaigns)"
 
 
@@ -82,24 +90,53 @@ class Dashboard:
         )
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Statuses")
         self.message = w.HTML()
+        self.headline = w.HTML()
+        self.alerts = w.HTML()
         self.table = w.HTML()
-        # Plots are Image widgets, not display() into an Output widget: a notebook executor
-        # (nbclient, nbconvert, papermill) mimics an Output widget by sending comm messages to
-        # the kernel while the cell runs, which can stall or hang the run (jupyter/nbclient#312).
+        # Plots are Image widgets in a Box, never display() into an Output widget: a notebook
+        # executor (nbclient, nbconvert, papermill) mimics an Output widget by sending comm
+        # messages to the kernel while the cell runs, which stalls or hangs the run on a busy
+        # machine (jupyter/nbclient#312). See _show.
         self.plots = w.Box(layout=w.Layout(flex_flow="row wrap"))
-        self.widget: ipywidgets.Widget = w.VBox(
+        report_view = w.VBox(
             [
-                w.HTML("<h3>TargetSMS delivery dashboard</h3>"),
                 w.HBox([self.campaign, self.refresh_button]),
                 self.grouping,
                 w.HBox([self.progress, self.message]),
+                self.headline,
+                self.alerts,
                 self.table,
                 self.plots,
             ]
         )
+        # The "Compare" view: campaigns (or variants…) against a baseline, with a test.
+        self.comparison = pd.DataFrame()
+        self.compare_campaigns = w.SelectMultiple(
+            description="Campaigns", options=self.campaign.options[1:], rows=6
+        )
+        self.compare_by = w.Dropdown(description="Compare by", options=list(COMPARE_BY))
+        self.compare_button = w.Button(description="Compare", icon="balance-scale")
+        self.compare_message = w.HTML()
+        self.compare_table = w.HTML()
+        self.compare_plot = w.Box()  # Image widgets too (see self.plots)
+        compare_view = w.VBox(
+            [
+                w.HBox([self.compare_campaigns, w.VBox([self.compare_by, self.compare_button])]),
+                self.compare_message,
+                self.compare_table,
+                self.compare_plot,
+            ]
+        )
+        self.views = w.Tab(children=[report_view, compare_view])
+        self.views.set_title(0, "Report")
+        self.views.set_title(1, "Compare")
+        self.widget: ipywidgets.Widget = w.VBox(
+            [w.HTML("<h3>TargetSMS delivery dashboard</h3>"), self.views]
+        )
         self.campaign.observe(lambda _: self.update(), names="value")
         self.grouping.observe(lambda _: self.update(), names="value")
         self.refresh_button.on_click(lambda _: self.refresh())
+        self.compare_button.on_click(lambda _: self.compare())
         self.update()
 
     # -- data
@@ -157,29 +194,84 @@ class Dashboard:
         self.update(fetched=True)
 
     def update(self, *, fetched: bool = False) -> None:
-        """Redraw the report table and the plots for the chosen campaign and grouping."""
+        """Redraw the headline, alerts, report table and plots for the campaign and grouping."""
         from . import plots
+        from .insight import failure_report
+        from .reports import alerts, display_frame, headline
 
         if not fetched:
             self.statuses = load_statuses(self._ids(), store=self.store, account=self.account)
         by = GROUPINGS[self.grouping.value]
-        self.report = delivery_report(self.statuses, by=by)
-        self.table.value = format_frame(self.report).to_html(index=False)
+        try:
+            self.report = delivery_report(self.statuses, by=by)
+        except KeyError as exc:  # e.g. by hour without send times: say so, show the total
+            self.message.value = f"Cannot group by {html.escape(str(by))}: {html.escape(str(exc))}"
+            by = None
+            self.report = delivery_report(self.statuses)
+        # the same headline, alerts, labels and units as the HTML report (reports.py)
+        self.headline.value = display_frame(headline(self.statuses)).to_html(index=False)
+        notes = alerts(self.statuses) if len(self.statuses) else []
+        self.alerts.value = (
+            "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>" if notes else ""
+        )
+        self.table.value = display_frame(self.report).to_html(index=False)
         self.figures = {
-            "states": plots.plot_states(self.report),
             "delivery_rate": plots.plot_delivery_rate(self.report),
+            "states": plots.plot_states(self.report),
+            "failures": plots.plot_failures(failure_report(self.statuses, by=by)),
             "cost": plots.plot_cost(self.report),
             "latency": plots.plot_latency_cdf(self.statuses, by=by),
         }
-        # PNG rather than the Figure: a Figure only shows where the inline backend is on
-        import ipywidgets as w
+        _show(self.plots, self.figures.values())
+        if tuple(self.compare_campaigns.options) != tuple(self.campaign.options[1:]):
+            self.compare_campaigns.options = self.campaign.options[1:]
 
-        old = self.plots.children
-        self.plots.children = tuple(
-            w.Image(value=figure_png(figure), format="png") for figure in self.figures.values()
+    def compare(self) -> None:
+        """The "Compare" view: the chosen campaigns' delivery rates against the first, tested."""
+        from . import plots
+        from .insight import compare
+        from .reports import display_frame
+
+        names = list(self.compare_campaigns.value)
+        by = COMPARE_BY[self.compare_by.value]
+        if not names or (by == "campaign" and len(names) < 2):
+            self.compare_message.value = "Pick two campaigns or more (Ctrl/Shift-click)."
+            return
+        with open_journal(self.store) as journal:
+            campaigns = self._campaigns(journal)
+            ids: list[str] = []
+            for name in names:  # in the order picked: the first is the baseline
+                for account in campaigns.loc[campaigns["campaign"] == name, "account"]:
+                    messages = journal.campaign_messages(name, account=account)
+                    ids += messages["sms_id"].dropna().astype(str).tolist()
+        statuses = load_statuses(ids, store=self.store, account=self.account)
+        baseline = names[0] if by == "campaign" else None
+        try:
+            self.comparison = compare(statuses, by=by, baseline=baseline)
+        except (KeyError, ValueError) as exc:
+            self.compare_message.value = f"<b>Cannot compare:</b> {html.escape(str(exc))}"
+            return
+        self.compare_message.value = (
+            "Difference from the baseline, its 95 % interval and the p-value of a two-proportion "
+            "z-test (unreliable for groups of a few messages)."
         )
-        for image in old:
-            image.close()
+        self.compare_table.value = display_frame(self.comparison).to_html(index=False)
+        self.figures["compare"] = plots.plot_compare(self.comparison)
+        _show(self.compare_plot, [self.figures["compare"]])
+
+
+def _show(box: Any, figures: Any) -> None:
+    """Show ``figures`` in ``box`` as PNG ``Image`` widgets, closing the ones they replace.
+
+    PNG rather than the Figure: a Figure only shows where the inline backend is on. Image widgets
+    rather than an Output widget: see ``Dashboard.plots`` (jupyter/nbclient#312).
+    """
+    import ipywidgets as w
+
+    old = box.children
+    box.children = tuple(w.Image(value=figure_png(f), format="png") for f in figures)
+    for image in old:
+        image.close()
 
 
 def dashboard(

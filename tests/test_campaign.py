@@ -1222,3 +1222,21 @@ def test_an_empty_name_takes_the_templates_fallback(rich, client, tmp_path):
     )  # fmt: skip
     assert result["text"].tolist() == ["Здравствуйте, Анна!", "Здравствуйте, друзья!"]
     assert result["outcome"].tolist() == ["sent", "sent"]
+
+
+def test_a_pending_recipient_outside_its_window_is_scheduled_then_sent(tmp_path, rich, client):
+    store = tmp_path / "j.sqlite"
+    with Journal(store) as journal:  # a run stopped before sending it (say, sender moderation)
+        t = journal.begin_batch(
+            "w", [MOSCOW[0]], "Hi", 1, sender="SHOP", user=client.user, url=client.url
+        )
+        journal.finish_batch(t.id, "pending", error_code="sender_not_moderated", error_text="no")
+    contacts = pd.DataFrame({"phone": [MOSCOW[0]]})
+    fake = FakeClock(EIGHT_MOSCOW)
+    options = dict(campaign="w", store=store, window="09:00-21:00", clock=fake.now, progress=False)
+    held = send_campaign(client, contacts, "Hi", "SHOP", **options)
+    assert held["outcome"].tolist() == ["scheduled"]
+    assert "sendable from 2026-12-01 06:00 UTC" in held["error_text"].iloc[0]
+    fake.at += timedelta(hours=1)
+    assert send_campaign(client, contacts, "Hi", "SHOP", **options)["outcome"].tolist() == ["sent"]
+    assert rich.sent_phones() == [MOSCOW[0]]

@@ -34,13 +34,25 @@ def _check_demo_output(out: Path) -> None:
     for name in DEMO_FILES:
         assert (out / name).is_file(), name
     assert (out / "journal.sqlite3").is_file()  # the demo's own journal, inside the out dir
-    assert sorted(p.suffix for p in (out / "plots").iterdir()) == [".png"] * 5
+    plots = sorted((out / "plots").iterdir())
+    assert len(plots) >= 8 and {p.suffix for p in plots} == {".png"}  # with the insight plots
 
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
-    for heading in ("Estimate", "Delivery by operator", "Delivery by date", "Recipients not sent"):
+    for heading in (
+        "Estimate",
+        "Money: estimate, cost, spent",
+        "Delivery by operator",
+        "Delivery by date",
+        "Failures by operator",
+        "Recipients not sent",
+        "Spend reconciled against the balance",
+        "Glossary",
+    ):
         assert f">{heading}</h2>" in page
-    assert page.count("<table>") >= 5
+    assert page.count("<table>") >= 5 and '<table class="headline">' in page
+    assert "rows lost to an empty {name}" in page  # an alert in plain words
+    assert "Estimate = the list price" in page  # estimate vs cost vs spent, in one sentence
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) >= 5
     assert base64.b64decode(images[0]).startswith(PNG_MAGIC)
@@ -78,7 +90,8 @@ def test_demo_runs_end_to_end_in_a_tmp_dir_within_budget(tmp_path, monkeypatch):
     stdout = result.stdout
     for words in ("recipients", "invalid", "duplicates", "parts", "expected cost", "total"):
         assert words in stdout
-    assert "operator" in stdout and "delivery_rate" in stdout
+    assert "operator" in stdout and "delivery rate" in stdout and "cost, ₽" in stdout
+    assert "RUB" not in stdout and "RUR" not in stdout  # one currency sign
     printed = re.search(r"Open the report: (.+)$", stdout.strip().splitlines()[-1])
     assert printed is not None
     assert Path(printed.group(1)).is_file()

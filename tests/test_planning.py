@@ -212,16 +212,17 @@ def test_duplicates_name_the_file_line_when_the_frame_came_from_a_file():
     assert plan.error_text[1] == "the same recipient as row 'x'"
 
 
-def test_row_names_follow_the_labels_after_filtering():
+def test_row_names_follow_the_labels_after_filtering_but_not_after_reindexing():
     frame = pd.DataFrame({"phone": list("abcd")})
-    frame.attrs["line_numbers"] = np.array([2, 3, 5, 6])
-    assert row_names(frame.iloc[[1, 3]]) == ["line 3", "line 6"]
-    assert row_names(frame.reset_index(drop=True).set_axis(list("wxyz"))) == [
-        "row 'w'",
-        "row 'x'",
-        "row 'y'",
-        "row 'z'",
-    ]
+    frame.attrs["line_numbers"] = range(2, 6)
+    assert row_names(frame) == ["line 2", "line 3", "line 4", "line 5"]
+    assert row_names(frame.iloc[[1, 3]]) == ["line 3", "line 5"]
+    assert row_names(frame.sort_values("phone", ascending=False)) == [
+        "line 5", "line 4", "line 3", "line 2",
+    ]  # fmt: skip
+    # filtered, then re-indexed 0..k-1: the lines are unknown, the labels are named
+    assert row_names(frame.iloc[[1, 3]].reset_index(drop=True)) == ["row 0", "row 1"]
+    assert row_names(frame.set_axis(list("wxyz"))) == ["row 'w'", "row 'x'", "row 'y'", "row 'z'"]
 
 
 def test_group_batches_never_exceed_max_batch_and_keep_variants_apart():
@@ -261,16 +262,19 @@ def test_assignment_is_the_same_in_another_process():
     ms = phones(200)
     here = assign_variants(ms, ["A", "B", "C"], holdout=0.1, seed=7, campaign="spring")
     code = (
-        "from targetsms_analytics.planning import assign_variants\n"
-        f"print(','.join(assign_variants({ms!r}, ['A', 'B', 'C'], holdout=0.1, seed=7,"
-        " campaign='spring')))"
+        "import pandas as pd\n"
+        "from targetsms_analytics.campaign import estimate_campaign\n"
+        f"frame = pd.DataFrame({{'phone': {ms!r}}})\n"
+        "est = estimate_campaign(frame, {'C': 'c', 'A': 'a', 'B': 'b'}, campaign='spring',"
+        " holdout=0.1, seed=7)\n"
+        "print(','.join(est['variant']))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONHASHSEED": "12345", "PATH": ""},
+        env={"PYTHONHASHSEED": "12345", "PATH": ""},  # another hash seed: no hash() involved
     )
     assert out.stdout.strip().split(",") == here
 
@@ -314,3 +318,18 @@ def test_bad_variants_or_holdout_name_the_argument(text, holdout, field):
 def test_a_single_text_is_variant_none_or_main_with_a_holdout():
     assert check_variants("Hi", 0.0) == {None: "Hi"}
     assert check_variants("Hi", 0.1) == {"main": "Hi"}
+
+
+def test_read_contacts_records_the_file_line_of_each_row(tmp_path):
+    from targetsms_analytics.contacts import read_contacts
+
+    path = tmp_path / "crm.csv"
+    path.write_text(
+        'name;phone\nАнна;79161234561\n\n"Олег\nПетрович";79161234562\nИра;79161234563\n',
+        encoding="utf-8",
+    )
+    frame = read_contacts(path)
+    assert row_names(frame) == ["line 2", "line 4", "line 6"]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("phone\r\n79161234561\r\n79161234562\r\n", encoding="utf-8")
+    assert row_names(read_contacts(plain)) == ["line 2", "line 3"]

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 import targetsms_analytics as ts
 from targetsms_analytics import plots
 from targetsms_analytics.analytics import delivery_report
+from targetsms_analytics.insight import compare, failure_report, reconcile
 
 # A missing glyph is only a warning in matplotlib: make every warning fail the test.
 pytestmark = pytest.mark.filterwarnings("error")
@@ -102,6 +103,14 @@ def build(kind: str, size: str) -> Figure:
         return plots.plot_balance_packages(BALANCE if size == "large" else packages(rows))
     if kind == "balance_history":
         return plots.plot_balance_history(history(rows))
+    if kind == "compare":
+        return plots.plot_compare(compare(frame, by="campaign"))
+    if kind == "failures":
+        return plots.plot_failures(failure_report(frame, by="campaign"))
+    if kind == "heatmap":
+        return plots.plot_heatmap(frame.assign(operator=frame["campaign"].str[:12]))
+    if kind == "spend":
+        return plots.plot_spend(reconcile(frame, history(max(rows // 100, rows and 2))))
     raise AssertionError(kind)
 
 
@@ -113,6 +122,10 @@ KINDS = [
     "latency_cdf",
     "balance_packages",
     "balance_history",
+    "compare",
+    "failures",
+    "heatmap",
+    "spend",
 ]
 
 
@@ -262,3 +275,59 @@ def test_balance_history_shows_moscow_wall_time():
     ax = plots.plot_balance_history(snapshots).axes[0]
     x = pd.Timestamp(ax.get_lines()[0].get_xdata()[0])
     assert (x.day, x.hour, x.minute) == (2, 0, 30)
+
+
+# ---------------------------------------------------------------- insight plots and defects
+
+
+def test_few_bars_leave_no_empty_band_under_the_last_bar():
+    fig = plots.plot_delivery_rate(delivery_report(synthetic(50, 2), by="campaign"))
+    bottom, top = fig.axes[0].get_ylim()
+    # two rows at y = 0 and 1: the spare room is split evenly above and below
+    assert bottom - 1 == pytest.approx(0 - top)
+
+
+def test_delivery_rate_bars_carry_their_wilson_interval():
+    report = delivery_report(synthetic(300, 3), by="campaign")
+    fig = plots.plot_delivery_rate(report)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "95 % interval" in labels
+
+
+def test_a_single_latency_is_drawn_with_a_visible_marker():
+    frame = synthetic(400, 2)
+    one = frame[frame["state"] == "deliver"].head(1).assign(campaign="единственное")
+    fig = plots.plot_latency_cdf(pd.concat([frame, one]), by="campaign")
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    single = next(v for k, v in lines.items() if k.startswith("единственное"))
+    assert single.get_marker() == "o"
+
+
+def test_directions_with_nothing_left_are_not_drawn_but_counted():
+    balance = ts.parse_balance("10 RUR\nРоссия:5,МТС:0,Yota:0")
+    fig = plots.plot_balance_packages(balance)
+    assert len(fig.axes[0].patches) == 1
+    assert any("2 more directions with 0 SMS left" in t.get_text() for t in fig.texts)
+
+
+def test_heatmap_cells_hold_the_rate_of_each_operator_and_hour():
+    statuses = pd.DataFrame(
+        {
+            "operator": ["МТС", "МТС", "Билайн", "Билайн"],
+            "hour": [9, 9, 23, 23],
+            "state": ["deliver", "expired", "expired", "expired"],
+        }
+    )
+    fig = plots.plot_heatmap(statuses)
+    image = fig.axes[0].get_images()[0].get_array()
+    rows = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert image.shape == (2, 15) and sorted(rows) == ["Билайн", "МТС"]  # hours 9 to 23
+    mts, beeline = rows.index("МТС"), rows.index("Билайн")
+    assert image[mts, 0] == 50.0 and image[beeline, 14] == 0.0 and image.mask[mts, 5]
+
+
+def test_compare_plot_says_which_group_is_the_baseline():
+    statuses = synthetic(500, 3)
+    fig = plots.plot_compare(compare(statuses, by="campaign"))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts.count("baseline") == 1 and any("p = " in t for t in texts)

@@ -33,7 +33,8 @@ def test_dashboard_builds_from_the_journal_alone(store):
     assert board.refresh_button.disabled  # no client, no refresh
     assert board.report["messages"].sum() == 16
     assert board.report["send"].sum() == 16  # never fetched: sent, no status yet
-    assert set(board.figures) == {"states", "delivery_rate", "cost", "latency"}
+    assert set(board.figures) == {"states", "delivery_rate", "failures", "cost", "latency"}
+    assert "delivered" in board.headline.value and "not final yet" in board.alerts.value
 
 
 def test_refresh_fetches_and_redraws(store, client, emulator):
@@ -49,13 +50,13 @@ def test_refresh_fetches_and_redraws(store, client, emulator):
     assert board.report["deliver"].item() == sum(
         emulator.state_of(i) == "deliver" for i in board.statuses["sms_id"]
     )
-    assert "<table" in board.table.value and "delivery_rate" in board.table.value
+    assert "<table" in board.table.value and "delivery rate" in board.table.value
     # formatted as in the HTML report and the terminal: a share of 1 shown in %
     rate = board.report["delivery_rate"].item()
     assert f"<td>{rate * 100:.1f} %</td>" in board.table.value
     for label in GROUPINGS:
         board.grouping.value = label
-        assert len(board.figures) == 4
+        assert len(board.figures) == 5
     board.grouping.value = "operator"
     assert len(board.report) >= 1 and "operator" in board.report.columns
 
@@ -106,12 +107,12 @@ def test_plots_are_shown_as_png_images_whatever_the_matplotlib_backend(store):
 
     board = Dashboard(store=store)
     images = board.plots.children
-    assert len(images) == len(board.figures) == 4
+    assert len(images) == len(board.figures) == 5
     for image in images:
         assert isinstance(image, ipywidgets.Image) and image.format == "png"
         assert bytes(image.value).startswith(b"\x89PNG")
     board.update()  # a redraw replaces the images and closes the old ones
-    assert len(board.plots.children) == 4 and all(i.comm is None for i in images)
+    assert len(board.plots.children) == 5 and all(i.comm is None for i in images)
 
 
 def test_the_dashboard_has_no_output_widget(store):
@@ -128,3 +129,20 @@ def test_the_dashboard_has_no_output_widget(store):
     board = Dashboard(store=store)
     board.update()
     assert not [x for x in walk(board.widget) if isinstance(x, ipywidgets.Output)]
+
+
+def test_compare_view_tests_campaigns_against_the_first_picked(store, client, emulator):
+    board = Dashboard(store=store, client=client)
+    assert board.views.get_title(1) == "Compare"
+    board.compare()  # nothing picked: says what to do
+    assert "Pick two campaigns" in board.compare_message.value
+    emulator.advance(3600)
+    board.refresh()
+    board.compare_campaigns.value = ("autumn", "spring")
+    board.compare()
+    table = board.comparison
+    assert table.loc[table["baseline"], "campaign"].tolist() == ["autumn"]
+    assert table["messages"].sum() == 16
+    assert "p-value" in board.compare_table.value and "compare" in board.figures
+    (image,) = board.compare_plot.children
+    assert bytes(image.value).startswith(b"\x89PNG")
