@@ -273,7 +273,7 @@ def test_a_plain_http_url_off_loopback_is_bad_input(run, monkeypatch):
     monkeypatch.setenv("TARGETSMS_PASSWORD", "demo")
     result = run("balance")
     assert result.exit_code == 2
-    assert _one_error_line(result).startswith("error insecure_url:")
+    assert _one_error_line(result).startswith("error invalid_url:")
 
 
 # ---------------------------------------------------------------- CSV input
