@@ -540,7 +540,7 @@ def campaign_send(
     Exit code 3 when some recipients ended unknown (their answer was lost).
     """
     from .campaign import estimate_campaign, send_campaign
-    from .demo import estimate_lines  # moves to reports.py with insight's branch
+    from .reports import estimate_lines
 
     def write_result(frame: pd.DataFrame) -> None:
         if result_path:

@@ -53,3 +53,16 @@ def test_the_dev_extra_has_what_the_notebooks_instructions_need():
 def test_package_data_is_declared():
     data = _pyproject()["tool"]["setuptools"]["package-data"]["targetsms_analytics"]
     assert "data/*.csv" in data
+
+
+def test_the_cli_imports_nothing_but_run_demo_from_the_demo():
+    import ast
+
+    tree = ast.parse((ROOT / "targetsms_analytics" / "cli.py").read_text(encoding="utf-8"))
+    from_demo = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "demo"
+        for alias in node.names
+    }
+    assert from_demo == {"run_demo"}  # the `demo` command runs it; shared helpers live elsewhere
