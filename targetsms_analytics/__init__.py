@@ -44,7 +44,6 @@ from .errors import (
     UnknownResponseError,
 )
 from .insight import compare, failure_report
-from .journal import Journal
 from .numbering import lookup_numbers
 from .phones import normalize_phone, operator_of
 from .protocol import (
@@ -58,6 +57,7 @@ from .protocol import (
 from .segments import count_parts
 from .spending import reconcile_spend
 from .statuses import fetch_statuses, load_statuses, wait_for_final
+from .store import Journal, campaigns
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -89,6 +89,7 @@ __all__ = [
     "ThrottledError",
     "TransportError",
     "UnknownResponseError",
+    "campaigns",
     "compare",
     "connect",
     "count_parts",

@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +115,8 @@ DEFAULT_PRICE_PER_PART = 1.20
 #: Stop the campaign after this many batches in a row ended ``unknown`` (the service is unreachable
 #: or answering garbage: better to stop than to turn every remaining recipient into ``unknown``).
 DEFAULT_MAX_UNKNOWN_STREAK = 10
+# Passes over the recipients other senders left unsent (each pass sends what is left).
+_MAX_PASSES = 5
 # Placeholders for an estimate made without a client (the URL length depends on them).
 _ESTIMATE_URL = DEFAULT_URL
 _ESTIMATE_USER = "u" * 16
@@ -144,10 +146,10 @@ class _Run:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] | None = None,
         wait: Callable[[float], bool] | None = None,
-        rate: TokenBucket | None = None,
+        gate: Callable[[list[str], threading.Event], list[str]] | None = None,
         contacts: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
-        self.rate = rate  # max_per_minute: shared by the workers (planning)
+        self.gate = gate  # rate cap and send window, checked per batch (planning)
         self.contacts = contacts  # msisdn -> the input row's other columns, for the journal
         self.client = client
         self.journal = journal
@@ -158,6 +160,7 @@ class _Run:
         self._clock = clock
         self._wall = wall or (lambda: datetime.now(UTC))
         self._refused: dict[str, float] = {}
+        self._known_refusals: dict[str, datetime] = {}
         self.concurrency = concurrency
         self.max_unknown_streak = max_unknown_streak
         self.stop = threading.Event()
@@ -181,6 +184,12 @@ class _Run:
         Either way no new batch starts, and requests under way finish and journal their answers.
         """
         self.token = self.journal.begin_run(self.campaign, account=self.account)
+        # Refusals recorded before this run whose window may still be open: one query, not one
+        # per batch (a refusal by a sender running now comes back with its ticket).
+        interval = float(getattr(self.client, "throttle_interval", 60.0))
+        self._known_refusals = self.journal.recent_refusals(
+            self._wall() - timedelta(seconds=interval + 1.0)
+        )
         queue = iter(batches)
         take = threading.Lock()
 
@@ -268,10 +277,12 @@ class _Run:
         # anyone: a process killed while waiting leaves them unsent, not unknown.
         client = self.client
         fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
-        if self._wait_out(fingerprint, self.journal.last_refusal(fingerprint)):
+        if self._wait_out(fingerprint, self._known_refusals.get(fingerprint)):
             return
-        if self.rate is not None and not self.rate.acquire(len(phones), self.stop):
-            return  # max_per_minute: wait for the tokens before claiming anyone
+        if self.gate is not None:  # max_per_minute, window: wait and check before claiming anyone
+            phones = self.gate(phones, self.stop)
+            if not phones:
+                return
         ticket = self.journal.begin_batch(
             self.campaign,
             phones,
@@ -353,8 +364,9 @@ class _Run:
         """
         try:
             self.journal.finish_batch(
-                ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why
-            )
+                ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why,
+                phones=ticket.phones,
+            )  # fmt: skip
         except BaseException as exc:
             said = ", ".join(f"{p}={i}" for p, i in zip(ticket.phones, ids or [], strict=False))
             logger.error(
@@ -389,6 +401,35 @@ class _Run:
         if elapsed < interval:
             return self._wait(interval - elapsed + 0.05)
         return self.stop.is_set()
+
+
+def _settle(
+    journal: Journal,
+    name: str,
+    account: str,
+    todo: list[tuple[Any, ...]],
+    *,
+    poll: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[tuple[Any, ...]]:
+    """Wait until none of ``todo``'s recipients is in flight (another sender's batches are
+    answered, or recovered as ``unknown`` once their sender is gone); return the items still
+    unsent (no record, ``pending`` or ``scheduled``)."""
+    phones = [t[0] for t in todo]
+    deadline = time.monotonic() + journal.stale_after + 60.0
+    while True:
+        records = journal.records(name, phones, account=account)
+        if not any(r["status"] == "inflight" for r in records.values()):
+            break
+        if journal.recover_inflight(name, account=account) == 0:
+            if time.monotonic() > deadline:
+                break
+            sleep(poll)
+    return [
+        t
+        for t in todo
+        if t[0] not in records or records[t[0]]["status"] in ("pending", "scheduled")
+    ]
 
 
 # ---------------------------------------------------------------- results
@@ -543,12 +584,52 @@ def _time_zones(msisdns: Sequence[str]) -> list[str | None]:
     return [z if isinstance(z, str) and z else None for z in zones]
 
 
-def _openings(plan: _Plan, window: SendWindow | None, now: datetime) -> dict[str, datetime] | None:
-    """msisdn → when its window opens (``now`` when open), for the recipients to send."""
-    if window is None:
-        return None
+def _zones(plan: _Plan) -> dict[str, str | None]:
+    """msisdn → IANA time zone, for the recipients to send (not the holdout)."""
     todo = [m for m, i in plan.recipients.items() if plan.variant[i] != HOLDOUT]
-    return dict(zip(todo, window_openings(_time_zones(todo), now, window), strict=True))
+    return dict(zip(todo, _time_zones(todo), strict=True))
+
+
+def _openings(
+    zones: dict[str, str | None] | None, window: SendWindow | None, now: datetime
+) -> dict[str, datetime] | None:
+    """msisdn → when its window opens (``now`` when open), for the recipients to send."""
+    if window is None or zones is None:
+        return None
+    return dict(zip(zones, window_openings(list(zones.values()), now, window), strict=True))
+
+
+class _Gate:
+    """Checked by each batch just before its recipients are claimed: waits for the rate cap's
+    tokens, then drops those whose window closed meanwhile (a long or paced run), journaling
+    them as ``scheduled``. Returns the phones that may go now."""
+
+    def __init__(
+        self,
+        bucket: TokenBucket | None,
+        window: SendWindow | None,
+        zones: dict[str, str | None] | None,
+        clock: Callable[[], datetime],
+        hold: Callable[[list[tuple[str, str, datetime | None]]], None],
+    ) -> None:
+        self.bucket = bucket
+        self.window = window
+        self.zones = zones or {}
+        self.clock = clock
+        self.hold = hold
+
+    def __call__(self, phones: list[str], stop: threading.Event) -> list[str]:
+        if self.bucket is not None and not self.bucket.acquire(len(phones), stop):
+            return []
+        if self.window is None:
+            return phones
+        now = self.clock()
+        opens = window_openings([self.zones.get(p) for p in phones], now, self.window)
+        late = [(p, "scheduled", t) for p, t in zip(phones, opens, strict=True) if t > now]
+        if late:
+            self.hold(late)
+            return [p for p, t in zip(phones, opens, strict=True) if t <= now]
+        return phones
 
 
 def _contact_columns(
@@ -646,8 +727,9 @@ def send_campaign(
       ``variant``). Holdout rows have outcome ``holdout``: journaled, never sent.
     - **Send windows**: with ``window=("09:00", "21:00")`` a recipient is sent only while their
       local time (time zone from the numbering plan; unknown: Moscow) is inside it (a window may
-      cross midnight). The others are ``scheduled`` (journaled, ``not_before`` = when their
-      window opens); a later call sends those whose window has opened, nobody twice.
+      cross midnight), checked again just before each request (a window that closes during a
+      long run holds the rest). The others are ``scheduled`` (journaled, ``not_before`` = when
+      their window opens); a later call sends those whose window has opened, nobody twice.
       ``wait=True`` keeps the call running until everyone is sent or ``until`` (tz-aware) passes,
       with a progress bar of who waits for which hour; Ctrl-C while waiting leaves nothing half
       done. ``clock`` (tz-aware now) and ``sleep`` are injectable.
@@ -711,23 +793,20 @@ def send_campaign(
         error: BaseException | None = None
         bar = None
         initial = 0
+        zones = None if send_window is None else _zones(plan)
+
+        def hold(held: Sequence[tuple[str, str, datetime | None]]) -> None:
+            _hold(journal, name, account, sender, contacts, phone_column, plan, held)
+
+        gate = None
+        if bucket is not None or send_window is not None:
+            gate = _Gate(bucket, send_window, zones, now, hold)
         try:
             while True:
                 started = now()
-                opens = _openings(plan, send_window, started)
+                opens = _openings(zones, send_window, started)
                 records = journal.records(name, plan.recipients, account=account)
-                _hold(
-                    journal,
-                    name,
-                    account,
-                    sender,
-                    contacts,
-                    phone_column,
-                    plan,
-                    records,
-                    opens,
-                    started,
-                )
+                hold(_to_hold(plan, records, opens, started))
                 records = journal.records(name, plan.recipients, account=account)
                 todo = [
                     (m, sender, plan.text[i], plan.parts[i], plan.variant[i])
@@ -751,7 +830,7 @@ def send_campaign(
                     total=len(todo),
                     max_unknown_streak=max_unknown_streak,
                     account=account,
-                    rate=bucket,
+                    gate=gate,
                     contacts=dict(
                         zip(
                             [t[0] for t in todo],
@@ -762,8 +841,25 @@ def send_campaign(
                         )
                     ),
                 )
+                journal.prepare(name, todo, account=account)
                 try:
                     run.run(batches)
+                    # Other senders of this campaign (processes, machines): wait for their
+                    # answers, and send what they left (one that died before claiming them).
+                    for _ in range(_MAX_PASSES):
+                        if run.error is not None:
+                            break
+                        left = _settle(journal, name, account, todo)
+                        if not left:
+                            break
+                        run.run(
+                            _group_batches(
+                                left,
+                                base_length,
+                                max_url_length,
+                                max_batch=None if bucket is None else bucket.capacity,
+                            )
+                        )
                 finally:
                     requests += run.requests
                 error = run.error
@@ -771,9 +867,9 @@ def send_campaign(
                     break
                 records = journal.records(name, plan.recipients, account=account)
                 waiting = [
-                    opens[m]
+                    r["not_before"] or opens.get(m, started)
                     for m, r in records.items()
-                    if r["status"] == "scheduled" and m in opens
+                    if r["status"] == "scheduled"
                 ]
                 if not waiting:
                     break
@@ -819,41 +915,45 @@ def _hold(
     contacts: pd.DataFrame,
     phone_column: str,
     plan: _Plan,
-    records: dict[str, dict],
-    opens: dict[str, datetime] | None,
-    now: datetime,
+    held: Sequence[tuple[str, str, datetime | None]],
 ) -> None:
-    """Journal the recipients this call does not send, before anyone is sent: the holdout (never
-    sent) and those whose window is closed (``scheduled``, with ``not_before``)."""
-    rows: list[dict[str, Any]] = []
-    positions: list[int] = []
+    """Journal recipients this call does not send now: ``(msisdn, status, not_before)`` with
+    status ``holdout`` (never sent) or ``scheduled`` (its window is closed)."""
+    if not held:
+        return
+    positions = [plan.recipients[m] for m, _status, _when in held]
+    rows = [
+        {
+            "msisdn": m,
+            "text": plan.text[i],
+            "parts": plan.parts[i],
+            "sender": sender,
+            "variant": plan.variant[i],
+            "status": status,
+            "not_before": not_before,
+            "contact": contact,
+        }
+        for (m, status, not_before), i, contact in zip(
+            held, positions, _contact_columns(contacts, phone_column, positions), strict=True
+        )
+    ]
+    journal.hold(name, rows, account=account)
+
+
+def _to_hold(
+    plan: _Plan, records: dict[str, dict], opens: dict[str, datetime] | None, now: datetime
+) -> list[tuple[str, str, datetime | None]]:
+    """Who to journal before anyone is sent: the holdout, and those whose window is closed
+    (with no record yet, or not sent yet: pending; scheduled: its not_before is refreshed)."""
+    held: list[tuple[str, str, datetime | None]] = []
     for m, i in plan.recipients.items():
-        # No record yet, or not sent yet (pending; scheduled: its not_before is refreshed).
         if m in records and records[m]["status"] not in ("pending", "scheduled"):
             continue
         if plan.variant[i] == HOLDOUT:
-            status, not_before = HOLDOUT, None
+            held.append((m, HOLDOUT, None))
         elif opens is not None and opens[m] > now:
-            status, not_before = "scheduled", opens[m]
-        else:
-            continue
-        positions.append(i)
-        rows.append(
-            {
-                "msisdn": m,
-                "text": plan.text[i],
-                "parts": plan.parts[i],
-                "sender": sender,
-                "variant": plan.variant[i],
-                "status": status,
-                "not_before": not_before,
-            }
-        )
-    if not rows:
-        return
-    for row, contact in zip(rows, _contact_columns(contacts, phone_column, positions), strict=True):
-        row["contact"] = contact
-    journal.hold(name, rows, account=account)
+            held.append((m, "scheduled", opens[m]))
+    return held
 
 
 def estimate_campaign(
@@ -930,7 +1030,7 @@ def estimate_campaign(
         max_url_length=max_url_length,
     )
     now = (clock or utc_now)()
-    opens = _openings(plan, send_window, now)
+    opens = _openings(None if send_window is None else _zones(plan), send_window, now)
     positions = [(m, i) for m, i in plan.recipients.items() if plan.variant[i] != HOLDOUT]
     batches = _group_batches(
         [(m, chosen, plan.text[i], plan.parts[i], plan.variant[i]) for m, i in positions],

@@ -334,9 +334,10 @@ def _summary_text(statuses: pd.DataFrame) -> str:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--store",
-    type=click.Path(dir_okay=False, path_type=str),
+    metavar="PATH|URL",
     default=None,
-    help="Journal file (SQLite). Default: $TARGETSMS_STORE, else the user data dir.",
+    help="Journal: a SQLite file, or postgresql://user@host:port/db for a team's store. "
+    "Default: $TARGETSMS_STORE, else a file in the user data dir.",
 )
 @click.option("-v", "--verbose", count=True, help="Log more: -v retries and answers, -vv HTTP.")
 @click.version_option(package_name="targetsms-analytics", prog_name="targetsms")
@@ -449,6 +450,27 @@ def balance(ctx: click.Context) -> None:
 @cli.group(cls=_Group, short_help="Send a CSV campaign, refresh it, report on it.")
 def campaign() -> None:
     """Send a campaign from a CSV, refresh its statuses, and report on it."""
+
+
+@campaign.command("list", short_help="Every campaign in the store: who sent it, when, outcomes.")
+@click.pass_context
+def campaign_list(ctx: click.Context) -> None:
+    """List every campaign of every account in the store, with who sent it (OS user@host), when,
+    and how many recipients ended in each outcome."""
+    from .store import campaigns
+
+    frame = campaigns(_store(ctx))
+    if frame.empty:
+        click.echo("no campaigns in the store", err=True)
+        return
+    columns = ["campaign", "account", "sent_by", "first_run_at", "last_run_at", "messages",
+               "sent", "queued", "rejected", "duplicate", "unknown", "scheduled", "holdout",
+               "pending", "inflight"]  # fmt: skip
+    shown = frame[columns].copy()
+    for col in ("first_run_at", "last_run_at"):
+        shown[col] = shown[col].dt.strftime("%Y-%m-%d %H:%M").fillna("—")
+    shown["sent_by"] = shown["sent_by"].replace("", "—")
+    _echo_table(shown, max_rows=None)
 
 
 @campaign.command("send", short_help="Send a personalised campaign from a CSV.")

@@ -295,7 +295,24 @@ def terminal_report(report: pd.DataFrame) -> pd.DataFrame:
     from .analytics import REPORT_COLUMNS
 
     keys = [c for c in report.columns if c not in REPORT_COLUMNS]
-    return report[keys + [c for c in TERMINAL_COLUMNS if c in report.columns]]
+    return _merge_interval(report[keys + [c for c in TERMINAL_COLUMNS if c in report.columns]])
+
+
+def _merge_interval(table: pd.DataFrame) -> pd.DataFrame:
+    """``delivery_rate_low`` / ``_high`` as one display column ``95 % interval``: ``76.0–92.2 %``."""
+    if not {"delivery_rate_low", "delivery_rate_high", "delivery_rate"} <= set(table.columns):
+        return table
+    table = table.copy()
+    low, high = table.pop("delivery_rate_low"), table.pop("delivery_rate_high")
+    table.insert(
+        list(table.columns).index("delivery_rate") + 1,
+        "95 % interval",
+        [
+            "—" if pd.isna(a) else f"{a * 100:.1f}–{b * 100:.1f} %"
+            for a, b in zip(low, high, strict=True)
+        ],
+    )
+    return table
 
 
 def _table(report: pd.DataFrame, max_groups: int | None = None) -> pd.DataFrame:
@@ -327,19 +344,7 @@ def _table(report: pd.DataFrame, max_groups: int | None = None) -> pd.DataFrame:
     columns = [c for c in _TABLE_COLUMNS if c in report.columns]
     if "failed_fetch" in columns and not report["failed_fetch"].any():
         columns.remove("failed_fetch")
-    table = report[keys + columns].copy()
-    if {"delivery_rate_low", "delivery_rate_high"} <= set(table.columns):
-        low, high = table.pop("delivery_rate_low"), table.pop("delivery_rate_high")
-        at = list(table.columns).index("delivery_rate") + 1
-        table.insert(
-            at,
-            "95 % interval",
-            [
-                "—" if pd.isna(a) else f"{a * 100:.1f}–{b * 100:.1f} %"
-                for a, b in zip(low, high, strict=True)
-            ],
-        )
-    return table
+    return _merge_interval(report[keys + columns])
 
 
 #: The estimate's counts as people read them: (label, key of ``estimate.attrs["summary"]``).

@@ -1240,3 +1240,33 @@ def test_a_pending_recipient_outside_its_window_is_scheduled_then_sent(tmp_path,
     fake.at += timedelta(hours=1)
     assert send_campaign(client, contacts, "Hi", "SHOP", **options)["outcome"].tolist() == ["sent"]
     assert rich.sent_phones() == [MOSCOW[0]]
+
+
+def test_a_window_that_closes_during_a_paced_run_holds_the_rest(
+    tmp_path, rich, client, monkeypatch
+):
+    """Checked per request, not once per call: with the rate cap, a run that starts at 20:59
+    in Moscow is still sending at 21:00; nobody gets an SMS after the window closed."""
+    contacts = pd.DataFrame({"phone": [f"7916{i:07d}" for i in range(200)]})
+    closes = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)  # 21:00 in Moscow
+    fake = FakeClock(closes - timedelta(minutes=1))
+    sent_at: list[datetime] = []
+    real_send = client.send
+
+    def timed_send(sender, phones, text):
+        sent_at.append(fake.now())
+        return real_send(sender, phones, text)
+
+    monkeypatch.setattr(client, "send", timed_send)
+    result = send_campaign(
+        client, contacts, "Hi", "SHOP", campaign="late", store=tmp_path / "j.sqlite",
+        window=("09:00", "21:00"), max_per_minute=120, concurrency=3, clock=fake.now,
+        sleep=fake.sleep, progress=False,
+    )  # fmt: skip
+    assert sent_at and max(sent_at) < closes
+    counts = result["outcome"].value_counts().to_dict()
+    assert counts["sent"] == len(rich.sent_phones()) and 100 <= counts["sent"] <= 160
+    assert counts["sent"] + counts["scheduled"] == 200
+    later = result.loc[result["outcome"] == "scheduled", "not_before"]
+    assert (later == datetime(2026, 12, 2, 6, 0, tzinfo=UTC)).all()  # 09:00 the next day
+    assert_nobody_twice(rich)

@@ -98,6 +98,7 @@ EXPECTED_COMMANDS = [
     "balance",
     "campaign",
     "campaign compare",
+    "campaign list",
     "campaign refresh",
     "campaign report",
     "campaign send",

@@ -1,0 +1,284 @@
+"""What every store backend shares: accounts, constants, fingerprints, tickets, small helpers.
+
+Pure code (no database): :func:`account_of`, :func:`request_fingerprint`, :func:`check_store`.
+
+Example::
+
+    >>> account_of("demo", "http://127.0.0.1:8421/sendsms.php")
+    'demo@127.0.0.1:8421'
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+
+from ..errors import InputError
+
+#: Environment variable that overrides the default journal file.
+STORE_ENV = "TARGETSMS_STORE"
+#: A batch still ``inflight`` after this many seconds is taken as lost, whoever owns it.
+DEFAULT_STALE_AFTER = 900.0
+#: Message outcomes a journal row may hold (``inflight`` and ``pending`` are not outcomes;
+#: ``scheduled`` waits for its send window and is claimable like ``pending``; ``holdout`` is a
+#: control recipient, never sent).
+OUTCOMES: tuple[str, ...] = (
+    "sent",
+    "queued",
+    "rejected",
+    "duplicate",
+    "unknown",
+    "scheduled",
+    "holdout",
+)
+# What the answer to a request can make of its messages.
+SEND_OUTCOMES = ("sent", "queued", "rejected", "duplicate", "unknown")
+# Message statuses a run may claim.
+CLAIMABLE = ("pending", "scheduled")
+BATCH_STATES = ("inflight", "done", "split", "failed", "unknown")
+#: The service's endpoint, the one a 0.1 journal's records are given when upgraded (the same as
+#: ``client.DEFAULT_URL``; the journal does not import the client).
+DEFAULT_ENDPOINT = "https://sms.targetsms.ru/sendsms.php"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_URL_FORM = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+
+
+def account_of(user: str, url: str) -> str:
+    """The account a client works for, as the journal keys it: ``user@host[:port]``.
+
+    The port is written only when it is not the scheme's default; the password is never part of it.
+
+    Example::
+
+        >>> account_of("acme", "https://sms.targetsms.ru/sendsms.php")
+        'acme@sms.targetsms.ru'
+        >>> account_of("demo", "http://127.0.0.1:8421/sendsms.php")
+        'demo@127.0.0.1:8421'
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = DEFAULT_PORTS.get(parts.scheme.lower())
+    return f"{user}@{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+#: URL schemes of a PostgreSQL store.
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def check_store(store: object) -> None:
+    """Refuse a ``store=`` that looks like a URL of a kind this release cannot open.
+
+    A file path (SQLite) or a ``postgresql://user@host:port/db`` URL is a store; any other
+    ``scheme://`` is refused with an :class:`InputError` naming only the scheme (a URL may hold a
+    password).
+
+    Example: ``check_store("journal.sqlite3")`` passes; ``check_store("mysql://me@db/j")`` raises
+    ``InputError`` with ``code='store_unsupported'``.
+    """
+    if not isinstance(store, str | os.PathLike):
+        return
+    match = _URL_FORM.match(os.fspath(store))  # type: ignore[arg-type]
+    if match is None:
+        return
+    scheme = match.group(1).lower()
+    if scheme in POSTGRES_SCHEMES:
+        return
+    raise InputError(
+        "store_unsupported",
+        f"a store of the kind {scheme}:// is not supported: give the path of a journal file "
+        "(SQLite) or a postgresql://user@host:port/db URL",
+        field="store",
+    )
+
+
+def is_postgres_url(store: object) -> bool:
+    """True when ``store`` is a ``postgresql://`` (or ``postgres://``) URL.
+
+    Example: ``is_postgres_url("postgresql://me@db:5432/team")`` is True.
+    """
+    if not isinstance(store, str):
+        return False
+    match = _URL_FORM.match(store)
+    return match is not None and match.group(1).lower() in POSTGRES_SCHEMES
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password (if any): what may be shown and stored.
+
+    Example::
+
+        >>> redact_url("postgresql://me:secret@db:5432/team")
+        'postgresql://me@db:5432/team'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = (f"{parts.username}@" if parts.username else "") + host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def default_store_path() -> Path:
+    """The journal file used when none is given: ``$TARGETSMS_STORE`` or the user data dir.
+
+    Example: ``print(default_store_path())`` shows the file ``Journal()`` opens, e.g.
+    ``~/.local/share/targetsms-analytics/journal.sqlite3`` on Linux.
+    """
+    env = os.environ.get(STORE_ENV)
+    if env:
+        check_store(env)
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("targetsms-analytics")) / "journal.sqlite3"
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (a container without passwd entry)
+        return ""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(value: datetime | pd.Timestamp | str | None) -> str | None:
+    """ISO 8601 UTC text; naive datetimes are taken as UTC."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.isoformat()
+
+
+def times(values: Iterable[str | None]) -> pd.Series:
+    series = pd.to_datetime(pd.Series(list(values), dtype="object"), utc=True, format="ISO8601")
+    return series.astype("datetime64[ns, UTC]")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def json_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=False)
+
+
+def request_fingerprint(url: str, user: str, sender: str, phones: Sequence[str], text: str) -> str:
+    """SHA-256 of a send request's fields - endpoint, user, sender, phones, text - never the password.
+
+    Two requests with the same fingerprint are the same request to the service (its
+    identical-request window). The fields are hashed directly, not the wire form: the journal
+    builds no requests.
+
+    Example::
+
+        >>> len(request_fingerprint("http://h/sendsms.php", "demo", "SHOP", ["79001234567"], "Hi"))
+        64
+    """
+    fields = ["targetsms-send/2", url.split("?", 1)[0], user, sender, list(phones), text]
+    payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        import psutil  # optional: exact on every platform
+    except ImportError:  # pragma: no cover - psutil is present in the dev environment
+        if sys.platform == "win32":
+            return True  # unknowable without psutil: the stale timeout decides
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return psutil.pid_exists(pid)
+
+
+@dataclass(frozen=True)
+class BatchTicket:
+    """A batch recorded as in flight: its ``id`` and the ``phones`` this run claimed, in order.
+
+    ``refused_at``: when the service last refused this very request (same fingerprint), if it did;
+    the service refuses an identical request within its interval, so the sender waits it out.
+
+    Example: ``ticket = journal.begin_batch(...); client.send(sender, ticket.phones, text)``.
+    """
+
+    id: int
+    phones: list[str]
+    fingerprint: str
+    refused_at: datetime | None = None
+
+
+def expand_contacts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Replace a frame's ``contact`` column (JSON objects) by one column per key, in first-seen
+    order; a key that clashes with an existing column is left out.
+
+    Example: ``expand_contacts(frame)["city"]`` after rows were sent with ``contacts=``.
+    """
+    if "contact" not in frame.columns:
+        return frame
+    raw = frame["contact"]
+    frame = frame.drop(columns="contact")
+    if raw.isna().all():
+        return frame
+    dicts = [json.loads(v) if isinstance(v, str) else {} for v in raw]
+    keys = [k for k in dict.fromkeys(k for d in dicts for k in d) if k not in frame.columns]
+    for key in keys:
+        frame[key] = pd.Series([d.get(key) for d in dicts], index=frame.index, dtype=object)
+    return frame
+
+
+class Row(tuple):
+    """A result row readable by position and by column name, like ``sqlite3.Row``.
+
+    Example: ``row = Row(("a", 1), ("name", "n")); row["n"] == 1 and row[0] == "a"``.
+    """
+
+    _names: tuple[str, ...]
+
+    def __new__(cls, values: Sequence[Any], names: Sequence[str]) -> Row:
+        row = super().__new__(cls, values)
+        row._names = tuple(names)
+        return row
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names.index(key))
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        """The column names, so that ``dict(row)`` works."""
+        return list(self._names)

@@ -1,0 +1,253 @@
+"""The store interface: one ``Journal`` class, its aggregates as mixins, two backends below it.
+
+``Journal(store)`` returns the backend the store names: a file path gives a
+:class:`~targetsms_analytics.store.sqlite.SQLiteJournal`, a ``postgresql://`` URL a
+:class:`~targetsms_analytics.store.postgres.PostgresJournal`. Everything above the store sees only
+the methods defined here and in the aggregate mixins (campaigns and sends, statuses, balance).
+
+Writes go through :meth:`Journal._grouped`: concurrent writers hand their work to whichever of
+them is committing, which runs all waiting work in one transaction (a savepoint each) and commits
+once - *group commit*. An intent is still committed before its request; the fsync is shared.
+
+Example::
+
+    >>> with Journal(":memory:") as j:
+    ...     j.schema_version
+    2
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..errors import InputError, JournalError
+from . import schema
+from ._common import DEFAULT_STALE_AFTER, default_store_path, is_postgres_url
+from .balance import BalanceMixin
+from .campaigns import CampaignsMixin
+from .statuses import StatusesMixin
+
+__all__ = ["Journal"]
+
+
+class _Work:
+    """One writer's share of a group commit."""
+
+    __slots__ = ("done", "durable", "error", "fn", "result")
+
+    def __init__(self, fn: Callable[[Any], Any], durable: bool) -> None:
+        self.fn = fn
+        self.durable = durable
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
+    """The journal of campaigns, batches, messages, statuses and balance snapshots.
+
+    ``store``: a file path (SQLite, the default backend), a ``postgresql://user@host:port/db`` URL
+    (PostgreSQL, a team's shared store), ``":memory:"`` (tests), or None for
+    ``$TARGETSMS_STORE`` / the user data dir. Other URLs are refused (``InputError``); so is a
+    file that holds other tables, or a journal written by a newer release (``JournalError``),
+    which are left untouched. ``readonly=True`` only reads (reports, read-only media).
+    ``stale_after`` seconds after its start an in-flight batch counts as lost even if its owner
+    seems alive.
+
+    Example::
+
+        >>> with Journal(":memory:") as j:
+        ...     j.campaigns().empty
+        True
+    """
+
+    #: ``sqlite`` or ``postgresql``.
+    backend = "abstract"
+    #: Name of this backend's migration list in :mod:`~targetsms_analytics.store.schema`.
+    _migrations_name = "SQLITE_MIGRATIONS"
+    #: The column that keeps insertion order (SQLite's rowid, PostgreSQL's ``seq``).
+    _seq = "rowid"
+    #: How a list of ids joins a table, list first (SQLite: CROSS JOIN fixes the order).
+    _cross = "CROSS JOIN"
+
+    def __new__(cls, path: Any = None, *args: Any, **kwargs: Any) -> Journal:
+        if cls is Journal:
+            if path is None:
+                env = os.environ.get("TARGETSMS_STORE")
+                path = env if env and is_postgres_url(env) else None
+            if is_postgres_url(path):
+                from .postgres import PostgresJournal
+
+                cls = PostgresJournal
+            else:
+                from .sqlite import SQLiteJournal
+
+                cls = SQLiteJournal
+        return super().__new__(cls)
+
+    def _setup(self, stale_after: float) -> None:
+        self.stale_after = stale_after
+        self._lock = threading.RLock()
+        self._gc = threading.Condition(threading.Lock())
+        self._gc_queue: list[_Work] = []
+        self._gc_busy = False
+        self._known_campaigns: set[tuple[str, str]] = set()
+
+    # ------------------------------------------------------------ plumbing (backends)
+
+    def _tx(self, *, durable: bool = False) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _ids(self, alias: str) -> str:  # pragma: no cover - abstract
+        """A table of the strings in the next parameter: columns ``value`` and ``key`` (order)."""
+        raise NotImplementedError
+
+    def _ids_param(self, values: Sequence[str]) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - abstract
+        """Close the connection.
+
+        Example: ``journal.close()``.
+        """
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"Journal({self.path!r})"
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        """The highest migration applied to this journal.
+
+        Example: ``Journal(":memory:").schema_version == SCHEMA_VERSION``.
+        """
+        return int(self._query("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0])
+
+    def _migrations(self) -> list[schema.Migration]:
+        return getattr(schema, self._migrations_name)
+
+    def _too_new(self, current: int) -> JournalError:
+        known = len(self._migrations())
+        return JournalError(
+            f"{self.path} has schema version {current}; this toolkit knows up to {known}: "
+            "upgrade targetsms-analytics (the journal was left untouched)",
+            code="journal_too_new",
+        )
+
+    def _apply_migrations(self, c: Any, current: int) -> None:
+        """Apply the migrations after ``current`` inside the caller's transaction."""
+        steps = self._migrations()
+        if current > len(steps):
+            raise self._too_new(current)
+        from ._common import iso, now_utc
+
+        for version in range(current + 1, len(steps) + 1):
+            step = steps[version - 1]
+            if callable(step):
+                step(c)
+            else:
+                schema.run_script(c, step)
+            c.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                (version, iso(now_utc())),
+            )
+
+    # ------------------------------------------------------------ group commit
+
+    def _grouped(self, fn: Callable[[Any], Any], *, durable: bool = False) -> Any:
+        """Run ``fn(conn)`` in a transaction shared with the other writers waiting now.
+
+        The first writer to arrive commits for everyone queued behind it: one transaction, a
+        savepoint per writer (an error in one rolls back only its own work and is raised to its
+        caller), one commit. Returns when ``fn``'s work is committed.
+        """
+        work = _Work(fn, durable)
+        with self._gc:
+            self._gc_queue.append(work)
+            while self._gc_busy and not work.done:
+                self._gc.wait()
+            if not work.done:
+                self._gc_busy = True
+                batch, self._gc_queue = self._gc_queue, []
+        if not work.done:
+            try:
+                self._commit_group(batch)
+            finally:
+                with self._gc:
+                    for item in batch:
+                        if not item.done:  # an interrupt mid-commit: nothing is known
+                            item.error = item.error or JournalError("the group commit failed")
+                            item.done = True
+                    self._gc_busy = False
+                    self._gc.notify_all()
+        if work.error is not None:
+            raise work.error
+        return work.result
+
+    def _commit_group(self, batch: list[_Work]) -> None:
+        """All the work in one transaction; should one fail, each again in its own, so that an
+        error reaches only its own writer (rare: a bad batch id, a full disk)."""
+        try:
+            with self._tx(durable=any(w.durable for w in batch)) as c:
+                for item in batch:
+                    item.result = item.fn(c)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                for item in batch:
+                    try:
+                        with self._tx(durable=item.durable) as c:
+                            item.result = item.fn(c)
+                    except Exception as own:
+                        item.error = own
+        for item in batch:
+            item.done = True
+
+    # ------------------------------------------------------------ accounts
+
+    def campaign_accounts(self, name: str) -> list[str]:
+        """The accounts that have a campaign of this name, oldest first.
+
+        Example: ``journal.campaign_accounts("spring")  # ['acme@sms.targetsms.ru']``.
+        """
+        rows = self._query(
+            "SELECT account FROM campaigns WHERE name = ? ORDER BY created_at, account", (name,)
+        )
+        return [r[0] for r in rows]
+
+    def resolve_account(self, name: str, account: str | None = None) -> str | None:
+        """The account of campaign ``name``: ``account`` if it has one of that name, None if none.
+
+        Without ``account``, a name that several accounts use raises ``InputError``
+        (``ambiguous_campaign``) listing them: nothing ever crosses accounts silently.
+
+        Example: ``journal.resolve_account("spring")  # 'acme@sms.targetsms.ru'``.
+        """
+        accounts = self.campaign_accounts(name)
+        if account is not None:
+            return account if account in accounts else None
+        if len(accounts) > 1:
+            raise InputError(
+                "ambiguous_campaign",
+                f"campaign {name!r} exists in several accounts: {', '.join(accounts)}; "
+                "say which with account= (--account on the command line)",
+                field="account",
+            )
+        return accounts[0] if accounts else None
+
+
+# Re-exported for the type checker and the backends.
+__all__ += ["DEFAULT_STALE_AFTER", "default_store_path"]

@@ -1,0 +1,344 @@
+"""The PostgreSQL backend: one journal shared by a team, sent to from several machines at once.
+
+``Journal("postgresql://user@host:port/db")`` (or ``TARGETSMS_STORE``) opens it; the driver is
+psycopg 3, the optional extra ``pip install targetsms-analytics[postgres]``.
+
+- **Claims**: the recipients of a batch get their rows (``pending``) and are then locked with
+  ``SELECT … FOR UPDATE SKIP LOCKED``: a recipient another sender holds is skipped, never waited
+  for, and each recipient is claimed by exactly one sender, on any machine.
+- **Liveness**: each run holds a session advisory lock on its connection; PostgreSQL releases it
+  the moment the connection dies (the process was killed, the machine lost). An in-flight batch
+  whose run's lock is gone becomes ``unknown`` (:meth:`Journal.recover_inflight`); recipients it
+  had not claimed yet stay sendable by the others.
+- Migrations run under a transaction-level advisory lock: two processes opening a new database
+  at once do not both create the schema.
+
+Example::
+
+    with Journal("postgresql://postgres@127.0.0.1:5432/team") as journal:
+        journal.campaigns()
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from ..errors import JournalError
+from ._common import CLAIMABLE, DEFAULT_STALE_AFTER, STORE_ENV, Row, redact_url
+from .base import Journal
+
+__all__ = ["INSTALL_HINT", "PostgresJournal"]
+
+#: What to install when the driver is missing.
+INSTALL_HINT = "pip install targetsms-analytics[postgres]"
+# First key of every advisory lock this toolkit takes (the second names the run or the purpose).
+_LOCK_NAMESPACE = 0x7A5_35
+_MIGRATION_LOCK = 0
+
+
+def _driver() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise JournalError(
+            f"a PostgreSQL store needs the psycopg driver: {INSTALL_HINT}",
+            code="store_driver_missing",
+        ) from None
+    return psycopg
+
+
+def _row_factory(cursor: Any) -> Any:
+    names = [d.name for d in cursor.description] if cursor.description else []
+    return lambda values: Row(values, names)
+
+
+class _Conn:
+    """The connection as the aggregates see it: ``?`` placeholders, like sqlite3."""
+
+    _converted: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    @classmethod
+    def _sql(cls, sql: str) -> str:
+        out = cls._converted.get(sql)
+        if out is None:
+            out = cls._converted[sql] = sql.replace("?", "%s")
+        return out
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.raw.execute(self._sql(sql), tuple(params) or None)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        cursor = self.raw.cursor()
+        cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
+        return cursor
+
+
+class PostgresJournal(Journal):
+    """The journal in a PostgreSQL database (see the module docstring and :class:`Journal`).
+
+    ``url``: ``postgresql://user[:password]@host[:port]/db`` (libpq's form; the password, if any,
+    is never shown: ``journal.path`` is the URL without it). ``timeout``: seconds to connect.
+
+    Example: ``PostgresJournal("postgresql://postgres@127.0.0.1:5432/team").backend``.
+    """
+
+    backend = "postgresql"
+    _migrations_name = "POSTGRES_MIGRATIONS"
+    _seq = "seq"
+    _cross = "JOIN"
+    _lock_key_column = "r.lock_key"
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        timeout: float = 30.0,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        readonly: bool = False,
+    ) -> None:
+        if path is None:  # Journal() with a postgresql:// URL in $TARGETSMS_STORE
+            path = os.environ[STORE_ENV]
+        psycopg = _driver()
+        self._setup(stale_after)
+        self.path = redact_url(str(path))
+        self.readonly = readonly
+        self._run_locks: dict[str, tuple[int, _Conn]] = {}
+        self._prepared: set[tuple[str, str]] = set()
+        try:
+            raw = psycopg.connect(
+                str(path),
+                autocommit=True,
+                connect_timeout=max(1, int(timeout)),
+                row_factory=_row_factory,
+            )
+        except psycopg.Error as exc:
+            text = str(exc).replace(str(path), self.path).strip().splitlines()[0]
+            raise JournalError(f"cannot open the store {self.path}: {text}") from None
+        self._raw = raw
+        self._conn = _Conn(raw)
+        self._url = str(path)
+        self._timeout = timeout
+        self._local = threading.local()
+        self._local.conn = self._conn
+        self._all: list[Any] = [raw]
+        try:
+            self._migrate()
+            raw.execute("SET synchronous_commit = off")  # intents turn it on (see _Transaction)
+            if readonly:
+                raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        except BaseException:
+            raw.close()
+            raise
+
+    # ------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        """Close the connections (the run locks go with them).
+
+        Example: ``journal.close()``.
+        """
+        with self._lock:
+            for raw in self._all:
+                raw.close()
+
+    def _thread_conn(self) -> _Conn:
+        """This thread's connection: threads write in parallel, and PostgreSQL commits their
+        transactions together (its own group commit)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            psycopg = _driver()
+            raw = psycopg.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=max(1, int(self._timeout)),
+                row_factory=_row_factory,
+            )
+            if self.readonly:
+                raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            raw.execute("SET synchronous_commit = off")  # intents turn it on (see _Transaction)
+            conn = self._local.conn = _Conn(raw)
+            with self._lock:
+                self._all.append(raw)
+        return conn
+
+    def _tx(self, *, durable: bool = False) -> _Transaction:
+        return _Transaction(self, durable)
+
+    def _grouped(self, fn: Any, *, durable: bool = False) -> Any:
+        with self._tx(durable=durable) as c:
+            return fn(c)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._thread_conn().execute(sql, params).fetchall()
+
+    def _ids(self, alias: str) -> str:
+        return f"unnest(CAST(? AS text[])) WITH ORDINALITY AS {alias}(value, key)"
+
+    def _ids_param(self, values: Sequence[str]) -> Any:
+        return [str(v) for v in values]
+
+    @property
+    def journal_mode(self) -> str:
+        """``postgresql`` (SQLite answers its journal mode here).
+
+        Example: ``journal.journal_mode``.
+        """
+        return "postgresql"
+
+    # ------------------------------------------------------------ schema
+
+    def _existing_tables(self) -> set[str]:
+        rows = self._query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        return {r[0] for r in rows}
+
+    def _migrate(self) -> None:
+        tables = self._existing_tables()
+        if tables and "schema_version" not in tables:
+            names = ", ".join(sorted(tables)[:5])
+            raise JournalError(
+                f"{self.path} is not a targetsms journal (it holds other tables: {names}); "
+                "it was left untouched: choose another database"
+            )
+        known = len(self._migrations())
+        if "schema_version" in tables:
+            current = self.schema_version
+            if current > known:
+                raise self._too_new(current)
+            if current == known:
+                return
+        if self.readonly:
+            raise JournalError(f"{self.path} needs an upgrade: open it once for writing")
+        with self._tx() as c:
+            c.execute("SELECT pg_advisory_xact_lock(?, ?)", (_LOCK_NAMESPACE, _MIGRATION_LOCK))
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            current = c.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+            self._apply_migrations(c, int(current[0]))
+
+    # ------------------------------------------------------------ claims and liveness
+
+    def _claim(
+        self,
+        c: Any,
+        account: str,
+        campaign: str,
+        phones: list[str],
+        text: str,
+        parts: int | None,
+        sender: str,
+        now: str | None,
+    ) -> list[str]:
+        # The rows exist (see begin_batch): lock the sendable ones; rows another sender holds
+        # are skipped, never waited for, so grouped claims cannot deadlock.
+        marks = ", ".join("?" for _ in CLAIMABLE)
+        rows = c.execute(
+            "SELECT m.msisdn FROM messages m WHERE m.account = ? AND m.campaign = ?"
+            f" AND m.msisdn = ANY(CAST(? AS text[])) AND m.status IN ({marks})"
+            " ORDER BY m.msisdn FOR UPDATE SKIP LOCKED",
+            (account, campaign, phones, *CLAIMABLE),
+        ).fetchall()
+        got = {r[0] for r in rows}
+        return [p for p in phones if p in got]
+
+    def begin_batch(self, campaign: str, phones: Sequence[str], text: str, *args: Any,
+                    **kwargs: Any) -> Any:  # fmt: skip
+        """As :meth:`Journal.begin_batch`; first the recipients' rows are made to exist
+        (``pending``) in one statement of its own, in a fixed order: two senders inserting the
+        same rows then never wait for each other in a cycle."""
+        from ._common import account_of, iso, now_utc
+
+        account = kwargs.get("account") or account_of(kwargs["user"], kwargs["url"])
+        if (account, campaign) in self._prepared:  # every recipient has its row already
+            return super().begin_batch(campaign, phones, text, *args, **kwargs)
+        parts = args[0] if args else kwargs.get("parts")
+        self._thread_conn().execute(
+                "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
+                " created_at) SELECT ?, ?, u.value, ?, ?, ?, 'pending', ?"
+                " FROM unnest(CAST(? AS text[])) AS u(value) ORDER BY u.value"
+                " ON CONFLICT (account, campaign, msisdn) DO NOTHING",
+                (account, campaign, text, parts, kwargs["sender"], iso(now_utc()),
+                 [str(p) for p in phones]),
+            )  # fmt: skip
+        return super().begin_batch(campaign, phones, text, *args, **kwargs)
+
+    def prepare(self, campaign: str, items: Sequence[tuple[str, str, str | None, int | None]],
+                *, account: str) -> None:  # fmt: skip
+        """Give every recipient of a run its row (``pending`` if it had none) in one statement,
+        in a fixed order, so that claims only lock rows (never insert them) and cannot deadlock.
+
+        ``items``: ``(msisdn, sender, text, parts)`` as the run will send them.
+        """
+        from ._common import iso, now_utc
+
+        if items:
+            self._thread_conn().execute(
+                "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
+                " created_at) SELECT ?, ?, u.m, u.t, u.p, u.s, 'pending', ?"
+                " FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS integer[]),"
+                " CAST(? AS text[])) AS u(m, t, p, s) ORDER BY u.m"
+                " ON CONFLICT (account, campaign, msisdn) DO NOTHING",
+                (account, campaign, iso(now_utc()), [str(i[0]) for i in items],
+                 [i[2] or "" for i in items], [i[3] for i in items], [i[1] for i in items]),
+            )  # fmt: skip
+        self._prepared.add((account, campaign))
+
+    def _run_started(self, token: str) -> None:
+        key = random.randint(1, 2**31 - 1)
+        conn = self._thread_conn()  # the run's lock lives as long as this connection
+        conn.execute("SELECT pg_advisory_lock(?, ?)", (_LOCK_NAMESPACE, key))
+        conn.execute("UPDATE runs SET lock_key = ? WHERE token = ?", (key, token))
+        self._run_locks[token] = (key, conn)
+
+    def _run_ended(self, token: str) -> None:
+        held = self._run_locks.pop(token, None)
+        if held is not None:
+            key, conn = held
+            conn.execute("SELECT pg_advisory_unlock(?, ?)", (_LOCK_NAMESPACE, key))
+
+    def _lock_held(self, key: int) -> bool:
+        rows = self._query(
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = CAST(? AS oid) AND objid = CAST(? AS oid) AND objsubid = 2",
+            (_LOCK_NAMESPACE, key),
+        )
+        return bool(rows)
+
+    def _orphaned(self, row: Any, now: Any) -> bool:
+        key = row["lock_key"]
+        if key is None:  # a run without a lock (an older writer): pid and age decide
+            return super()._orphaned(row, now)
+        return not row["live"] or not self._lock_held(int(key))
+
+
+class _Transaction:
+    """``with journal._tx() as conn``: BEGIN … COMMIT (ROLLBACK on error) on this thread's
+    connection. Intents (``durable``) wait for the server's WAL flush; the rest use
+    ``synchronous_commit = off`` (safe across a crash of this process; a server crash may lose
+    the last answers, which leaves their batches in flight: unknown, never resent)."""
+
+    def __init__(self, journal: PostgresJournal, durable: bool) -> None:
+        self.journal = journal
+        self.durable = durable
+
+    def __enter__(self) -> _Conn:
+        if self.journal.readonly:
+            raise JournalError(f"{self.journal.path} was opened read-only")
+        self.conn = self.journal._thread_conn()
+        self.conn.execute("BEGIN")
+        if self.durable:
+            self.conn.execute("SET LOCAL synchronous_commit = on")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")

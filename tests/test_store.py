@@ -1,0 +1,507 @@
+"""The store interface on both backends (conformance), and PostgreSQL's several senders.
+
+PostgreSQL tests need a server: set ``TARGETSMS_TEST_POSTGRES`` to a URL such as
+``postgresql://postgres@127.0.0.1:5432/test``. The session creates a fresh database of a unique
+name there and drops it at the end; without the variable those tests are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import targetsms_analytics as ts
+from targetsms_analytics.emulator import Emulator
+from targetsms_analytics.errors import InputError, JournalError
+from targetsms_analytics.store import SCHEMA_VERSION, Journal, account_of
+from targetsms_analytics.store import schema as schema_mod
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ENV = "TARGETSMS_TEST_POSTGRES"
+URL = "http://127.0.0.1:9/sendsms.php"
+ACCOUNT = "demo@127.0.0.1:9"
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+def _admin_connect(url: str):
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A fresh database for this test session (dropped at the end); its URL."""
+    server = os.environ.get(PG_ENV)
+    if not server:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1/test)")
+    pytest.importorskip("psycopg", reason="pip install targetsms-analytics[postgres]")
+    name = f"targetsms_store_{uuid.uuid4().hex[:12]}"
+    with _admin_connect(server) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = server.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with _admin_connect(server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_database):
+    """The session database, emptied: a new journal for each test."""
+    with _admin_connect(pg_database) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    return pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """A store of each backend: a SQLite file path, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "journal.sqlite3")
+    return request.getfixturevalue("pg_url")
+
+
+def begin(j: Journal, phones, text="Hi", campaign="c", **kw):
+    kw.setdefault("sender", "SHOP")
+    kw.setdefault("user", "demo")
+    kw.setdefault("url", URL)
+    return j.begin_batch(campaign, phones, text, 1, **kw)
+
+
+# ---------------------------------------------------------------- conformance
+
+
+def test_the_backend_follows_the_store(store):
+    with Journal(store) as j:
+        assert j.backend == ("postgresql" if store.startswith("postgresql") else "sqlite")
+        assert j.schema_version == SCHEMA_VERSION
+        assert j.campaigns().empty and j.batches().empty and j.statuses().empty
+
+
+def test_an_intent_is_visible_to_another_connection_before_the_answer(store):
+    with Journal(store) as sender, Journal(store) as reporter:
+        ticket = begin(sender, ["79001234567", "79001234568"])
+        seen = reporter.campaign_messages("c")
+        assert seen["outcome"].tolist() == ["inflight", "inflight"]
+        assert reporter.batches("c")["state"].tolist() == ["inflight"]
+        sender.finish_batch(ticket.id, "sent", sms_ids=["11", "12"])
+        seen = reporter.campaign_messages("c")
+        assert seen["sms_id"].tolist() == ["11", "12"]
+        assert seen["outcome"].tolist() == ["sent", "sent"]
+        assert str(seen["sent_at"].dt.tz) == "UTC"
+
+
+def test_recipients_with_a_record_are_not_claimed_again(store):
+    with Journal(store) as j:
+        first = begin(j, ["79001234567", "79001234568"])
+        second = begin(j, ["79001234568", "79001234569"])
+        assert second.phones == ["79001234569"]
+        j.finish_batch(first.id, "sent", sms_ids=["1", "2"])
+        assert begin(j, ["79001234567", "79001234568"]).phones == []
+        assert begin(j, ["79001234567"], campaign="other").phones == ["79001234567"]
+        # another account: another campaign
+        assert begin(j, ["79001234567"], url="http://127.0.0.1:10/x").phones == ["79001234567"]
+
+
+def test_a_split_batch_returns_its_messages_to_pending_for_the_halves(store):
+    with Journal(store) as j:
+        whole = begin(j, ["79001234567", "79000000000"])
+        j.finish_batch(whole.id, "split", error_code="phone_stop_listed", error_text="stop")
+        assert set(j.campaign_messages("c")["outcome"]) == {"pending"}
+        left = begin(j, ["79001234567"], parent=whole.id)
+        right = begin(j, ["79000000000"], parent=whole.id)
+        j.finish_batch(left.id, "sent", sms_ids=["5"])
+        j.finish_batch(right.id, "rejected", error_code="phone_stop_listed", error_text="stop")
+        messages = j.campaign_messages("c").set_index("msisdn")
+        assert messages.loc["79001234567", "outcome"] == "sent"
+        assert messages.loc["79000000000", "outcome"] == "rejected"
+        assert j.batches("c")["state"].tolist() == ["split", "done", "done"]
+        assert j.last_refusal(whole.fingerprint) is not None
+
+
+def test_claims_from_many_threads_never_overlap(store):
+    phones = [f"7900{i:07d}" for i in range(200)]
+    claimed: list[list[str]] = []
+    lock = threading.Lock()
+    with Journal(store) as j:
+
+        def worker(offset: int) -> None:
+            for start in range(0, 200, 20):
+                chunk = phones[(start + offset) % 200 :][:20]
+                t = begin(j, chunk)
+                if t.phones:
+                    j.finish_batch(t.id, "sent", sms_ids=[str(p) for p in t.phones])
+                with lock:
+                    claimed.append(t.phones)
+
+        threads = [threading.Thread(target=worker, args=(k * 7,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        flat = [p for chunk in claimed for p in chunk]
+        assert sorted(flat) == sorted(set(flat)) == sorted(phones)
+        assert (j.campaign_messages("c")["outcome"] == "sent").sum() == 200
+
+
+def test_a_failed_write_in_a_group_commit_fails_only_its_writer(store):
+    with Journal(store) as j:
+        t = begin(j, ["79001234567"])
+        errors: list[BaseException] = []
+
+        def bad() -> None:
+            try:
+                j.finish_batch(999_999, "sent", sms_ids=["1"])
+            except KeyError as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=bad) for _ in range(3)]
+        for th in threads:
+            th.start()
+        j.finish_batch(t.id, "sent", sms_ids=["7"])
+        for th in threads:
+            th.join()
+        assert len(errors) == 3
+        assert j.records("c")["79001234567"]["sms_id"] == "7"
+
+
+def test_set_outcome_hold_and_message_info(store):
+    with Journal(store) as j:
+        a = begin(j, ["79001234567", "79001234568"], variant="A",
+                  contacts={"79001234567": {"city": "Omsk"}})  # fmt: skip
+        j.finish_batch(a.id, "unknown", error_code="transport", error_text="reset")
+        assert j.set_outcome("c", ["79001234567"], "sent", note="seen") == ["79001234567"]
+        assert j.set_outcome("c", ["79001234568"], "pending") == ["79001234568"]
+        assert begin(j, ["79001234568"]).phones == ["79001234568"]
+        rows = [{"msisdn": "79001234569", "text": "Hi", "parts": 1, "sender": "SHOP",
+                 "variant": None, "status": "holdout", "not_before": None, "contact": None}]  # fmt: skip
+        assert j.hold("c", rows, account=ACCOUNT) == 1
+        assert begin(j, ["79001234569"]).phones == []
+        messages = j.campaign_messages("c").set_index("msisdn")
+        assert messages.loc["79001234567", "outcome"] == "sent"
+        assert messages.loc["79001234567", "city"] == "Omsk"
+        assert messages.loc["79001234569", "outcome"] == "holdout"
+        t = begin(j, ["79001234570", "79001234571"], text="Hello")
+        j.finish_batch(t.id, "sent", sms_ids=["100", "101"])
+        info = j.message_info(["101", "nope", "100"])
+        assert info["sms_id"].tolist() == ["101", "100"]
+        assert info["msisdn"].tolist() == ["79001234571", "79001234570"]
+
+
+def test_statuses_and_balance(store):
+    with Journal(store) as j:
+        j.save_statuses([ts.StatusDetail("1", "send", None, 1, 1.15),
+                         ts.StatusDetail("2", "deliver", None, 2, 1.2)], account=ACCOUNT)  # fmt: skip
+        written = j.save_statuses([ts.StatusDetail("1", "not_deliver", None, 1, 1.15),
+                                   ts.StatusDetail("2", "send", None, 2, 1.2)], account=ACCOUNT)  # fmt: skip
+        assert written == 1  # a final state is never overwritten
+        stored = j.statuses(["2", "1", "3"], account=ACCOUNT)
+        assert stored["state"].tolist() == ["deliver", "not_deliver"]
+        assert j.statuses(["1"], account="other@h").empty
+        packages = pd.DataFrame({"direction": ["МТС", "Билайн"], "remaining": [5, 7]})
+        j.save_balance(ts.Balance(445.6, "RUB", packages), account=ACCOUNT)
+        j.save_balance(ts.Balance(400.0, "RUB", packages), account="other@h")
+        assert j.balance_snapshots(account=ACCOUNT)["amount"].tolist() == [445.6]
+        assert j.package_history(account=ACCOUNT)["remaining"].tolist() == [5, 7]
+
+
+def test_a_name_used_by_two_accounts_needs_the_account(store):
+    with Journal(store) as j:
+        begin(j, ["79001234567"], campaign="spring")
+        begin(j, ["79001234567"], campaign="spring", url="http://127.0.0.1:10/x")
+        with pytest.raises(InputError, match="several accounts"):
+            j.records("spring")
+        assert len(j.records("spring", account=ACCOUNT)) == 1
+
+
+def test_inflight_recovery_follows_the_run(store):
+    with Journal(store) as sender, Journal(store) as other:
+        token = sender.begin_run("c", account=ACCOUNT)
+        begin(sender, ["79001234567"], token=token)
+        assert other.recover_inflight("c") == 0  # its run is alive
+        sender.end_run(token)  # e.g. KeyboardInterrupt: the run is over, the answer never came
+        assert other.recover_inflight("c") == 1
+        assert other.records("c")["79001234567"]["status"] == "unknown"
+
+
+def test_campaigns_lists_every_account_with_who_sent_it(store):
+    with Journal(store) as j:
+        token = j.begin_run("spring", account=ACCOUNT)
+        t = begin(j, ["79001234567", "79001234568"], campaign="spring", token=token)
+        j.finish_batch(t.id, "sent", sms_ids=["1", "2"])
+        j.end_run(token)
+        begin(j, ["79001234567"], campaign="spring", url="http://127.0.0.1:10/x")
+    listed = ts.campaigns(store=store).set_index("account")
+    assert set(listed.index) == {ACCOUNT, "demo@127.0.0.1:10"}
+    row = listed.loc[ACCOUNT]
+    assert (row["campaign"], row["sent"], row["messages"]) == ("spring", 2, 2)
+    assert "@" in row["sent_by"] and row["first_run_at"] is not pd.NaT
+    assert listed.loc["demo@127.0.0.1:10", "inflight"] == 1
+
+
+# ---------------------------------------------------------------- migrations, both backends
+
+
+def _migrations_name(store: str) -> str:
+    return "POSTGRES_MIGRATIONS" if store.startswith("postgresql") else "SQLITE_MIGRATIONS"
+
+
+def test_migrations_are_numbered_applied_in_order_and_only_once(store, monkeypatch):
+    Journal(store).close()
+    name = _migrations_name(store)
+    calls: list[int] = []
+
+    def v3(conn) -> None:
+        calls.append(3)
+        conn.execute("ALTER TABLE campaigns ADD COLUMN note TEXT")
+
+    v4 = "CREATE TABLE extra (x INTEGER); INSERT INTO extra (x) SELECT COUNT(*) FROM campaigns"
+    monkeypatch.setattr(schema_mod, name, [*getattr(schema_mod, name), v3, v4])
+    with Journal(store) as j:
+        assert j.schema_version == SCHEMA_VERSION + 2
+        j.ensure_campaign("spring", user="demo")
+        assert "note" in j.campaign_info("spring")
+    with Journal(store) as j:
+        assert j.schema_version == SCHEMA_VERSION + 2
+    assert calls == [3]
+
+
+def test_a_failing_migration_leaves_the_journal_at_its_old_version(store, monkeypatch):
+    Journal(store).close()
+    name = _migrations_name(store)
+
+    def broken(conn) -> None:
+        conn.execute("CREATE TABLE half (x INTEGER)")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(schema_mod, name, [*getattr(schema_mod, name), broken])
+    with pytest.raises(RuntimeError, match="boom"):
+        Journal(store)
+    monkeypatch.undo()
+    with Journal(store) as j:
+        assert j.schema_version == SCHEMA_VERSION
+
+
+def test_a_newer_journal_is_refused_and_left_untouched(store):
+    with Journal(store) as j:
+        begin(j, ["79001234567"])
+        with j._tx() as c:
+            c.execute("INSERT INTO schema_version VALUES (99, '2030-01-01T00:00:00+00:00')")
+    with pytest.raises(JournalError, match="99") as info:
+        Journal(store)
+    assert "upgrade targetsms-analytics" in str(info.value)
+    assert info.value.code == "journal_too_new"
+    with pytest.raises(JournalError):
+        ts.campaigns(store=store)
+
+
+def test_an_unsupported_store_url_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for url in ("mysql://root:pw@db/x", "redis://h/0", "sqlite+pysqlite://x"):
+        with pytest.raises(InputError) as info:
+            Journal(url)
+        assert info.value.code == "store_unsupported" and "pw" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_postgres_database_of_another_application_is_refused(pg_url):
+    with _admin_connect(pg_url) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER)")
+    with pytest.raises(JournalError, match="not a targetsms journal"):
+        Journal(pg_url)
+    with _admin_connect(pg_url) as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]  # fmt: skip
+    assert names == ["customers"]
+
+
+def test_a_missing_driver_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(JournalError) as info:
+        Journal("postgresql://postgres@127.0.0.1:1/none")
+    assert "pip install targetsms-analytics[postgres]" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_the_password_of_a_store_url_is_never_shown(pg_url):
+    user_url = pg_url.replace("postgres@", "postgres:not-the-password@", 1)
+    with Journal(user_url) as j:  # trust auth: any password is accepted, none is shown
+        assert "not-the-password" not in j.path and "not-the-password" not in repr(j)
+
+
+# ---------------------------------------------------------------- sending, both backends
+
+
+def test_send_campaign_and_statuses_end_to_end(store, client, emulator):
+    contacts = pd.DataFrame({"phone": [f"7916{n:07d}" for n in range(25)],
+                             "name": [f"N{n}" for n in range(25)]})  # fmt: skip
+    result = ts.send_campaign(client, contacts, "Hi {name}", "SHOP", campaign="spring",
+                              store=store, progress=False, concurrency=4)  # fmt: skip
+    assert (result["outcome"] == "sent").all()
+    again = ts.send_campaign(client, contacts, "Hi {name}", "SHOP", campaign="spring",
+                             store=store, progress=False)  # fmt: skip
+    assert again["sms_id"].tolist() == result["sms_id"].tolist()
+    assert Counter(emulator.sent_phones()).most_common(1)[0][1] == 1
+    emulator.advance(3600)
+    statuses = ts.fetch_statuses(client, "spring", store=store, progress=False)
+    assert statuses["is_final"].all()
+    assert sorted(statuses["sms_id"]) == sorted(result["sms_id"])
+    assert statuses["state"].tolist() == [emulator.state_of(i) for i in statuses["sms_id"]]
+    assert ts.load_statuses("spring", store=store)["state"].tolist() == statuses["state"].tolist()
+
+
+def test_mixing_scenario_on_both_backends(store, client, emulator):
+    with Emulator(throttle_interval=1.0, seed=3) as other_emu:
+        other_emu.add_account("acme", "pw", balance=100.0)
+        other = ts.TargetSMSClient("acme", "pw", url=other_emu.url, throttle_interval=1.0)
+        contacts = pd.DataFrame({"phone": ["79161230001", "79161230002", "79161230003"]})
+        first = ts.send_campaign(client, contacts, "Hi", "SHOP", campaign="spring", store=store,
+                                 progress=False)  # fmt: skip
+        second = ts.send_campaign(other, contacts, "Hi", "SHOP", campaign="spring", store=store,
+                                  progress=False)  # fmt: skip
+        assert (first["outcome"] == "sent").all() and (second["outcome"] == "sent").all()
+        assert other_emu.sent_phones("acme") == contacts["phone"].tolist()
+        statuses = ts.fetch_statuses(other, "spring", store=store, progress=False)
+        assert set(statuses["account"]) == {account_of("acme", other_emu.url)}
+        other.close()
+
+
+# ---------------------------------------------------------------- several senders (PostgreSQL)
+
+_SENDER = """
+import json, sys
+import pandas as pd
+import targetsms_analytics as ts
+url, store, n, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+contacts = pd.DataFrame({"phone": [f"7916{i:07d}" for i in range(n)], "code": range(n)})
+client = ts.TargetSMSClient("demo", "demo", url=url, throttle_interval=60.0, timeout=30.0)
+print("started", flush=True)
+result = ts.send_campaign(client, contacts, "Code {code}", "SHOP", campaign="team", store=store,
+                          progress=False, concurrency=4)
+print(json.dumps({"tag": tag, "outcomes": result["outcome"].value_counts().to_dict(),
+                  "ids": result["sms_id"].tolist()}), flush=True)
+"""
+
+
+def _senders(emu_url: str, store: str, n: int, count: int = 2) -> list[subprocess.Popen]:
+    return [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(_SENDER), emu_url, store, str(n), str(k)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for k in range(count)
+    ]
+
+
+def _finish(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def busy_emulator():
+    with Emulator(throttle_interval=60.0, latency=0.004) as emu:
+        emu.top_up("demo", 1_000_000)
+        yield emu
+
+
+def test_postgres_one_process_sends_everyone_once(pg_url, busy_emulator):
+    proc = _senders(busy_emulator.url, pg_url, 300, count=1)[0]
+    report = _finish(proc)
+    assert report["outcomes"] == {"sent": 300}
+    counts = Counter(busy_emulator.sent_phones())
+    assert len(counts) == 300 and max(counts.values()) == 1
+
+
+def test_postgres_two_processes_send_one_campaign_nobody_twice(pg_url, busy_emulator):
+    n = 3000
+    procs = _senders(busy_emulator.url, pg_url, n)
+    reports = [_finish(p) for p in procs]
+    counts = Counter(busy_emulator.sent_phones())
+    assert len(counts) == n and max(counts.values()) == 1  # all sent, nobody twice
+    for report in reports:  # each returns the full frame: the other's rows as sent, their ids
+        assert report["outcomes"] == {"sent": n}
+    assert reports[0]["ids"] == reports[1]["ids"]
+    with Journal(pg_url) as j:
+        runs = j.batches("team")["owner_pid"].value_counts()
+    assert len(runs) == 2 and runs.min() > n // 10  # both really sent a share
+
+
+def test_postgres_a_sender_killed_mid_run_leaves_its_batch_unknown_and_the_rest_sent(
+    pg_url, busy_emulator
+):
+    n = 3000
+    victim, survivor = _senders(busy_emulator.url, pg_url, n)
+    deadline = time.monotonic() + 120
+    in_flight: set[int] = set()
+    with Journal(pg_url) as j:
+        while time.monotonic() < deadline:
+            batches = j.batches() if j.campaign_accounts("team") else pd.DataFrame()
+            if len(batches) and (batches["owner_pid"] == victim.pid).sum() > 200:
+                # Freeze it, then see what it has in flight: that is what the kill interrupts.
+                os.kill(victim.pid, signal.SIGSTOP)
+                time.sleep(0.3)
+                batches = j.batches("team")
+                mine = batches[(batches["owner_pid"] == victim.pid)]
+                in_flight = set(mine.loc[mine["state"] == "inflight", "id"])
+                if in_flight:
+                    break
+                os.kill(victim.pid, signal.SIGCONT)
+            time.sleep(0.02)
+        assert in_flight, "the victim never had a batch in flight"
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=30)
+        report = _finish(survivor)
+        batches = j.batches("team")
+        messages = j.campaign_messages("team")
+    counts = Counter(busy_emulator.sent_phones())
+    assert max(counts.values()) == 1  # nobody twice
+    unknown = messages[messages["outcome"] == "unknown"]
+    assert set(unknown["batch"]) == in_flight  # exactly the dead sender's in-flight batches
+    assert set(batches.loc[batches["id"].isin(in_flight), "state"]) == {"unknown"}
+    assert 1 <= len(unknown) <= 4  # its concurrency: at most one request per worker in flight
+    assert set(unknown["error_code"]) == {"interrupted"}
+    sent = messages[messages["outcome"] == "sent"]
+    assert len(sent) + len(unknown) == n  # everyone else sent
+    assert set(sent["msisdn"]) <= set(counts)
+    assert report["outcomes"] == {"sent": n - len(unknown), "unknown": len(unknown)}
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_campaign_list_and_a_store_url_on_the_command_line(store, client, emulator, monkeypatch):
+    from click.testing import CliRunner
+
+    from targetsms_analytics.cli import cli
+
+    contacts = pd.DataFrame({"phone": ["79161230001", "79161230002"]})
+    ts.send_campaign(client, contacts, "Hi", "SHOP", campaign="spring", store=store,
+                     progress=False)  # fmt: skip
+    result = CliRunner().invoke(cli, ["--store", store, "campaign", "list"])
+    assert result.exit_code == 0, result.output
+    assert "spring" in result.stdout and account_of("demo", emulator.url) in result.stdout
+    monkeypatch.setenv("TARGETSMS_STORE", store)  # the environment names the store too
+    listed = ts.campaigns()
+    assert listed["campaign"].tolist() == ["spring"] and listed["sent"].tolist() == [2]
