@@ -2,7 +2,7 @@
 
 Deterministic (seeded): running it again rewrites the same bytes. Nothing here is a real customer.
 
-    python data/make_contacts_demo.py            # writes data/contacts_demo.csv beside this script
+    python data/make_contacts_demo.py            # writes targetsms_analytics/data/contacts_demo.csv
     python data/make_contacts_demo.py --check    # exits 1 if the committed file differs
 
 The mix (see README.md): Russian mobiles of four operators typed in the shapes people and spreadsheets
@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 
 SEED = 20240501
-OUT = Path(__file__).with_name("contacts_demo.csv")
+#: Package data (``targetsms demo`` reads it through importlib.resources, from any folder).
+OUT = Path(__file__).resolve().parents[1] / "targetsms_analytics" / "data" / "contacts_demo.csv"
 COLUMNS = ("name", "phone", "city", "segment")
 
 #: Unique people with a valid Russian mobile; with the extra rows below the file has 300 rows.

@@ -69,8 +69,8 @@ SETTINGS_CAMPAIGN = code("""
 import os
 
 # On the real service: your approved sender name, and YOUR contact list (a CSV with a `phone`
-# column). The demo file holds made-up numbers that may belong to real people: never send to it.
-DEMO_CONTACTS = "../data/contacts_demo.csv"
+# column). The demo list holds made-up numbers that may belong to real people: never send to it.
+from targetsms_analytics.demo import DEMO_CONTACTS  # shipped with the package
 CONTACTS = os.environ.get("TARGETSMS_CONTACTS", DEMO_CONTACTS)
 SENDER = os.environ.get("TARGETSMS_SENDER", "SHOP")
 CAMPAIGN = os.environ.get("TARGETSMS_CAMPAIGN", "demo-discount-15")
@@ -227,7 +227,7 @@ safe.
         md("""
 ## The contact list
 
-`data/contacts_demo.csv` is a synthetic export of 300 rows: `name`, `phone`, `city`, `segment`.
+The demo list (`DEMO_CONTACTS`, shipped with the package) is a synthetic export of 300 rows: `name`, `phone`, `city`, `segment`.
 """),
         code("""
 raw = pd.read_csv(CONTACTS, dtype=str)  # dtype=str: phone numbers stay text, not floats
@@ -656,7 +656,9 @@ journal = Journal(store)
 journal.save_balance(balance)  # the balance read above; ts.snapshot_balance(client, store=journal) does both
 
 if ON_EMULATOR:
-    contacts = pd.read_csv("../data/contacts_demo.csv", dtype=str)
+    from targetsms_analytics.demo import DEMO_CONTACTS  # the synthetic list shipped with the package
+
+    contacts = pd.read_csv(DEMO_CONTACTS, dtype=str)
     contacts["name"] = contacts["name"].str.strip().str.capitalize().fillna("друзья")
     waves = {"wave-1": contacts.iloc[0:40], "wave-2": contacts.iloc[40:100], "wave-3": contacts.iloc[100:180]}
     for name, wave in waves.items():
@@ -728,7 +730,9 @@ something to compare. On the real service nothing is sent: the dashboard shows y
 """),
         code("""
 if ON_EMULATOR:
-    contacts = pd.read_csv("../data/contacts_demo.csv", dtype=str)
+    from targetsms_analytics.demo import DEMO_CONTACTS  # the synthetic list shipped with the package
+
+    contacts = pd.read_csv(DEMO_CONTACTS, dtype=str)
     contacts["name"] = contacts["name"].str.strip().str.capitalize().fillna("друзья")
     texts = {
         "постоянный": ("loyal-thanks", "{name}, спасибо, что вы с нами! Ваш бонус: 300 баллов."),

@@ -18,7 +18,8 @@
 Credentials come from ``TARGETSMS_USER``, ``TARGETSMS_PASSWORD`` and ``TARGETSMS_URL`` (or a ``.env``
 file); the journal from ``--store``, ``TARGETSMS_STORE`` or the user data dir. Exit codes: 0 done,
 1 the service refused (``error <code>: <text>``), 2 bad input or missing credentials (one line on
-stderr, no traceback).
+stderr, no traceback), 3 ``campaign send`` finished but some recipients ended ``unknown`` (a line
+says what to do).
 
 Example::
 
@@ -44,12 +45,14 @@ import pandas as pd
 
 from .errors import InputError, TargetSMSError
 
-__all__ = ["EXIT_INPUT", "EXIT_SERVICE", "cli", "main"]
+__all__ = ["EXIT_INPUT", "EXIT_SERVICE", "EXIT_UNKNOWN", "cli", "main"]
 
 #: Exit code when the service (or the network) refused: ``error <code>: <text>`` on stderr.
 EXIT_SERVICE = 1
 #: Exit code for bad input and missing credentials (click's own usage errors use it too).
 EXIT_INPUT = 2
+#: Exit code of ``campaign send`` when some recipients ended ``unknown`` (the answer was lost).
+EXIT_UNKNOWN = 3
 
 _REPORT_BY = ("operator", "date", "region", "time_zone", "hour", "variant", "campaign", "sender")
 #: Status-frame columns that are not something to group by.
@@ -115,6 +118,28 @@ class _EchoHandler(logging.Handler):
             self.handleError(record)
 
 
+class _ThrottleWaitsAreInfo(logging.Filter):
+    """A wait for the identical-request interval is normal: INFO (``-v``), never a WARNING line.
+
+    The client logs every retry, waits for ``duplicate_request`` included, at WARNING; here the
+    CLI shows those only at ``-v`` and labels them INFO.
+    """
+
+    def __init__(self, verbose: int) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and _is_throttle_wait(record):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return record.levelno >= (logging.WARNING if self.verbose == 0 else logging.DEBUG)
+
+
+def _is_throttle_wait(record: logging.LogRecord) -> bool:
+    args = record.args if isinstance(record.args, tuple) else ()
+    return "retrying" in str(record.msg) and "duplicate_request" in (str(a) for a in args)
+
+
 _HANDLER = _EchoHandler()
 _HANDLER.setFormatter(logging.Formatter("targetsms: %(levelname)s: %(message)s"))
 
@@ -126,6 +151,9 @@ def _setup_logging(verbose: int) -> Callable[[], None]:
     the loggers as they were.
     """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    for old in [f for f in _HANDLER.filters if isinstance(f, _ThrottleWaitsAreInfo)]:
+        _HANDLER.removeFilter(old)
+    _HANDLER.addFilter(_ThrottleWaitsAreInfo(verbose))
     names = ["targetsms_analytics"]
     if verbose >= 2:  # requests' and urllib3's own lines (the client's filter redacts their URLs)
         names += ["urllib3", "requests"]
@@ -190,6 +218,30 @@ def _read_csv(path: str, phone_column: str | None) -> tuple[pd.DataFrame, str]:
     contacts = read_contacts(path)
     column = find_phone_column(contacts, phone_column or "phone", aliases=phone_column is None)
     return contacts, column
+
+
+def _valid_text(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A ``--text`` that is valid Unicode: bytes that are not UTF-8 are one line, exit 2.
+
+    Python hands undecodable command-line bytes over as lone surrogates (``\\udcff``); they would
+    fail much later, in the journal or the URL, as a traceback.
+    """
+    if value is None:
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start]
+        byte = f"0x{ord(bad) - 0xDC00:02X}" if 0xDC80 <= ord(bad) <= 0xDCFF else repr(bad)
+        option = param.opts[0] if param.opts else str(param.name)
+        raise InputError(
+            "text_encoding",
+            f"{option} is not valid UTF-8 (byte {byte} at character {exc.start + 1}): "
+            "set a UTF-8 locale in the terminal (LANG=ru_RU.UTF-8) or fix the script that "
+            "builds the command",
+            field=param.name,
+        ) from None
+    return value
 
 
 # ---- campaign send: variants, windows, rate cap (planning)
@@ -307,7 +359,7 @@ def cli(ctx: click.Context, store: str | None, verbose: int) -> None:
 
 @cli.command(short_help="Send one text to one or several phones.")
 @click.option("--sender", required=True, help="Sender name (up to 11 letters, or 15 digits).")
-@click.option("--text", required=True, help="Message text.")
+@click.option("--text", required=True, callback=_valid_text, help="Message text.")
 @click.option(
     "--campaign",
     default=None,
@@ -424,7 +476,10 @@ def campaign_list(ctx: click.Context) -> None:
 @campaign.command("send", short_help="Send a personalised campaign from a CSV.")
 @click.argument("csv_file", metavar="CSV", type=click.Path(exists=True, dir_okay=False))
 @click.option(
-    "--text", default=None, help='Template over the CSV columns: "Привет, {name|друзья}!".'
+    "--text",
+    default=None,
+    callback=_valid_text,
+    help='Template over the CSV columns: "Привет, {name|друзья}!".',
 )
 @click.option("--sender", required=True, help="Sender name (up to 11 letters, or 15 digits).")
 @click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
@@ -433,6 +488,7 @@ def campaign_list(ctx: click.Context) -> None:
     "variants",
     multiple=True,
     metavar="NAME=TEXT",
+    callback=lambda ctx, param, values: tuple(_valid_text(ctx, param, v) for v in values),
     help="An A/B variant (repeat it; instead of --text).",
 )
 @click.option("--holdout", type=float, default=0.0, help="Share never sent (control): 0.1 = 10%.")
@@ -454,7 +510,27 @@ def campaign_list(ctx: click.Context) -> None:
     "result_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Write the per-row result (or estimate) to this CSV.",
+    help="Write the per-row result (or estimate) to this CSV, with the input's separator and "
+    "encoding (Excel opens it as it opened the input).",
+)
+@click.option(
+    "--sep",
+    type=click.Choice([",", ";", "tab"]),
+    default=None,
+    help="Separator of the --result file (default: the input's).",
+)
+@click.option(
+    "--encoding",
+    "result_encoding",
+    default=None,
+    callback=lambda _ctx, _param, value: _valid_encoding(value),
+    help="Encoding of the --result file, e.g. utf-8 or cp1251 (default: the input's).",
+)
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Send without asking (needed when stdin is not a terminal and the service is real).",
 )
 @click.pass_context
 def campaign_send(
@@ -475,11 +551,22 @@ def campaign_send(
     until: str | None,
     max_per_minute: float | None,
     max_parts: int,
+    sep: str | None,
+    result_encoding: str | None,
+    yes: bool,
 ) -> None:
-    """Send a personalised campaign to the rows of a CSV (cp1251 or UTF-8, ';' or ',')."""
+    """Send a personalised campaign to the rows of a CSV (cp1251 or UTF-8, ';' or ',').
+
+    On the real service (any URL that is not loopback) the estimate is shown and a terminal is
+    asked to confirm; --yes skips the question, and is required when stdin is not a terminal.
+    Exit code 3 when some recipients ended unknown (their answer was lost).
+    """
     from .campaign import estimate_campaign, send_campaign
-    from .contacts import write_frame_csv
-    from .demo import estimate_lines
+    from .reports import estimate_lines
+
+    def write_result(frame: pd.DataFrame) -> None:
+        if result_path:
+            _write_result_csv(frame, result_path, contacts.attrs, sep, result_encoding)
 
     template = _templates(text, variants)
     deadline = _until(until)
@@ -508,9 +595,10 @@ def campaign_send(
         click.echo(f"not to be sent ({len(problems)}):")
         _echo_table(_not_sent(problems, contacts, column, template), max_rows=20)
     if estimate_only:
-        if result_path:
-            write_frame_csv(estimate, result_path)
+        write_result(estimate)
         return
+    if not yes and not _is_loopback_url(client.url):
+        _confirm_real_send(estimate.attrs["summary"], client.url)
     result = send_campaign(
         client,
         contacts,
@@ -526,8 +614,7 @@ def campaign_send(
         max_per_minute=max_per_minute,
         **plan_options,
     )
-    if result_path:
-        write_frame_csv(result, result_path)
+    write_result(result)
     summary = result.attrs.get("summary", {})
     click.echo(
         f"campaign {name}: {_counts_line(result['outcome'])} "
@@ -543,7 +630,87 @@ def campaign_send(
             f"{scheduled.min():%Y-%m-%d %H:%M} UTC (or add --wait)",
             err=True,
         )
+    unknown = int((result["outcome"] == "unknown").sum())
+    if unknown:
+        _fail(
+            f"{unknown} recipient(s) ended unknown: the request may have reached the service but "
+            "its answer was lost, so they may have the SMS. Do not send again under a new "
+            f"campaign name: wait a minute, run `targetsms campaign refresh --campaign {name}`, "
+            "then resend or mark them (ts.resend_unknown / ts.mark_outcome in Python)",
+            EXIT_UNKNOWN,
+        )
     click.echo(f"next: targetsms campaign refresh --campaign {name}", err=True)
+
+
+def _is_loopback_url(url: str) -> bool:
+    """True for the emulator and anything else on this machine (no real SMS, no money)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _confirm_real_send(summary: dict[str, Any], url: str) -> None:
+    """Ask a terminal before real SMS go out; without a terminal, demand --yes (exit 2)."""
+    recipients, cost = summary.get("recipients", 0), summary.get("expected_cost", 0.0)
+    if not _stdin_is_terminal():
+        _fail(
+            f"campaign send to the real service ({url}) needs --yes when stdin is not a "
+            "terminal: check the estimate above (or run with --estimate-only), then add --yes",
+            EXIT_INPUT,
+        )
+    question = f"Send {recipients} SMS for about {cost:.2f} RUB through {url}?"
+    if not click.confirm(question, default=False, err=True):
+        _fail("not confirmed: nothing sent", EXIT_SERVICE)  # like click's "Aborted!"
+
+
+def _valid_encoding(name: str | None) -> str | None:
+    """The codec's canonical name (``cp1251``, ``utf-8``); an unknown one is bad input, exit 2."""
+    import codecs
+
+    if name is None:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise InputError(
+            "bad_encoding", f"unknown encoding {name!r} (try utf-8 or cp1251)", field="encoding"
+        ) from None
+
+
+#: ``--sep`` names a tab as ``tab``.
+_SEPARATORS = {",": ",", ";": ";", "tab": "\t"}
+
+
+def _write_result_csv(
+    frame: pd.DataFrame,
+    path: str,
+    source: dict[str, Any],
+    sep: str | None,
+    encoding: str | None,
+) -> None:
+    """``frame`` as CSV with the input's separator and encoding unless ``--sep``/``--encoding``.
+
+    UTF-8 gets a BOM (Excel needs it to show Cyrillic); characters the encoding cannot hold (an
+    emoji in a cp1251 file) become ``?`` rather than failing after the send.
+    """
+    separator = _SEPARATORS[sep] if sep else str(source.get("separator") or ",")
+    codec = _valid_encoding(encoding or str(source.get("encoding") or "utf-8"))
+    if codec == "utf-8":
+        codec = "utf-8-sig"
+    frame.to_csv(
+        path, index=False, sep=separator, encoding=codec, errors="replace", float_format="%.10g"
+    )
 
 
 _ACCOUNT_HELP = (
@@ -923,14 +1090,22 @@ def _replace_atomically(target: Path, data: bytes, *, check: Callable[[Path], ob
 @cli.command(short_help="Run the TargetSMS emulator on 127.0.0.1.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
-    "--speed", default=1.0, show_default=True, type=float, help="Virtual-time factor of lifecycles."
+    "--fast",
+    is_flag=True,
+    help="The demo's preset: lifecycles ×100, a 2 s identical-request interval (the options "
+    "below still win).",
+)
+@click.option(
+    "--speed",
+    default=None,
+    type=float,
+    help="Virtual-time factor of lifecycles.  [default: 1, --fast: 100]",
 )
 @click.option(
     "--throttle-interval",
-    default=60.0,
-    show_default=True,
+    default=None,
     type=click.FloatRange(min=0),
-    help="Seconds within which an identical request is refused.",
+    help="Seconds within which an identical request is refused.  [default: 60, --fast: 2]",
 )
 @click.option(
     "--latency",
@@ -939,13 +1114,29 @@ def _replace_atomically(target: Path, data: bytes, *, check: Callable[[Path], ob
     type=click.FloatRange(min=0),
     help="Seconds per request.",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed for outcomes.")
-def emulator(port: int, speed: float, throttle_interval: float, latency: float, seed: int) -> None:
-    """Run a TargetSMS-compatible server on 127.0.0.1 until Ctrl-C (user demo, password demo)."""
+@click.option("--seed", default=None, type=int, help="Random seed for outcomes.  [default: 0]")
+def emulator(
+    port: int,
+    fast: bool,
+    speed: float | None,
+    throttle_interval: float | None,
+    latency: float,
+    seed: int | None,
+) -> None:
+    """Run a TargetSMS-compatible server on 127.0.0.1 until Ctrl-C (user demo, password demo).
+
+    Real time and the service's 60 s identical-request interval by default; --fast runs as the
+    demo does (statuses final within seconds, `campaign refresh --wait` quick).
+    """
+    from .connect import DEMO_EMULATOR
     from .emulator import serve
 
+    options: dict[str, Any] = dict(DEMO_EMULATOR) if fast else {"speed": 1.0, "seed": 0}
+    options.setdefault("throttle_interval", 60.0)
+    given = {"speed": speed, "throttle_interval": throttle_interval, "seed": seed}
+    options.update({key: value for key, value in given.items() if value is not None})
     try:
-        serve(port, speed=speed, throttle_interval=throttle_interval, latency=latency, seed=seed)
+        serve(port, latency=latency, **options)
     except OSError as exc:  # the port is taken, or not ours to take
         _fail(
             f"error emulator: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; "

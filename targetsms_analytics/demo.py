@@ -1,8 +1,8 @@
 """``targetsms demo``: a whole campaign against the embedded emulator, in well under a minute.
 
 No credentials and no network: an :class:`~targetsms_analytics.emulator.Emulator` runs on loopback
-with compressed time (``connect.DEMO_EMULATOR``). The demo loads ``data/contacts_demo.csv`` (a
-deliberately messy CRM export), shows the estimate, sends a personal template, refreshes the
+with compressed time (``connect.DEMO_EMULATOR``). The demo loads :data:`DEMO_CONTACTS` (a
+deliberately messy CRM export, package data), shows the estimate, sends a personal template, refreshes the
 statuses until every one is final, prints the report by operator, and writes an HTML report with
 the plots plus CSVs into the output directory. Its journal lives in that directory too, never in
 the user's real one.
@@ -22,7 +22,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +50,9 @@ __all__ = [
     "terminal_report",
 ]
 
-#: The demo's contacts: ``data/contacts_demo.csv`` at the repository root.
-DEMO_CONTACTS = Path(__file__).resolve().parents[1] / "data" / "contacts_demo.csv"
+#: The demo's contacts, package data (``targetsms_analytics/data/contacts_demo.csv``; see
+#: ``data/README.md`` in the repository): ``pd.read_csv(DEMO_CONTACTS, dtype=str)`` from any folder.
+DEMO_CONTACTS: Traversable = resources.files(__package__).joinpath("data", "contacts_demo.csv")
 DEMO_TEMPLATE = "Здравствуйте, {name}! Скидка 15% для вас до конца недели."
 DEMO_SENDER = "SHOP"
 DEMO_CAMPAIGN = "demo-discount-15"
@@ -97,7 +100,7 @@ def run_demo(
     ``balance_packages.csv``, ``plots/*.png`` and the demo's own ``journal.sqlite3`` (replaced on
     each run). ``echo`` receives every line meant for people; ``progress`` shows tqdm bars on
     stderr; ``quiet_logs`` hides the library's warnings (retry notes) meanwhile.
-    ``contacts_path`` replaces ``data/contacts_demo.csv`` (same columns: ``name``, ``phone``).
+    ``contacts_path`` replaces :data:`DEMO_CONTACTS` (same columns: ``name``, ``phone``).
     Raises ``InputError`` when the contacts file is missing.
 
     Example::
@@ -121,9 +124,9 @@ def run_demo(
     if not source.is_file():
         raise InputError(
             "missing_demo_data",
-            f"the demo contacts file {source} is missing: the demo runs from a source checkout "
-            "(git clone, then pip install -e .); or try `targetsms campaign send YOUR.csv "
-            "--estimate-only ...`",
+            f"the demo contacts file {source} is missing: reinstall the package "
+            "(pip install --force-reinstall targetsms-analytics); or try `targetsms campaign "
+            "send YOUR.csv --estimate-only ...`",
             field="csv",
         )
     out = Path(out_dir).expanduser().resolve()
@@ -134,7 +137,8 @@ def run_demo(
 
     from .campaign import estimate_campaign, send_campaign
 
-    contacts = read_contacts(source)
+    with ExitStack() as files:  # a real file even if the package is not on disk
+        contacts = read_contacts(files.enter_context(resources.as_file(source)))
     phone_column = find_phone_column(contacts)
     echo("TargetSMS demo: an emulator on loopback, compressed time, no credentials, no network.")
     echo(

@@ -93,7 +93,11 @@ class Dashboard:
         self.headline = w.HTML()
         self.alerts = w.HTML()
         self.table = w.HTML()
-        self.plots = w.Output()
+        # Plots are Image widgets in a Box, never display() into an Output widget: a notebook
+        # executor (nbclient, nbconvert, papermill) mimics an Output widget by sending comm
+        # messages to the kernel while the cell runs, which stalls or hangs the run on a busy
+        # machine (jupyter/nbclient#312). See _show.
+        self.plots = w.Box(layout=w.Layout(flex_flow="row wrap"))
         report_view = w.VBox(
             [
                 w.HBox([self.campaign, self.refresh_button]),
@@ -114,7 +118,7 @@ class Dashboard:
         self.compare_button = w.Button(description="Compare", icon="balance-scale")
         self.compare_message = w.HTML()
         self.compare_table = w.HTML()
-        self.compare_plot = w.Output()
+        self.compare_plot = w.Box()  # Image widgets too (see self.plots)
         compare_view = w.VBox(
             [
                 w.HBox([self.compare_campaigns, w.VBox([self.compare_by, self.compare_button])]),
@@ -256,14 +260,18 @@ class Dashboard:
         _show(self.compare_plot, [self.figures["compare"]])
 
 
-def _show(output: Any, figures: Any) -> None:
-    output.clear_output(wait=True)
-    with output:
-        from IPython.display import Image, display
+def _show(box: Any, figures: Any) -> None:
+    """Show ``figures`` in ``box`` as PNG ``Image`` widgets, closing the ones they replace.
 
-        # PNG rather than the Figure: a Figure only shows where the inline backend is on
-        for figure in figures:
-            display(Image(figure_png(figure)))
+    PNG rather than the Figure: a Figure only shows where the inline backend is on. Image widgets
+    rather than an Output widget: see ``Dashboard.plots`` (jupyter/nbclient#312).
+    """
+    import ipywidgets as w
+
+    old = box.children
+    box.children = tuple(w.Image(value=figure_png(f), format="png") for f in figures)
+    for image in old:
+        image.close()
 
 
 def dashboard(

@@ -174,11 +174,9 @@ def messy_contacts(rows: int = 2000, seed: int = 7) -> tuple[pd.DataFrame, list[
 
 def test_a_2000_row_messy_list_gets_every_outcome_right_and_nobody_twice(rich, client, journal):
     contacts, expected = messy_contacts()
-    started = time.monotonic()
     result = send_campaign(
         client, contacts, GREETING, "SHOP", campaign="messy", store=journal, progress=False
     )
-    elapsed = time.monotonic() - started
 
     # Shape: the input unchanged, then the result columns; one row per input row, in order.
     assert list(result.columns) == [*contacts.columns, *CAMPAIGN_COLUMNS, "account"]
@@ -213,7 +211,6 @@ def test_a_2000_row_messy_list_gets_every_outcome_right_and_nobody_twice(rich, c
     rejected = int((result["outcome"] == "rejected").sum())
     assert floor <= len(log) <= floor + rejected * 2 * math.ceil(math.log2(200))
     assert result.attrs["summary"]["requests"] == len(log)
-    assert elapsed < 20
 
     # Again with the same campaign: the full result, nothing sent.
     again = send_campaign(
@@ -246,7 +243,7 @@ def test_without_a_campaign_name_running_the_same_cell_twice_sends_once(rich, cl
     assert first.attrs["campaign"].startswith("auto-")
     assert second["sms_id"].tolist() == first["sms_id"].tolist()
     assert len(rich.sent_phones()) == 2
-    time.sleep(rich.throttle_interval)  # the same URL again within the interval is refused
+    rich.expire_throttle()  # the same URL again within the interval would be refused
     other = send_campaign(client, contacts, "Акция!", "SHOP", campaign="again", progress=False)
     assert other["outcome"].tolist() == ["sent", "sent"]  # a new name sends on purpose
 
@@ -478,7 +475,7 @@ def test_dropped_answers_and_5xx_become_unknown_never_resent(rich, client, journ
 
     # The user checked: two arrived, two did not.
     assert mark_outcome("c", arrived, "sent", store=journal, note="seen in the panel") == arrived
-    time.sleep(rich.throttle_interval)  # a resend is the same URL as the lost request
+    rich.expire_throttle()  # a resend is the same URL as the lost request: a minute passes
     resent = resend_unknown(client, "c", msisdns=lost, store=journal, progress=False)
     assert sorted(resent["msisdn"]) == sorted(lost)
     assert (resent["outcome"] == "sent").all()

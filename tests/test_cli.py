@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -442,11 +441,12 @@ def test_campaign_report_by_each_grouping(sent_campaign, run, tmp_path, by):
 
 
 def test_campaign_refresh_wait_returns_once_all_are_final(sent_campaign, run):
-    started = time.monotonic()
     result = run("campaign", "refresh", "--campaign", "spring", "--wait", "30")
     assert result.exit_code == 0, result.output
     assert "4 of 4 final" in result.stdout
-    assert time.monotonic() - started < 10
+    # one round: each SMS asked once, then it returned rather than waiting out the 30 s
+    asked = [e["params"]["smsid"] for e in sent_campaign.log if e["op"] == "detail"]
+    assert len(asked) == len(set(asked)) == 4
 
 
 def test_campaign_report_of_an_unknown_campaign_is_bad_input(run):
@@ -619,6 +619,191 @@ def test_status_of_an_id_the_service_does_not_know_says_the_fetch_failed(creds, 
     assert result.exit_code == 1
     assert "0 of 1 final; states: fetch failed 1" in result.stdout
     assert "99999" in result.stderr and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- campaign send UX (issues 8, 12)
+
+
+def _campaign_send(run, path, *extra: str, name: str = "spring"):
+    return run(
+        "campaign", "send", str(path), "--text", "Здравствуйте, {name}!", "--sender", "SHOP",
+        "--campaign", name, *extra,
+    )  # fmt: skip
+
+
+def test_campaign_send_with_a_lost_answer_exits_3_and_says_what_to_do(creds, run, contacts_csv):
+    creds.inject("drop_after", op="send")  # processed by the service, the answer lost
+    result = _campaign_send(run, contacts_csv)
+    assert result.exit_code == 3, result.output
+    assert "unknown" in result.stdout  # the counts line and the table
+    last = result.stderr.strip().splitlines()[-1]
+    assert "ended unknown" in last and "campaign refresh --campaign spring" in last
+    assert "Traceback" not in result.output
+
+
+def test_campaign_send_with_every_answer_kept_exits_0(creds, run, contacts_csv):
+    result = _campaign_send(run, contacts_csv)
+    assert result.exit_code == 0, result.output
+    assert "ended unknown" not in result.output
+
+
+@pytest.mark.parametrize("command", ["send", "campaign send", "campaign send --variant"])
+def test_invalid_utf8_in_text_is_one_line_and_exit_2(creds, run, contacts_csv, command):
+    bad = "Привет \udcff\udcfe"  # how Python hands over the bytes b"\xff\xfe" from argv
+    if command == "send":
+        result = run("send", "--sender", "SHOP", "--text", bad, "79161234567")
+    elif command == "campaign send":
+        result = run("campaign", "send", str(contacts_csv), "--text", bad, "--sender", "SHOP",
+                     "--campaign", "x")  # fmt: skip
+    else:
+        result = run("campaign", "send", str(contacts_csv), "--variant", "A=Привет",
+                     "--variant", f"B={bad}", "--sender", "SHOP", "--campaign", "x")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result)
+    assert line.startswith("error text_encoding:") and "0xFF" in line and "UTF-8" in line
+    assert ("--variant" if "variant" in command else "--text") in line
+    assert _sends(creds) == []
+
+
+def test_the_console_script_refuses_invalid_utf8_bytes_in_text(tmp_path):
+    env = {**os.environ, "TARGETSMS_USER": "demo", "TARGETSMS_PASSWORD": "demo"}
+    env["TARGETSMS_URL"] = "http://127.0.0.1:1/sendsms.php"  # never reached: refused first
+    result = subprocess.run(
+        [str(SCRIPT), "--store", str(tmp_path / "j.sqlite"), "send", "--sender", "SHOP",
+         "--text", b"\xff\xfe caf\xe9", "79161234567"],
+        capture_output=True, env=env, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error text_encoding:")
+
+
+def test_result_csv_keeps_the_input_separator_and_encoding(creds, run, tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(CONTACTS_CSV.replace(",", ";").encode("cp1251"))
+    out = tmp_path / "sent.csv"
+    result = _campaign_send(run, path, "--result", str(out))
+    assert result.exit_code == 0, result.output
+    raw = out.read_bytes()
+    raw.decode("cp1251")  # not UTF-8: Russian Excel opens it as it opened the input
+    assert not raw.startswith(b"\xef\xbb\xbf")
+    rows = pd.read_csv(out, sep=";", encoding="cp1251", dtype=str)
+    assert rows["name"].tolist()[:2] == ["Анна", "Олег"]
+    assert rows["outcome"].tolist() == ["sent", "sent", "sent", "sent", "duplicate", "invalid"]
+
+
+def test_result_csv_separator_and_encoding_can_be_chosen(creds, run, tmp_path, contacts_csv):
+    out = tmp_path / "sent.csv"
+    result = _campaign_send(
+        run, contacts_csv, "--estimate-only", "--result", str(out), "--sep", ";",
+        "--encoding", "cp1251",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out, sep=";", encoding="cp1251", dtype=str)
+    assert rows["name"].tolist()[0] == "Анна" and "outcome" in rows.columns
+
+
+def test_an_unknown_result_encoding_is_refused_before_sending(creds, run, tmp_path, contacts_csv):
+    result = _campaign_send(run, contacts_csv, "--result", str(tmp_path / "r.csv"),
+                            "--encoding", "klingon")  # fmt: skip
+    assert result.exit_code == 2
+    assert _one_error_line(result).startswith("error bad_encoding:")
+    assert _sends(creds) == []
+
+
+@pytest.fixture
+def real_service(creds, monkeypatch):
+    """The emulator, seen by the CLI as the real service (not loopback)."""
+    import targetsms_analytics.cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_is_loopback_url", lambda url: False)
+    return creds
+
+
+def test_real_service_without_a_terminal_needs_yes(real_service, run, contacts_csv):
+    result = _campaign_send(run, contacts_csv)
+    assert result.exit_code == 2, result.output
+    assert "recipients" in result.stdout  # the estimate was shown first
+    line = _one_error_line(result)
+    assert "--yes" in line and "not a terminal" in line
+    assert _sends(real_service) == []
+
+
+def test_real_service_with_yes_sends_without_asking(real_service, run, contacts_csv):
+    result = _campaign_send(run, contacts_csv, "--yes")
+    assert result.exit_code == 0, result.output
+    assert len(real_service.sent_phones()) == 4
+
+
+@pytest.mark.parametrize(("answer", "code", "sent"), [("y\n", 0, 4), ("n\n", 1, 0), ("\n", 1, 0)])
+def test_real_service_on_a_terminal_asks_first(
+    real_service, store, contacts_csv, monkeypatch, answer, code, sent
+):
+    import targetsms_analytics.cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_stdin_is_terminal", lambda: True)
+    result = CliRunner().invoke(
+        cli,
+        ["--store", str(store), "campaign", "send", str(contacts_csv), "--text", "Привет, {name}",
+         "--sender", "SHOP", "--campaign", "spring"],
+        input=answer,
+    )  # fmt: skip
+    assert result.exit_code == code, result.output
+    assert "Send 4 SMS for about" in result.stderr
+    assert len(real_service.sent_phones()) == sent
+
+
+def test_the_emulator_on_loopback_is_sent_to_without_asking(creds, run, contacts_csv):
+    from targetsms_analytics.cli import _is_loopback_url
+
+    assert _is_loopback_url(creds.url)
+    assert _is_loopback_url("http://localhost:8000/sendsms.php")
+    assert _is_loopback_url("http://[::1]:8000/sendsms.php")
+    assert not _is_loopback_url("https://sms.targetsms.ru/sendsms.php")
+    assert not _is_loopback_url("http://127.0.0.1.example.com/sendsms.php")
+    result = _campaign_send(run, contacts_csv)  # stdin is no terminal, and no --yes
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], {"speed": 1.0, "throttle_interval": 60.0}),
+        (["--fast"], {"speed": 100.0, "throttle_interval": 2.0}),
+        (["--fast", "--throttle-interval", "5"], {"speed": 100.0, "throttle_interval": 5.0}),
+        (["--speed", "10"], {"speed": 10.0, "throttle_interval": 60.0}),
+    ],
+)
+def test_emulator_fast_is_the_demo_preset(monkeypatch, args, expected):
+    import targetsms_analytics.emulator as emulator_module
+
+    seen: dict = {}
+    monkeypatch.setattr(emulator_module, "serve", lambda port, **kw: seen.update(kw, port=port))
+    result = CliRunner().invoke(cli, ["emulator", "--port", "0", *args])
+    assert result.exit_code == 0, result.output
+    assert {k: seen[k] for k in expected} == expected
+
+
+def test_throttle_waits_are_info_not_warning(capsys):
+    import logging
+
+    from targetsms_analytics.cli import _setup_logging
+
+    log = logging.getLogger("targetsms_analytics.client")
+    retry = "%s: %s; retrying in %.2fs (attempt %d)"
+    for verbose, shown in [(0, False), (1, True)]:
+        undo = _setup_logging(verbose)
+        try:
+            log.warning(retry, "status", "duplicate_request", 1.5, 1)
+            log.warning(retry, "status", "timeout", 0.1, 1)
+        finally:
+            undo()
+        err = capsys.readouterr().err
+        assert "WARNING: status: timeout" in err  # a real problem stays a warning
+        assert "WARNING: status: duplicate_request" not in err
+        assert ("INFO: status: duplicate_request" in err) == shown
 
 
 # ---------------------------------------------------------------- campaign send: planning's options

@@ -11,11 +11,8 @@ import targetsms_analytics as ts
 from targetsms_analytics import protocol as p
 from targetsms_analytics.errors import ERROR_TEXTS, TargetSMSError
 
-# Real PHP 8.2 serialize() output, copied from ../shared/api/ (compared below when that is present).
+# Real PHP 8.2 serialize() output (see docs/protocol.md, "detailed status"), kept in the repo.
 SAMPLES = Path(__file__).resolve().parent / "data" / "php-serialize-samples.txt"
-SHARED_SAMPLES = (
-    Path(__file__).resolve().parents[2] / "shared" / "api" / "php-serialize-samples.txt"
-)
 MANUAL_BALANCE = (
     "445.6 RUR\n"
     "Россия:361,МТС:1,Мегафон:1,Skylink:1,Yota:1,Байкалвестком:1,Уралсвязьинформ:1,"
@@ -135,12 +132,6 @@ def _samples():
         for line in SAMPLES.read_text(encoding="utf-8").splitlines()
         if line.startswith("a:")
     ]
-
-
-def test_the_samples_copy_matches_shared():
-    if not SHARED_SAMPLES.exists():
-        pytest.skip("../shared is not beside this checkout")
-    assert SAMPLES.read_text(encoding="utf-8") == SHARED_SAMPLES.read_text(encoding="utf-8")
 
 
 def test_real_php_samples_parse():

@@ -16,7 +16,7 @@ def _quick_start() -> str:
 
 
 def test_quick_start_runs_against_the_emulator(monkeypatch, tmp_path):
-    monkeypatch.chdir(ROOT)  # it reads data/contacts_demo.csv
+    monkeypatch.chdir(tmp_path)  # the demo contacts are package data: any folder will do
     monkeypatch.setenv("TARGETSMS_USER", "")  # no credentials (and no .env): the emulator
     monkeypatch.setenv("TARGETSMS_PASSWORD", "")
     namespace: dict = {}

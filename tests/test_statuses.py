@@ -124,11 +124,11 @@ def test_wait_for_final_polls_until_final(client, emulator, journal, sent):
     assert frame["state"].tolist() == [emulator.state_of(i) for i in sent]
 
 
-def test_wait_for_final_stops_at_the_deadline(client, journal, sent):
-    started = time.monotonic()
+def test_wait_for_final_stops_at_the_deadline(client, emulator, journal, sent):
     frame = wait_for_final(client, sent[:3], store=journal, timeout=1.5, progress=False)
     assert not frame["is_final"].any()
-    assert time.monotonic() - started < 4
+    asked = [e for e in emulator.log if e["op"] == "detail"]
+    assert 3 <= len(asked) <= 6  # rounds 1 s apart (the throttle): at most two fit in 1.5 s
 
 
 def test_load_statuses_counts_unfetched_messages_as_send(client, journal):
@@ -192,7 +192,6 @@ def test_wait_for_final_asks_nothing_after_the_deadline(make_client, emulator, j
     stamps = [e["mono"] for e in emulator.log if e["op"] == "detail"]
     assert len(stamps) == 6  # two rounds: at 0 s and 2 s; the next would be at 4 s
     assert max(stamps) < started + 3.0
-    assert time.monotonic() - started < 3.0 + 1.0
 
 
 def test_an_interrupted_fetch_keeps_what_it_fetched(make_client, emulator, journal, sent):

@@ -81,7 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = emulator._take_fault(op)
         latency = emulator.latency
         if latency > 0:
-            time.sleep(latency)
+            emulator.sleep(latency)
         if fault == "error_5xx":
             status = emulator._next_5xx()
             emulator._log(

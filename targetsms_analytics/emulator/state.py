@@ -236,6 +236,10 @@ class EmulatorState:
         self._lock = threading.RLock()
         self.throttle_interval = float(throttle_interval)
         self.latency = float(latency)
+        #: The clock of the identical-request window and the log's ``mono`` stamps, and how the
+        #: server waits out ``latency``: tests replace them to run without real waits.
+        self.monotonic: Callable[[], float] = time.monotonic
+        self.sleep: Callable[[float], object] = time.sleep
         lo, hi = delivery_delay
         if not 0 <= lo <= hi:
             raise ValueError("delivery_delay must be (low, high) with 0 <= low <= high")
@@ -351,6 +355,14 @@ class EmulatorState:
         """Move the virtual clock forward by ``seconds`` (throttling keeps real time)."""
         with self._lock:
             self._offset += float(seconds)
+
+    def expire_throttle(self) -> None:
+        """Close every identical-request window, as if ``throttle_interval`` had passed.
+
+        Example: ``emu.expire_throttle()`` instead of ``time.sleep(emu.throttle_interval)``.
+        """
+        with self._lock:
+            self._throttle.clear()
 
     # ----------------------------------------------------------------- inspection
 
@@ -544,7 +556,7 @@ class EmulatorState:
     ) -> tuple[str, list[str]]:
         """Throttle, authenticate and run one request; log it. Returns (answer, ids issued)."""
         with self._lock:
-            mono = time.monotonic()
+            mono = self.monotonic()
             last = self._throttle.get(raw_query)
             ids: list[str] = []
             if last is not None and mono - last < self.throttle_interval:
@@ -580,7 +592,7 @@ class EmulatorState:
         phones = [p.strip() for p in raw_phones.split(",") if p.strip()]
         entry = {
             "time": self.now(),
-            "mono": time.monotonic(),
+            "mono": self.monotonic(),
             "client": client,
             "path": path,
             "op": op,
