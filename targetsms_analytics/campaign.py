@@ -153,7 +153,11 @@ class _Run:
         wait: Callable[[float], bool] | None = None,
         gate: Callable[[list[str], threading.Event], list[str]] | None = None,
         contacts: Mapping[str, dict[str, Any]] | None = None,
+        resend: bool = False,
     ) -> None:
+        # resend_unknown: each batch's recipients leave `unknown` only when their batch is
+        # claimed, and go back to `unknown` (never `pending`) if it does not go out
+        self.resend = resend
         self.gate = gate  # rate cap and send window, checked per batch (planning)
         self.contacts = contacts  # msisdn -> the input row's other columns, for the journal
         self.client = client
@@ -288,6 +292,10 @@ class _Run:
             phones = self.gate(phones, self.stop)
             if not phones:
                 return
+        if self.resend and parent is None:  # the lost request, repeated: release it, then claim
+            self.journal.set_outcome(
+                self.campaign, phones, "pending", account=self.account, only_from=("unknown",)
+            )
         ticket = self.journal.begin_batch(
             self.campaign,
             phones,
@@ -313,7 +321,7 @@ class _Run:
         if self._wait_out(
             ticket.fingerprint, ticket.refused_at
         ):  # stopped (or fewer claimed, and that was refused)
-            self._record(ticket, "pending")
+            self._record(ticket, *self._not_sent())
             return
         try:
             outcome, answer = self._send(sender, text, ticket.phones)
@@ -331,13 +339,16 @@ class _Run:
         if outcome in ("stop", "split"):  # the service answered: its window for this request opened
             self._refused[ticket.fingerprint] = self._clock()
         if outcome == "stop":  # not sent: its recipients stay unsent
-            self._record(ticket, "pending", code, why)
+            self._record(ticket, *self._not_sent(code, why))
             self._done(0, answered=None, request=isinstance(answer, _STOPPING))
             self._fail(answer)
         elif outcome == "unreachable":
             # Certainly never left: `rejected` with the transport code, so the frame says why;
             # the next send_campaign call sends them again (see _release_never_sent).
-            self._record(ticket, "rejected", NEVER_SENT_CODE, f"never sent: {why}")
+            if self.resend:
+                self._record(ticket, *self._not_sent(code, why))
+            else:
+                self._record(ticket, "rejected", NEVER_SENT_CODE, f"never sent: {why}")
             self._done(n, answered=None, request=False)
             self._fail(answer)
         elif outcome == "split":
@@ -359,6 +370,17 @@ class _Run:
                     self.streak,
                 )
                 self._fail(answer)
+
+    def _not_sent(
+        self, code: str | None = None, why: str | None = None
+    ) -> tuple[str, str | None, str | None]:
+        """What a batch that did not go out becomes: ``pending`` (the next call sends it), or for
+        a resend ``unknown`` again, since the first, lost request may have arrived: a later call
+        must not repack these recipients into a request the service cannot recognize."""
+        if not self.resend:
+            return ("pending", code, why)
+        said = f": {why}" if why else ""
+        return ("unknown", code or "resend_stopped", f"the resend did not go out{said}")
 
     def _record(
         self,
@@ -1234,13 +1256,8 @@ def resend_unknown(
             if r["status"] == "unknown" and (wanted is None or m in wanted)
         ]
         now = (clock or utc_now)()
-        requests = _original_requests(client, journal, campaign, records, chosen, now, account)
-        released = set(journal.set_outcome(campaign, chosen, "pending", account=account))
-        batches = [
-            Batch(b.sender, b.text, b.parts, [p for p in b.phones if p in released], b.variant)
-            for b in requests
-        ]
-        batches = [b for b in batches if b.phones]
+        batches = _original_requests(client, journal, campaign, records, chosen, now, account)
+        released = set(chosen)  # each leaves `unknown` only as its batch is claimed (_Run.resend)
         run = _Run(
             client,
             journal,
@@ -1250,6 +1267,7 @@ def resend_unknown(
             total=sum(len(b.phones) for b in batches),
             max_unknown_streak=None,
             account=account,
+            resend=True,
         )
         run.run(batches)
         frame = journal.campaign_messages(campaign, account=account)

@@ -1306,3 +1306,44 @@ def test_snapshot_balance_brackets_the_sends_so_spend_reconciles(tmp_path):
     row = ts.reconcile_spend(store).iloc[0]
     assert row["cost_by_statuses"] == 10.0 and row["spend_by_balance"] == 10.0
     assert not row["mismatch"]
+
+
+def test_a_resend_that_stops_leaves_everyone_unknown_so_nothing_is_repacked(tmp_path):
+    """Review: resend_unknown released every chosen recipient to `pending` before sending; when it
+    stopped on its first request, the next send_campaign repacked all of them into a new request
+    and everybody whose first SMS had arrived got a second one."""
+    from targetsms_analytics.journal import account_of
+
+    store = tmp_path / "j.sqlite3"
+    phones = [f"791612{i:05d}" for i in range(6)]
+    with Emulator(throttle_interval=60.0) as emu:
+        client = TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=60.0)
+        account = account_of(client.user, client.url)
+        with Journal(store) as journal:
+            journal.ensure_campaign("r", user=client.user, url=client.url, sender="SHOP",
+                                    template="Hi")  # fmt: skip
+            for group in (phones[:3], phones[3:]):  # two requests whose answers were lost
+                ticket = journal.begin_batch("r", group, "Hi", 1, sender="SHOP",
+                                             user=client.user, url=client.url, account=account)  # fmt: skip
+                client.send("SHOP", group, "Hi")  # they did arrive
+                journal.finish_batch(
+                    ticket.id, "unknown", error_code="transport", error_text="lost"
+                )
+        send, calls = client.send, []
+
+        def blocked_once(*args, **kwargs):
+            calls.append(args)
+            if len(calls) == 1:
+                raise AccountError("account_blocked", "Аккаунт заблокирован.")
+            return send(*args, **kwargs)
+
+        client.send = blocked_once
+        with pytest.raises(AccountError):
+            resend_unknown(client, "r", store=store, progress=False, concurrency=1)
+        client.send = send
+        with Journal(store) as journal:
+            assert set(journal.campaign_messages("r")["outcome"]) == {"unknown"}
+        result = send_campaign(client, pd.DataFrame({"phone": phones}), "Hi", "SHOP",
+                               campaign="r", store=store, progress=False)  # fmt: skip
+        assert set(result["outcome"]) == {"unknown"}
+        assert sorted(emu.sent_phones()) == sorted(phones)  # each got the SMS exactly once
