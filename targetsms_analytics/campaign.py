@@ -594,6 +594,15 @@ def _validate_sender(sender: Any) -> None:
         ) from None
 
 
+def _still_scheduled(record: Mapping[str, Any] | None, now: datetime) -> bool:
+    """A recipient a call with ``window=`` scheduled for later, which is not yet due: a call
+    without ``window=`` keeps the journaled ``not_before`` (pass a window to decide anew)."""
+    if record is None or record["status"] != "scheduled":
+        return False
+    not_before = record.get("not_before")
+    return not_before is not None and not_before > now
+
+
 def _snapshot_after(client: TargetSMSClient, journal: Journal, name: str) -> None:
     """The closing balance snapshot; a failure is logged, never raised over the campaign's result."""
     try:
@@ -788,7 +797,8 @@ def send_campaign(
       local time (time zone from the numbering plan; unknown: Moscow) is inside it (a window may
       cross midnight), checked again just before each request (a window that closes during a
       long run holds the rest). The others are ``scheduled`` (journaled, ``not_before`` = when
-      their window opens); a later call sends those whose window has opened, nobody twice.
+      their window opens); a later call sends those whose window has opened, nobody twice (a call
+      without ``window`` keeps their journaled ``not_before``).
       ``wait=True`` keeps the call running until everyone is sent or ``until`` (tz-aware) passes,
       with a progress bar of who waits for which hour; Ctrl-C while waiting leaves nothing half
       done. ``clock`` (tz-aware now) and ``sleep`` are injectable.
@@ -880,7 +890,11 @@ def send_campaign(
                     for m, i in plan.recipients.items()
                     if plan.variant[i] != HOLDOUT
                     and (m not in records or records[m]["status"] in ("pending", "scheduled"))
-                    and (opens is None or opens[m] <= started)
+                    and (
+                        opens[m] <= started
+                        if opens is not None
+                        else not _still_scheduled(records.get(m), started)
+                    )
                 ]
                 batches = _group_batches(
                     todo,

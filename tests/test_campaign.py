@@ -1347,3 +1347,22 @@ def test_a_resend_that_stops_leaves_everyone_unknown_so_nothing_is_repacked(tmp_
                                campaign="r", store=store, progress=False)  # fmt: skip
         assert set(result["outcome"]) == {"unknown"}
         assert sorted(emu.sent_phones()) == sorted(phones)  # each got the SMS exactly once
+
+
+def test_a_later_call_without_a_window_keeps_the_journaled_not_before(tmp_path, rich, client):
+    """Review: a call without window= sent every scheduled recipient at once (03:00 in Moscow)."""
+    store = tmp_path / "j.sqlite"
+    contacts = pd.DataFrame({"phone": MOSCOW + VLADIVOSTOK})
+    fake = FakeClock(EIGHT_MOSCOW)
+    first = send_campaign(client, contacts, "Привет", "SHOP", campaign="w", store=store,
+                          window=("09:00", "21:00"), clock=fake.now, progress=False)  # fmt: skip
+    assert first["outcome"].tolist() == ["scheduled"] * 3 + ["sent"] * 3
+    again = lambda: send_campaign(  # noqa: E731
+        client, contacts, "Привет", "SHOP", campaign="w", store=store, clock=fake.now,
+        progress=False,
+    )  # fmt: skip
+    assert again()["outcome"].tolist() == first["outcome"].tolist()
+    assert sorted(rich.sent_phones()) == VLADIVOSTOK
+    fake.at = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 09:00 in Moscow: due now
+    assert again()["outcome"].tolist() == ["sent"] * 6
+    assert_nobody_twice(rich)
