@@ -104,6 +104,7 @@ def _resolve_ids(
                 field="sms_id",
             )
         ids = what["sms_id"]
+        account = _frame_account(what, account)
     else:
         ids = pd.Series(list(what), dtype="object")
     out = []
@@ -116,6 +117,28 @@ def _resolve_ids(
         if text:
             out.append(text)
     return out, account
+
+
+def _frame_account(frame: pd.DataFrame, account: str | None) -> str | None:
+    """The account of a result frame's ``account`` column: one, and ``account`` if given."""
+    if "account" not in frame.columns:
+        return account
+    found = sorted({str(a) for a in frame["account"].dropna()})
+    if len(found) > 1:
+        raise InputError(
+            "ambiguous_account",
+            f"the frame holds SMS ids of several accounts ({', '.join(found)}): "
+            "pass one account's rows",
+            field="account",
+        )
+    if found and account is not None and found[0] != account:
+        raise InputError(
+            "account_mismatch",
+            f"these SMS ids belong to {found[0]}, not to {account}: use that account's client "
+            "(or pass account=)",
+            field="account",
+        )
+    return found[0] if found else account
 
 
 def _check_concurrency(concurrency: object, client: object) -> int:

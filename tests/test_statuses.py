@@ -293,3 +293,35 @@ def test_statuses_are_saved_every_500_on_a_clock_that_stands_still(client, sent)
     _fetch_many(client, sent, lambda items: saves.append(len(items)), concurrency=2,
                 progress=False, clock=lambda: 0.0, save_every=7)  # fmt: skip
     assert saves == [7, 7, 7, 7, 2]
+
+
+def test_statuses_never_cross_accounts_for_ids_two_services_share(tmp_path):
+    """Review: two services number their SMS alike; a result frame of one account fetched with
+    the other's client, or bare ids loaded without account=, mixed the two accounts."""
+    from targetsms_analytics.emulator.state import Account
+
+    store = tmp_path / "j.sqlite3"
+    contacts = pd.DataFrame({"phone": ["79161234567", "79261234568", "79031234569"]})
+    other = [Account("other", "pw2", kopecks=10**7)]
+    with (
+        ts.Emulator(throttle_interval=1.0) as first,
+        ts.Emulator(throttle_interval=1.0, accounts=other) as second,
+    ):
+        demo = ts.TargetSMSClient("demo", "demo", url=first.url, throttle_interval=1.0)
+        them = ts.TargetSMSClient("other", "pw2", url=second.url, throttle_interval=1.0)
+        spring = ts.send_campaign(demo, contacts, "Hi", "SHOP", campaign="spring", store=store,
+                                  progress=False)  # fmt: skip
+        autumn = ts.send_campaign(them, contacts, "Hello", "SHOP", campaign="autumn",
+                                  store=store, progress=False)  # fmt: skip
+        assert set(spring["sms_id"]) == set(autumn["sms_id"])  # the same ids on both services
+        mine = fetch_statuses(demo, spring, store=store, progress=False)
+        assert set(mine["campaign"]) == {"spring"}
+        with pytest.raises(ts.InputError, match="belong to demo@") as info:
+            fetch_statuses(them, spring, store=store, progress=False)
+        assert info.value.code == "account_mismatch"
+    with pytest.raises(ts.InputError) as info:
+        ts.load_statuses(list(autumn["sms_id"]), store=store)
+    assert info.value.code == "ambiguous_account"
+    theirs = ts.load_statuses(list(autumn["sms_id"]), store=store, account=autumn["account"][0])
+    assert set(theirs["campaign"]) == {"autumn"}
+    assert set(ts.load_statuses(autumn, store=store)["campaign"]) == {"autumn"}

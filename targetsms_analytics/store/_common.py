@@ -282,3 +282,22 @@ class Row(tuple):
     def keys(self) -> list[str]:
         """The column names, so that ``dict(row)`` works."""
         return list(self._names)
+
+
+def one_account_per_id(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of SMS ids looked up without an account, one per id; an id that several accounts
+    have (two services number their SMS alike) is refused instead of given its first one.
+
+    Example: ``one_account_per_id(frame)`` with ``sms_id`` and ``account`` columns.
+    """
+    accounts = frame.groupby("sms_id", sort=False)["account"].nunique()
+    clash = accounts[accounts > 1]
+    if len(clash):
+        names = sorted(set(frame.loc[frame["sms_id"].isin(clash.index), "account"]))
+        raise InputError(
+            "ambiguous_account",
+            f"{len(clash)} of these SMS ids (e.g. {clash.index[0]}) exist in several accounts "
+            f"({', '.join(names)}): pass account=",
+            field="account",
+        )
+    return frame.drop_duplicates("sms_id").reset_index(drop=True)

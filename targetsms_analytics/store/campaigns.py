@@ -31,6 +31,7 @@ from ._common import (
     iso,
     json_or_none,
     now_utc,
+    one_account_per_id,
     os_user,
     pid_alive,
     request_fingerprint,
@@ -276,6 +277,8 @@ class CampaignsMixin:
             params.append(account)
         rows = self._query(sql + f" ORDER BY j.key, m.{self._seq}", params)
         frame = self._message_frame(rows)
+        if account is None:
+            return one_account_per_id(frame)
         return frame.drop_duplicates("sms_id").reset_index(drop=True)
 
     def records(

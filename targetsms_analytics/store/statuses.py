@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ..protocol import FINAL_STATES
-from ._common import iso, now_utc, times
+from ._common import iso, now_utc, one_account_per_id, times
 
 __all__ = ["StatusesMixin"]
 
@@ -74,7 +74,7 @@ class StatusesMixin:
         """Stored statuses: one row per distinct known id, in the order asked (or all).
 
         Columns: ``sms_id, state, is_final, changed_at, num_parts, price, fetched_at, account``.
-        Without ``account``, an id stored for several accounts gives its first one.
+        Without ``account``, an id stored for several accounts is refused (``InputError``).
 
         Example: ``journal.statuses(ids, account=a).query("not is_final")["sms_id"]``.
         """
@@ -94,7 +94,11 @@ class StatusesMixin:
         names = ["sms_id", "state", "changed_at", "num_parts", "price", "fetched_at", "account"]
         frame = pd.DataFrame([tuple(r) for r in rows], columns=names)
         if sms_ids is not None:
-            frame = frame.drop_duplicates("sms_id").reset_index(drop=True)
+            frame = (
+                one_account_per_id(frame)
+                if account is None
+                else frame.drop_duplicates("sms_id").reset_index(drop=True)
+            )
         frame.insert(2, "is_final", frame["state"].isin(FINAL_STATES).astype(bool))
         frame["changed_at"] = times(frame["changed_at"])
         frame["fetched_at"] = times(frame["fetched_at"])
