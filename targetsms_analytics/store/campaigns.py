@@ -109,6 +109,7 @@ class CampaignsMixin:
         now = iso(now_utc())
         with self._tx() as c:
             self._insert_campaign(c, account, name, user, url, sender, template, now)
+        self._known_campaigns.add((account, name))  # its batches need not insert it again
         return account
 
     @staticmethod

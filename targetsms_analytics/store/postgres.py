@@ -56,6 +56,7 @@ INSTALL_HINT = "pip install targetsms-analytics[postgres]"
 _LOCK_NAMESPACE = 0x7A5_35
 _MIGRATION_LOCK = 0
 _HOST = socket.gethostname()
+_ANALYZE_AFTER = 500  # rows a run's prepare inserted, beyond which it refreshes the statistics
 _CLAIMABLE_SQL = ", ".join(f"'{s}'" for s in CLAIMABLE)
 
 # The intent of a batch whose recipients all have their rows (see prepare), as one statement:
@@ -432,7 +433,7 @@ class PostgresJournal(Journal):
         from ._common import iso, now_utc
 
         if items:
-            self._thread_conn().execute(
+            cur = self._thread_conn().execute(
                 "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
                 " created_at) SELECT ?, ?, u.m, u.t, u.p, u.s, 'pending', ?"
                 " FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS integer[]),"
@@ -441,6 +442,10 @@ class PostgresJournal(Journal):
                 (account, campaign, iso(now_utc()), [str(i[0]) for i in items],
                  [i[2] or "" for i in items], [i[3] for i in items], [i[1] for i in items]),
             )  # fmt: skip
+            if cur.rowcount >= _ANALYZE_AFTER:
+                # Fresh statistics, or the planner - believing the table tiny - reads every row
+                # of the campaign for each claim instead of looking its recipients up.
+                self._thread_conn().execute("ANALYZE messages")
         self._prepared.add((account, campaign))
 
     def _run_started(self, token: str) -> None:
