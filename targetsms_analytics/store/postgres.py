@@ -56,18 +56,22 @@ INSTALL_HINT = "pip install targetsms-analytics[postgres]"
 _LOCK_NAMESPACE = 0x7A5_35
 _MIGRATION_LOCK = 0
 _HOST = socket.gethostname()
-_ANALYZE_AFTER = 500  # rows a run's prepare inserted, beyond which it refreshes the statistics
 _CLAIMABLE_SQL = ", ".join(f"'{s}'" for s in CLAIMABLE)
+# Lock a batch's sendable recipients, skipping rows another sender holds (never waiting for
+# them): one look-up by the full key per recipient, in the order given (sorted), whatever the
+# planner's statistics say (with none, it would read every row of the campaign instead).
+_CLAIM_SQL = f"""
+    SELECT l.msisdn FROM unnest(CAST(? AS text[])) AS w(value) CROSS JOIN LATERAL (
+        SELECT m.msisdn FROM messages m WHERE m.account = ? AND m.campaign = ?
+        AND m.msisdn = w.value AND m.status IN ({_CLAIMABLE_SQL}) FOR UPDATE SKIP LOCKED
+    ) AS l"""
 
 # The intent of a batch whose recipients all have their rows (see prepare), as one statement:
 # lock them (skipping any another sender holds), and only when every one was claimed insert the
 # batch and mark its messages in flight; answer the batch id (NULL: nothing written) and the
 # request's last refusal. Same effect as CampaignsMixin.begin_batch's transaction.
 _FAST_INTENT = f"""
-WITH c AS (
-    SELECT m.msisdn FROM messages m WHERE m.account = %(a)s AND m.campaign = %(c)s
-    AND m.msisdn = ANY(CAST(%(phones)s AS text[])) AND m.status IN ({_CLAIMABLE_SQL})
-    ORDER BY m.msisdn FOR UPDATE SKIP LOCKED
+WITH c AS ({_CLAIM_SQL.replace("?", "%(sorted)s", 1).replace("?", "%(a)s", 1).replace("?", "%(c)s", 1)}
 ), b AS (
     INSERT INTO batches (account, campaign, parent, state, recipients, size, text_hash,
         fingerprint, sender, variant, owner_pid, owner_host, owner_token, started_at)
@@ -323,13 +327,7 @@ class PostgresJournal(Journal):
     ) -> list[str]:
         # The rows exist (see begin_batch): lock the sendable ones; rows another sender holds
         # are skipped, never waited for, so grouped claims cannot deadlock.
-        marks = ", ".join("?" for _ in CLAIMABLE)
-        rows = c.execute(
-            "SELECT m.msisdn FROM messages m WHERE m.account = ? AND m.campaign = ?"
-            f" AND m.msisdn = ANY(CAST(? AS text[])) AND m.status IN ({marks})"
-            " ORDER BY m.msisdn FOR UPDATE SKIP LOCKED",
-            (account, campaign, phones, *CLAIMABLE),
-        ).fetchall()
+        rows = c.execute(_CLAIM_SQL, (sorted(phones), account, campaign)).fetchall()
         got = {r[0] for r in rows}
         return [p for p in phones if p in got]
 
@@ -375,7 +373,8 @@ class PostgresJournal(Journal):
         now = iso(now_utc())
         fingerprint = request_fingerprint(url, user, sender, wanted, text)
         params = {
-            "a": account, "c": campaign, "phones": wanted, "n": len(wanted), "parent": parent,
+            "a": account, "c": campaign, "phones": wanted, "sorted": sorted(wanted),
+            "n": len(wanted), "parent": parent,
             "recipients": json.dumps(wanted), "hash": text_hash(text), "fp": fingerprint,
             "sender": sender, "variant": variant, "pid": os.getpid(), "host": _HOST,
             "token": token, "now": now, "text": text, "parts": parts,
@@ -433,7 +432,7 @@ class PostgresJournal(Journal):
         from ._common import iso, now_utc
 
         if items:
-            cur = self._thread_conn().execute(
+            self._thread_conn().execute(
                 "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
                 " created_at) SELECT ?, ?, u.m, u.t, u.p, u.s, 'pending', ?"
                 " FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS integer[]),"
@@ -442,10 +441,6 @@ class PostgresJournal(Journal):
                 (account, campaign, iso(now_utc()), [str(i[0]) for i in items],
                  [i[2] or "" for i in items], [i[3] for i in items], [i[1] for i in items]),
             )  # fmt: skip
-            if cur.rowcount >= _ANALYZE_AFTER:
-                # Fresh statistics, or the planner - believing the table tiny - reads every row
-                # of the campaign for each claim instead of looking its recipients up.
-                self._thread_conn().execute("ANALYZE messages")
         self._prepared.add((account, campaign))
 
     def _run_started(self, token: str) -> None:
