@@ -27,6 +27,7 @@ from targetsms_analytics.emulator import Emulator
 from targetsms_analytics.errors import InputError, JournalError
 from targetsms_analytics.store import SCHEMA_VERSION, Journal, account_of
 from targetsms_analytics.store import schema as schema_mod
+from targetsms_analytics.store._common import request_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ENV = "TARGETSMS_TEST_POSTGRES"
@@ -514,3 +515,70 @@ def test_the_store_docstring_examples_run():
     for name in ("", "._common", ".base", ".sqlite", ".schema"):
         module = importlib.import_module(f"targetsms_analytics.store{name}")
         assert doctest.testmod(module).failed == 0, name
+
+
+# ---------------------------------------------------------------- fast paths (prepared runs)
+
+
+def _prepared(j: Journal, phones: list[str]) -> None:
+    j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+    j.prepare("c", [(p, "SHOP", "Hi", 1) for p in phones], account=ACCOUNT)
+
+
+def test_a_prepared_run_claims_only_the_free_recipients_and_journals_answers(store):
+    """PostgreSQL sends a prepared run's intents and answers as one statement each: it must
+    still skip what another sender holds, keep the order, and write every answer."""
+    phones = ["79001234561", "79001234562", "79001234563", "79001234564"]
+    with Journal(store) as other, Journal(store) as j:
+        _prepared(other, phones)
+        _prepared(j, phones)
+        held = begin(other, [phones[1]])
+        t = begin(j, phones[::-1])  # all but the held one, in the order asked
+        assert t.phones == [phones[3], phones[2], phones[0]]
+        assert t.fingerprint == request_fingerprint(URL, "demo", "SHOP", t.phones, "Hi")
+        assert begin(j, [phones[0]]).phones == []  # in flight now
+        j.finish_batch(t.id, "sent", sms_ids=["3", "2", "0"], phones=t.phones)
+        other.finish_batch(held.id, "rejected", error_code="phone_stop_listed", phones=held.phones)
+        records = j.records("c")
+        assert {p: r["sms_id"] for p, r in records.items() if r["status"] == "sent"} == {
+            phones[3]: "3",
+            phones[2]: "2",
+            phones[0]: "0",
+        }
+        assert records[phones[1]]["status"] == "rejected"
+        assert set(j.batches("c")["state"]) == {"done"}
+        with pytest.raises(KeyError):
+            j.finish_batch(999_999, "sent", sms_ids=["1"], phones=[phones[0]])
+        assert j.records("c")[phones[0]]["sms_id"] == "0"  # left alone
+
+
+def test_a_prepared_run_sees_the_last_refusal_and_splits_back_to_pending(store):
+    phones = ["79001234561", "79001234562"]
+    with Journal(store) as j:
+        _prepared(j, phones)
+        first = begin(j, phones)
+        j.finish_batch(first.id, "split", error_code="phone_invalid", error_text="no",
+                       phones=first.phones)  # fmt: skip
+        assert {r["status"] for r in j.records("c").values()} == {"pending"}
+        again = begin(j, phones)  # the very request refused a moment ago
+        assert again.phones == phones and again.refused_at is not None
+        j.finish_batch(again.id, "pending", phones=again.phones)
+        assert set(j.batches("c")["state"]) == {"split", "failed"}
+
+
+def test_postgres_claims_look_recipients_up_by_key_without_statistics(pg_url):
+    """Regression: with no statistics on a freshly filled table, the claim scanned every row
+    of the campaign (filtering the msisdns) for each batch: O(campaign) per request."""
+    from targetsms_analytics.store.postgres import _CLAIM_SQL
+
+    phones = [f"7900{i:07d}" for i in range(3000)]
+    with Journal(pg_url) as j:
+        _prepared(j, phones)
+        plan = "\n".join(
+            r[0]
+            for r in j._query(
+                "EXPLAIN (ANALYZE, COSTS OFF) " + _CLAIM_SQL, (phones[10:12], ACCOUNT, "c")
+            )
+        )
+    assert "Rows Removed by Filter" not in plan, plan
+    assert "msisdn = w.value" in plan, plan

@@ -36,7 +36,7 @@ __all__ = ["Journal"]
 class _Work:
     """One writer's share of a group commit."""
 
-    __slots__ = ("done", "durable", "error", "fn", "result")
+    __slots__ = ("done", "durable", "error", "fn", "result", "wake")
 
     def __init__(self, fn: Callable[[Any], Any], durable: bool) -> None:
         self.fn = fn
@@ -44,6 +44,7 @@ class _Work:
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
+        self.wake = threading.Event()
 
 
 class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
@@ -91,7 +92,7 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
     def _setup(self, stale_after: float) -> None:
         self.stale_after = stale_after
         self._lock = threading.RLock()
-        self._gc = threading.Condition(threading.Lock())
+        self._gc = threading.Lock()
         self._gc_queue: list[_Work] = []
         self._gc_busy = False
         self._known_campaigns: set[tuple[str, str]] = set()
@@ -169,29 +170,39 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
     def _grouped(self, fn: Callable[[Any], Any], *, durable: bool = False) -> Any:
         """Run ``fn(conn)`` in a transaction shared with the other writers waiting now.
 
-        The first writer to arrive commits for everyone queued behind it: one transaction, a
-        savepoint per writer (an error in one rolls back only its own work and is raised to its
-        caller), one commit. Returns when ``fn``'s work is committed.
+        The first writer to arrive commits for everyone queued behind it: one transaction, one
+        commit (should it fail, each writer's work again alone: an error reaches only its own
+        writer). Returns when ``fn``'s work is committed. Each writer sleeps on its own event:
+        a commit wakes exactly the writers it committed, and the next leader, no one else.
         """
         work = _Work(fn, durable)
         with self._gc:
             self._gc_queue.append(work)
-            while self._gc_busy and not work.done:
-                self._gc.wait()
-            if not work.done:
-                self._gc_busy = True
-                batch, self._gc_queue = self._gc_queue, []
-        if not work.done:
-            try:
-                self._commit_group(batch)
-            finally:
-                with self._gc:
-                    for item in batch:
-                        if not item.done:  # an interrupt mid-commit: nothing is known
-                            item.error = item.error or JournalError("the group commit failed")
-                            item.done = True
+            lead = not self._gc_busy
+            self._gc_busy = True
+        if not lead:
+            work.wake.wait()  # set when committed, or when this writer leads the next group
+            if work.done:
+                if work.error is not None:
+                    raise work.error
+                return work.result
+        with self._gc:
+            batch, self._gc_queue = self._gc_queue, []
+        try:
+            self._commit_group(batch)
+        finally:
+            with self._gc:
+                for item in batch:
+                    if not item.done:  # an interrupt mid-commit: nothing is known
+                        item.error = item.error or JournalError("the group commit failed")
+                        item.done = True
+                if self._gc_queue:  # writers arrived meanwhile: the first leads the next group
+                    self._gc_queue[0].wake.set()
+                else:
                     self._gc_busy = False
-                    self._gc.notify_all()
+            for item in batch:
+                if item is not work:
+                    item.wake.set()
         if work.error is not None:
             raise work.error
         return work.result

@@ -110,6 +110,7 @@ class CampaignsMixin:
         now = iso(now_utc())
         with self._tx() as c:
             self._insert_campaign(c, account, name, user, url, sender, template, now)
+        self._known_campaigns.add((account, name))  # its batches need not insert it again
         return account
 
     @staticmethod
@@ -314,13 +315,21 @@ class CampaignsMixin:
                 (self._ids_param(list(msisdns)), account, campaign),
             )
         out: dict[str, dict] = {}
-        for r in rows:
-            rec = dict(r)
-            rec["contact"] = None if rec["contact"] is None else json.loads(rec["contact"])
-            nb = rec["not_before"]
-            rec["not_before"] = None if nb is None else datetime.fromisoformat(nb)
-            out[rec.pop("msisdn")] = rec
+        names = self._RECORD_COLS
+        loads, when = json.loads, datetime.fromisoformat
+        for r in rows:  # by position: a dict per row, not a look-up per column name
+            rec = dict(zip(names, tuple(r)[1:], strict=True))
+            if rec["contact"] is not None:
+                rec["contact"] = loads(rec["contact"])
+            if rec["not_before"] is not None:
+                rec["not_before"] = when(rec["not_before"])
+            out[r[0]] = rec
         return out
+
+    _RECORD_COLS = (
+        "status", "sms_id", "text", "parts", "batch", "error_code", "error_text", "sender",
+        "variant", "not_before", "contact",
+    )  # fmt: skip
 
     def set_outcome(
         self,

@@ -21,15 +21,32 @@ Example::
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import socket
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from ..errors import JournalError
-from ._common import CLAIMABLE, DEFAULT_STALE_AFTER, STORE_ENV, Row, redact_url
+from ._common import (
+    CLAIMABLE,
+    DEFAULT_STALE_AFTER,
+    SEND_OUTCOMES,
+    STORE_ENV,
+    BatchTicket,
+    Row,
+    iso,
+    json_or_none,
+    now_utc,
+    redact_url,
+    request_fingerprint,
+    text_hash,
+)
 from .base import Journal
+from .schema import _REFUSAL_SQL
 
 __all__ = ["INSTALL_HINT", "PostgresJournal"]
 
@@ -38,6 +55,75 @@ INSTALL_HINT = "pip install targetsms-analytics[postgres]"
 # First key of every advisory lock this toolkit takes (the second names the run or the purpose).
 _LOCK_NAMESPACE = 0x7A5_35
 _MIGRATION_LOCK = 0
+_HOST = socket.gethostname()
+_CLAIMABLE_SQL = ", ".join(f"'{s}'" for s in CLAIMABLE)
+# Lock a batch's sendable recipients, skipping rows another sender holds (never waiting for
+# them): one look-up by the full key per recipient, in the order given (sorted), whatever the
+# planner's statistics say (with none, it would read every row of the campaign instead).
+_CLAIM_SQL = f"""
+    SELECT l.msisdn FROM unnest(CAST(? AS text[])) AS w(value) CROSS JOIN LATERAL (
+        SELECT m.msisdn FROM messages m WHERE m.account = ? AND m.campaign = ?
+        AND m.msisdn = w.value AND m.status IN ({_CLAIMABLE_SQL}) FOR UPDATE SKIP LOCKED
+    ) AS l"""
+
+# The intent of a batch whose recipients all have their rows (see prepare), as one statement:
+# lock them (skipping any another sender holds), and only when every one was claimed insert the
+# batch and mark its messages in flight; answer the batch id (NULL: nothing written) and the
+# request's last refusal. Same effect as CampaignsMixin.begin_batch's transaction.
+_FAST_INTENT = f"""
+WITH c AS ({_CLAIM_SQL.replace("?", "%(sorted)s", 1).replace("?", "%(a)s", 1).replace("?", "%(c)s", 1)}
+), b AS (
+    INSERT INTO batches (account, campaign, parent, state, recipients, size, text_hash,
+        fingerprint, sender, variant, owner_pid, owner_host, owner_token, started_at)
+    SELECT %(a)s, %(c)s, %(parent)s, 'inflight', %(recipients)s, %(n)s, %(hash)s, %(fp)s,
+        %(sender)s, %(variant)s, %(pid)s, %(host)s, %(token)s, %(now)s
+    WHERE (SELECT COUNT(*) FROM c) = %(n)s
+    RETURNING id
+), m AS (
+    INSERT INTO messages (account, campaign, msisdn, text, parts, sender, variant, contact,
+        batch, status, created_at)
+    SELECT %(a)s, %(c)s, u.msisdn, %(text)s, %(parts)s, %(sender)s, %(variant)s, u.contact,
+        b.id, 'inflight', %(now)s
+    FROM b, unnest(CAST(%(phones)s AS text[]), CAST(%(contacts)s AS text[])) AS u(msisdn, contact)
+    ON CONFLICT (account, campaign, msisdn) DO UPDATE SET text = excluded.text,
+        parts = excluded.parts, sender = excluded.sender, variant = excluded.variant,
+        contact = COALESCE(excluded.contact, messages.contact), batch = excluded.batch,
+        status = 'inflight', sms_id = NULL, error_code = NULL, error_text = NULL, sent_at = NULL
+    RETURNING 1
+)
+SELECT (SELECT id FROM b), CASE WHEN (SELECT COUNT(*) FROM m) > 0 THEN ({_REFUSAL_SQL.replace("?", "%(fp)s")}) END
+"""
+
+_BATCH_DONE = """, d AS (
+    UPDATE batches SET state = %(state)s, finished_at = %(now)s, answer_code = %(code)s,
+        answer_text = %(why)s WHERE id = %(id)s RETURNING id
+) SELECT COUNT(*) FROM d"""
+# A batch's answer with its recipients known, as one statement (finish_batch's transaction).
+_FAST_ANSWER = {
+    "sent": """WITH u AS (
+    UPDATE messages SET status = 'sent', sms_id = v.sms_id, error_code = NULL, error_text = NULL,
+        sent_at = %(now)s
+    FROM unnest(CAST(%(phones)s AS text[]), CAST(%(ids)s AS text[])) AS v(msisdn, sms_id)
+    WHERE messages.batch = %(id)s AND messages.msisdn = v.msisdn RETURNING 1
+)"""
+    + _BATCH_DONE,
+    "pending": """WITH u AS (
+    UPDATE messages SET status = 'pending', batch = NULL WHERE batch = %(id)s
+        AND status = 'inflight' RETURNING 1
+)"""
+    + _BATCH_DONE,
+    **{
+        o: """WITH u AS (
+    UPDATE messages SET status = %(outcome)s, error_code = %(code)s, error_text = %(why)s,
+        sent_at = CASE WHEN %(outcome)s = 'queued' THEN %(now)s ELSE sent_at END
+    WHERE batch = %(id)s RETURNING 1
+)"""
+        + _BATCH_DONE
+        for o in SEND_OUTCOMES
+        if o != "sent"
+    },
+}
+_FAST_ANSWER["split"] = _FAST_ANSWER["pending"]
 
 
 def _driver() -> Any:
@@ -241,13 +327,7 @@ class PostgresJournal(Journal):
     ) -> list[str]:
         # The rows exist (see begin_batch): lock the sendable ones; rows another sender holds
         # are skipped, never waited for, so grouped claims cannot deadlock.
-        marks = ", ".join("?" for _ in CLAIMABLE)
-        rows = c.execute(
-            "SELECT m.msisdn FROM messages m WHERE m.account = ? AND m.campaign = ?"
-            f" AND m.msisdn = ANY(CAST(? AS text[])) AND m.status IN ({marks})"
-            " ORDER BY m.msisdn FOR UPDATE SKIP LOCKED",
-            (account, campaign, phones, *CLAIMABLE),
-        ).fetchall()
+        rows = c.execute(_CLAIM_SQL, (sorted(phones), account, campaign)).fetchall()
         got = {r[0] for r in rows}
         return [p for p in phones if p in got]
 
@@ -260,6 +340,11 @@ class PostgresJournal(Journal):
 
         account = kwargs.get("account") or account_of(kwargs["user"], kwargs["url"])
         if (account, campaign) in self._prepared:  # every recipient has its row already
+            if (account, campaign) in self._known_campaigns and not self.readonly:
+                rest = {k: v for k, v in kwargs.items() if k != "account"}
+                ticket = self._begin_fast(account, campaign, phones, text, *args, **rest)
+                if ticket is not None:
+                    return ticket
             return super().begin_batch(campaign, phones, text, *args, **kwargs)
         parts = args[0] if args else kwargs.get("parts")
         self._thread_conn().execute(
@@ -271,6 +356,71 @@ class PostgresJournal(Journal):
                  [str(p) for p in phones]),
             )  # fmt: skip
         return super().begin_batch(campaign, phones, text, *args, **kwargs)
+
+    def _begin_fast(self, account: str, campaign: str, phones: Sequence[str], text: str,
+                    parts: int | None = None, *, sender: str, user: str, url: str,
+                    parent: int | None = None, token: str | None = None,
+                    variant: str | None = None, contacts: dict[str, Any] | None = None,
+                    **_: Any) -> BatchTicket | None:  # fmt: skip
+        """The intent in one round trip: claim, batch row, messages and the last refusal in one
+        statement, committed with ``synchronous_commit = on`` before this returns. Only when
+        every recipient could be claimed; otherwise nothing is written and None is returned (the
+        general path then claims the ones it can)."""
+        wanted = list(dict.fromkeys(str(p) for p in phones))
+        if not wanted:
+            return None
+        contacts = contacts or {}
+        now = iso(now_utc())
+        fingerprint = request_fingerprint(url, user, sender, wanted, text)
+        params = {
+            "a": account, "c": campaign, "phones": wanted, "sorted": sorted(wanted),
+            "n": len(wanted), "parent": parent,
+            "recipients": json.dumps(wanted), "hash": text_hash(text), "fp": fingerprint,
+            "sender": sender, "variant": variant, "pid": os.getpid(), "host": _HOST,
+            "token": token, "now": now, "text": text, "parts": parts,
+            "contacts": [json_or_none(contacts.get(p)) for p in wanted],
+        }  # fmt: skip
+        raw = self._thread_conn().raw
+        try:
+            with raw.pipeline():
+                raw.execute("BEGIN")
+                raw.execute("SET LOCAL synchronous_commit = on")
+                cur = raw.execute(_FAST_INTENT, params)
+                raw.execute("COMMIT")
+        except BaseException:
+            if not raw.closed and raw.info.transaction_status != 0:  # not idle: roll back
+                raw.execute("ROLLBACK")
+            raise
+        row = cur.fetchone()
+        if row[0] is None:  # someone else holds a recipient, or one has an outcome
+            return None
+        refused = row[1]
+        refused_at = None if refused is None else datetime.fromisoformat(refused)
+        return BatchTicket(int(row[0]), wanted, fingerprint, refused_at)
+
+    def finish_batch(self, batch_id: int, outcome: str, *, sms_ids: Sequence[str] | None = None,
+                     error_code: str | None = None, error_text: str | None = None,
+                     phones: Sequence[str] | None = None) -> None:  # fmt: skip
+        """As :meth:`Journal.finish_batch`; with ``phones`` (the ticket's), in one statement
+        (one round trip): the messages and the batch row together."""
+        sql = _FAST_ANSWER.get(outcome)
+        if phones is None or sql is None or self.readonly:
+            return super().finish_batch(
+                batch_id, outcome, sms_ids=sms_ids, error_code=error_code,
+                error_text=error_text, phones=phones,
+            )  # fmt: skip
+        if outcome == "sent" and (sms_ids is None or len(sms_ids) != len(phones)):
+            raise ValueError(f"batch {batch_id}: {len(phones)} phones, ids {sms_ids!r}")
+        state = {"sent": "done", "pending": "failed", "split": "split", "unknown": "unknown"}
+        params = {
+            "id": batch_id, "now": iso(now_utc()), "code": error_code, "why": error_text,
+            "state": state.get(outcome, "done"), "outcome": outcome,
+            "phones": [str(p) for p in phones],
+            "ids": [str(i) for i in sms_ids or ()],
+        }  # fmt: skip
+        row = self._thread_conn().raw.execute(sql, params).fetchone()
+        if not row[0]:
+            raise KeyError(f"no batch {batch_id}")
 
     def prepare(self, campaign: str, items: Sequence[tuple[str, str, str | None, int | None]],
                 *, account: str) -> None:  # fmt: skip
