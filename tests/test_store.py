@@ -582,3 +582,20 @@ def test_postgres_claims_look_recipients_up_by_key_without_statistics(pg_url):
         )
     assert "Rows Removed by Filter" not in plan, plan
     assert "msisdn = w.value" in plan, plan
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://team@db:5432/sms?password=s3cr3t-pw",
+        "postgresql://team:pa/s3cr3t-pw@db/sms",
+        "postgresql://team:s3cr3t-pw@db:5432/sms?sslmode=require",
+        "postgresql://team@db/sms?sslpassword=s3cr3t-pw&passfile=/s3cr3t-pw",
+    ],
+)
+def test_a_store_url_never_shows_its_password(url):
+    """Review: ?password= and a raw '/' in the password went through redact_url untouched."""
+    from targetsms_analytics.store._common import redact_url
+
+    shown = redact_url(url)
+    assert "s3cr3t" not in shown and shown.startswith("postgresql://team@db")

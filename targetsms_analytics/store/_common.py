@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -120,24 +120,32 @@ def is_postgres_url(store: object) -> bool:
     return match is not None and match.group(1).lower() in POSTGRES_SCHEMES
 
 
+_SECRET_PARAM = re.compile(r"(?i)^(?:ssl)?pass(?:word|file)?$")
+
+
 def redact_url(url: str) -> str:
     """The URL without its password (if any): what may be shown and stored.
 
+    The password goes wherever libpq would read it: in the user info (even with a raw ``/`` or
+    ``@`` in it: the host follows the last ``@``) and in ``password=``/``sslpassword=``/
+    ``passfile=`` query parameters.
+
     Example::
 
-        >>> redact_url("postgresql://me:secret@db:5432/team")
-        'postgresql://me@db:5432/team'
+        >>> redact_url("postgresql://me:secret@db:5432/team?password=x&sslmode=require")
+        'postgresql://me@db:5432/team?sslmode=require'
     """
-    parts = urlsplit(url)
-    if parts.password is None:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = (f"{parts.username}@" if parts.username else "") + host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    rest, qmark, query = rest.partition("?")
+    if "@" in rest:
+        userinfo, _, host = rest.rpartition("@")
+        rest = f"{userinfo.split(':', 1)[0]}@{host}"
+    if qmark:
+        kept = [p for p in query.split("&") if not _SECRET_PARAM.match(p.partition("=")[0])]
+        query = "&".join(kept)
+    return f"{scheme}://{rest}" + (f"?{query}" if query else "")
 
 
 def default_store_path() -> Path:
