@@ -599,3 +599,19 @@ def test_a_store_url_never_shows_its_password(url):
 
     shown = redact_url(url)
     assert "s3cr3t" not in shown and shown.startswith("postgresql://team@db")
+
+
+def test_a_postgres_journal_serving_many_runs_keeps_a_bounded_number_of_connections(pg_url):
+    """Review: every run's thread pool opened `concurrency` connections that stayed open until the
+    journal closed; a notebook or a wait=True loop ran into 'too many clients'."""
+    contacts = pd.DataFrame({"phone": [f"791612{i:05d}" for i in range(40)]})
+    with Journal(pg_url) as journal, Emulator(throttle_interval=1.0) as emu:
+        client = ts.TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=1.0)
+        opened = []
+        for k in range(4):
+            result = ts.send_campaign(client, contacts, f"Hi {k} {{phone}}", "SHOP",
+                                   campaign=f"c{k}", store=journal, progress=False,
+                                   concurrency=8)  # fmt: skip
+            assert set(result["outcome"]) == {"sent"}
+            opened.append(len(journal._all))
+        assert opened[-1] == opened[0] <= 8 + 1  # one per worker and the journal's own

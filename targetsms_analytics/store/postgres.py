@@ -214,6 +214,10 @@ class PostgresJournal(Journal):
         self._local = threading.local()
         self._local.conn = self._conn
         self._all: list[Any] = [raw]
+        # A worker thread's connection goes back to `_free` once the thread has ended, so a
+        # journal that serves many runs (thread pools come and go) keeps a bounded number.
+        self._owners: dict[threading.Thread, _Conn] = {threading.current_thread(): self._conn}
+        self._free: list[_Conn] = []
         try:
             self._migrate()
             raw.execute("SET synchronous_commit = off")  # intents turn it on (see _Transaction)
@@ -239,6 +243,8 @@ class PostgresJournal(Journal):
         transactions together (its own group commit)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            conn = self._reuse()
+        if conn is None:
             psycopg = _driver()
             raw = psycopg.connect(
                 self._url,
@@ -252,6 +258,21 @@ class PostgresJournal(Journal):
             conn = self._local.conn = _Conn(raw)
             with self._lock:
                 self._all.append(raw)
+                self._owners[threading.current_thread()] = conn
+        return conn
+
+    def _reuse(self) -> _Conn | None:
+        """A connection whose thread has ended (rolled back if it was left in a transaction)."""
+        with self._lock:
+            for thread in [t for t in self._owners if not t.is_alive()]:
+                self._free.append(self._owners.pop(thread))
+            if not self._free:
+                return None
+            conn = self._free.pop()
+            self._owners[threading.current_thread()] = conn
+        if conn.raw.info.transaction_status != _driver().pq.TransactionStatus.IDLE:
+            conn.raw.execute("ROLLBACK")
+        self._local.conn = conn
         return conn
 
     def _tx(self, *, durable: bool = False) -> _Transaction:
