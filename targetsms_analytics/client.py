@@ -428,7 +428,13 @@ class TargetSMSClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not user or not password:
+        # First of all: a refused URL or setting raises from this frame, and tracebacks that
+        # show locals (%xmode Verbose, rich, pytest --showlocals) would print a plain str.
+        if not isinstance(password, str):
+            password = None  # type: ignore[assignment]  # not even its repr in the frame
+            raise InputError("missing_credentials", "the password must be a str", field="password")
+        password = _Hidden(password)
+        if not user or not password.strip():
             raise InputError(
                 "missing_credentials",
                 "a user and a password are needed (TARGETSMS_USER, TARGETSMS_PASSWORD)",
@@ -481,7 +487,7 @@ class TargetSMSClient:
         """
         load_env_file()
         user = os.environ.get("TARGETSMS_USER", "")
-        password = os.environ.get("TARGETSMS_PASSWORD", "")
+        password = _Hidden(os.environ.get("TARGETSMS_PASSWORD", ""))  # a frame local, hidden
         if not user or not password:
             raise InputError(
                 "missing_credentials",
@@ -490,8 +496,8 @@ class TargetSMSClient:
         url = settings.pop("url", None) or os.environ.get("TARGETSMS_URL") or DEFAULT_URL
         return cls(user, password, url=url, **settings)  # type: ignore[arg-type]
 
-    def __repr__(self) -> str:
-        return f"TargetSMSClient(user={self.user!r}, url={self.url!r})"
+    def __repr__(self) -> str:  # also for a half-built client, in a traceback's locals
+        return f"TargetSMSClient(user={getattr(self, 'user', '?')!r}, url={getattr(self, 'url', '?')!r})"
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -1124,3 +1124,31 @@ def test_an_accepted_url_connects_where_the_loopback_rule_looked(scheme, pieces)
     assert parse_url(client.url).auth is None
     if client.url.lower().startswith("http://"):
         assert connects_to in ("127.0.0.1", "localhost", "::1")
+
+
+@pytest.mark.parametrize("how", ["init", "from_env"])
+def test_a_refused_client_leaves_no_password_in_traceback_locals(how, monkeypatch, tmp_path):
+    """Review: a rejected URL raised from __init__ with the password a plain str local (and a
+    half-built client whose repr crashed the capture)."""
+    import traceback
+
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setenv("TARGETSMS_USER", "u")
+    monkeypatch.setenv("TARGETSMS_PASSWORD", "s3cretPW")
+    monkeypatch.setenv("TARGETSMS_URL", "http://example.com/sendsms.php")
+    with pytest.raises(ts.InputError) as info:
+        if how == "init":
+            ts.TargetSMSClient("u", "s3cretPW", url="http://example.com/sendsms.php")
+        else:
+            ts.TargetSMSClient.from_env()
+    stack = traceback.TracebackException(info.type, info.value, info.tb, capture_locals=True).stack
+    ours = [f for f in stack if "targetsms_analytics" in f.filename]  # the test's own frame
+    assert ours and all("s3cretPW" not in str(f.locals) for f in ours)  # quotes it, of course
+    assert "s3cretPW" not in str(info.value)
+
+
+def test_a_password_that_is_not_a_str_is_bad_input():
+    with pytest.raises(ts.InputError, match="password"):
+        ts.TargetSMSClient("u", 123456)  # type: ignore[arg-type]
+    with pytest.raises(ts.InputError):
+        ts.TargetSMSClient("u", "   ")
