@@ -325,11 +325,18 @@ def check_variants(text: Any, holdout: Any) -> dict[str | None, str]:
                 )
             if not isinstance(template, str) or not template.strip():
                 raise InputError("text_missing", f"variant {name!r} has no text", field="text")
-            variants[name] = template
+            variants[name] = _without_nul(template)
         return variants
     if not isinstance(text, str) or not text.strip():
         raise InputError("text_missing", "the text is empty", field="text")
-    return {MAIN_VARIANT if holdout else None: text}
+    return {MAIN_VARIANT if holdout else None: _without_nul(text)}
+
+
+def _without_nul(template: str) -> str:
+    """A template holding NUL is refused up front (no SMS can carry it; the client refuses it)."""
+    if "\x00" in template:
+        raise InputError("text_invalid", "the text holds a NUL character (\\x00)", field="text")
+    return template
 
 
 def assign_variants(
@@ -549,6 +556,9 @@ def _plan(
             rendered = pattern.format(*args)
             if not rendered.strip():
                 invalid(i, "text_missing", "the rendered text is empty")
+                continue
+            if "\x00" in rendered:  # the client refuses it: one row, not the whole campaign
+                invalid(i, "text_invalid", "the text holds a NUL character (\\x00)")
                 continue
             parts = parts_of.get(rendered)
             if parts is None:

@@ -1366,3 +1366,21 @@ def test_a_later_call_without_a_window_keeps_the_journaled_not_before(tmp_path, 
     fake.at = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 09:00 in Moscow: due now
     assert again()["outcome"].tolist() == ["sent"] * 6
     assert_nobody_twice(rich)
+
+
+def test_a_nul_in_one_contact_field_makes_that_row_invalid_and_the_rest_go_out(
+    rich, client, journal
+):
+    """Review: a NUL from one CRM cell passed planning, then the client refused it mid-send and
+    stopped the whole campaign at that row, on every retry."""
+    contacts = pd.DataFrame({"phone": ["79161234501", "79161234502", "79161234503"],
+                             "name": ["Ann", "Bob\x00", "Cid"]})  # fmt: skip
+    estimate = estimate_campaign(contacts, "Hi {name}")
+    assert estimate["outcome"].tolist() == ["ready", "invalid", "ready"]
+    assert estimate["error_code"][1] == "text_invalid"
+    result = send_campaign(client, contacts, "Hi {name}", "SHOP", store=journal, progress=False)
+    assert result["outcome"].tolist() == ["sent", "invalid", "sent"]
+    assert sorted(rich.sent_phones()) == ["79161234501", "79161234503"]
+    with pytest.raises(InputError) as info:
+        estimate_campaign(contacts, "Hi\x00 {name}")
+    assert info.value.code == "text_invalid"
