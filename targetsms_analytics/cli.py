@@ -1023,7 +1023,12 @@ def numbering_group() -> None:
     default=None,
     help="The registry's date, e.g. 2024-05-01 (default: the file's modification date).",
 )
-def numbering_update(registry_file: Path, registry_date: str | None) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Take a file with far fewer ranges than the shipped table (an extract, not the registry).",
+)
+def numbering_update(registry_file: Path, registry_date: str | None, force: bool) -> None:
     """Rebuild the operator/region/time-zone table from REGISTRY_FILE (the regulator's
     DEF-9xx.csv: `;`-separated, UTF-8 or cp1251). The new table goes to the user data dir (or
     $TARGETSMS_NUMBERING); a file that cannot be read or checked leaves the table as it was."""
@@ -1041,6 +1046,14 @@ def numbering_update(registry_file: Path, registry_date: str | None) -> None:
             raise InputError("bad_registry", f"{registry_file}: not UTF-8 or cp1251 text") from None
     registry = numbering.parse_registry(text, source=str(registry_file))
     table = numbering.build_table(registry)
+    shipped = numbering.shipped_range_count()
+    if len(table) < shipped // 2 and not force:
+        raise InputError(
+            "bad_registry",
+            f"{registry_file}: {len(table)} ranges, the shipped table has {shipped}: this looks "
+            "like an extract, and every other number would look up as unknown (--force to take it)",
+        )
+    dated = "given" if registry_date is not None else "the file's modification date"
     if registry_date is None:
         registry_date = datetime.fromtimestamp(registry_file.stat().st_mtime).date().isoformat()
     source = f"{registry_file.name} sha256:{hashlib.sha256(raw).hexdigest()}"
@@ -1050,7 +1063,7 @@ def numbering_update(registry_file: Path, registry_date: str | None) -> None:
     unzoned = sorted(set(table.loc[table["time_zone"].isna(), "region"].dropna()))
     click.echo(
         f"numbering table: {len(table)} ranges, {table['operator'].nunique()} operators, "
-        f"registry {registry_date}, from {registry_file} -> {target}"
+        f"registry {registry_date} ({dated}), from {registry_file} -> {target}"
     )
     if set(unzoned) - {"Российская Федерация"}:
         click.echo(f"regions without a known time zone (lookups give none): {', '.join(unzoned)}")

@@ -611,6 +611,14 @@ def table_info() -> dict[str, object]:
     }
 
 
+def shipped_range_count() -> int:
+    """How many ranges the table shipped with the package holds (a yardstick for updates).
+
+    Example: ``shipped_range_count()`` → ``9677`` for the early-2023 registry.
+    """
+    return len(_shipped_table().starts)
+
+
 def registry_date() -> str:
     """The date of the registry behind :func:`lookup_numbers` (the user's table if updated).
 

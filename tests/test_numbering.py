@@ -387,7 +387,7 @@ def user_table(monkeypatch, tmp_path) -> Path:
 
 def test_update_builds_the_users_table_and_lookups_use_it(user_table, sample) -> None:
     assert numbering.table_info()["path"] == "shipped"
-    result = _cli("numbering", "update", str(SAMPLE), "--date", "2031-02-03")
+    result = _cli("numbering", "update", "--force", str(SAMPLE), "--date", "2031-02-03")
     assert result.exit_code == 0, result.output
     assert f"{len(sample)} ranges" in result.output and "2031-02-03" in result.output
     assert user_table.is_file() and [p.name for p in user_table.parent.iterdir()] == [
@@ -412,14 +412,14 @@ def test_update_dates_the_registry_by_the_file_when_not_told(user_table, tmp_pat
     copy.write_bytes(SAMPLE.read_bytes())
     when = datetime(2025, 3, 4, 12).timestamp()
     os.utime(copy, (when, when))
-    assert _cli("numbering", "update", str(copy)).exit_code == 0
+    assert _cli("numbering", "update", "--force", str(copy)).exit_code == 0
     assert numbering.registry_date() == "2025-03-04"
 
 
 def test_update_reads_a_cp1251_registry(user_table, tmp_path) -> None:
     copy = tmp_path / "cp1251.csv"
     copy.write_bytes(SAMPLE.read_text(encoding="utf-8-sig").encode("cp1251"))
-    assert _cli("numbering", "update", str(copy), "--date", "2024").exit_code == 0
+    assert _cli("numbering", "update", "--force", str(copy), "--date", "2024").exit_code == 0
     assert lookup_numbers(["79000000000"])["operator"].tolist() == ["Т2"]
 
 
@@ -436,11 +436,11 @@ def test_update_reads_a_cp1251_registry(user_table, tmp_path) -> None:
 def test_a_malformed_registry_never_replaces_the_table(
     user_table, tmp_path, sample, content
 ) -> None:
-    assert _cli("numbering", "update", str(SAMPLE), "--date", "2030").exit_code == 0
+    assert _cli("numbering", "update", "--force", str(SAMPLE), "--date", "2030").exit_code == 0
     before = user_table.read_bytes()
     bad = tmp_path / "bad registry.csv"
     bad.write_bytes(content)
-    result = _cli("numbering", "update", str(bad))
+    result = _cli("numbering", "update", "--force", str(bad))
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and str(bad) in lines[0], result.stderr
@@ -450,13 +450,13 @@ def test_a_malformed_registry_never_replaces_the_table(
 
 
 def test_update_of_a_missing_file_names_it(user_table, tmp_path) -> None:
-    result = _cli("numbering", "update", str(tmp_path / "nope.csv"))
+    result = _cli("numbering", "update", "--force", str(tmp_path / "nope.csv"))
     assert result.exit_code == 2 and "nope.csv" in result.output + result.stderr
     assert not user_table.exists()
 
 
 def test_update_refuses_a_date_that_is_not_one(user_table) -> None:
-    result = _cli("numbering", "update", str(SAMPLE), "--date", "2024\n# format: x")
+    result = _cli("numbering", "update", "--force", str(SAMPLE), "--date", "2024\n# format: x")
     assert result.exit_code == 2 and "registry date" in result.stderr
     assert not user_table.exists()
 
@@ -510,3 +510,12 @@ def test_the_shipped_table_is_what_the_build_script_makes_of_the_registry() -> N
     assert gzip.decompress(rebuilt) == gzip.decompress(shipped.read_bytes()), (
         "run scripts/build_numbering.py and commit the table"
     )
+
+
+def test_update_refuses_an_extract_of_the_registry_unless_forced(user_table) -> None:
+    """Review: a one-range file replaced the whole table; every other number became unknown."""
+    result = _cli("numbering", "update", str(SAMPLE), "--date", "2031-02-03")
+    assert result.exit_code == 2 and "--force" in result.output
+    assert not user_table.exists() and numbering.table_info()["path"] == "shipped"
+    forced = _cli("numbering", "update", "--force", str(SAMPLE), "--date", "2031-02-03")
+    assert forced.exit_code == 0 and "(given)" in forced.output
