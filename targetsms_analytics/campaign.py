@@ -444,10 +444,11 @@ def _settle(
     *,
     poll: float = 0.2,
     sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], datetime] = utc_now,
 ) -> list[tuple[Any, ...]]:
     """Wait until none of ``todo``'s recipients is in flight (another sender's batches are
     answered, or recovered as ``unknown`` once their sender is gone); return the items still
-    unsent (no record, ``pending`` or ``scheduled``)."""
+    unsent (no record, ``pending``, or ``scheduled`` and due by ``now``)."""
     phones = [t[0] for t in todo]
     deadline = time.monotonic() + journal.stale_after + 60.0
     while True:
@@ -458,10 +459,13 @@ def _settle(
             if time.monotonic() > deadline:
                 break
             sleep(poll)
+    due = now()
     return [
         t
         for t in todo
-        if t[0] not in records or records[t[0]]["status"] in ("pending", "scheduled")
+        if t[0] not in records
+        or records[t[0]]["status"] == "pending"
+        or (records[t[0]]["status"] == "scheduled" and not _still_scheduled(records[t[0]], due))
     ]
 
 
@@ -686,9 +690,15 @@ class _Gate:
         self.hold = hold
 
     def __call__(self, phones: list[str], stop: threading.Event) -> list[str]:
-        if self.bucket is not None and not self.bucket.acquire(len(phones), stop):
+        phones = self._in_window(phones)  # no tokens spent on those that cannot go anyway
+        if not phones or self.bucket is None:
+            return phones
+        if not self.bucket.acquire(len(phones), stop):
             return []
-        if self.window is None:
+        return self._in_window(phones)  # the wait for tokens may have outlasted the window
+
+    def _in_window(self, phones: list[str]) -> list[str]:
+        if self.window is None or not phones:
             return phones
         now = self.clock()
         opens = window_openings([self.zones.get(p) for p in phones], now, self.window)
@@ -930,7 +940,7 @@ def send_campaign(
                     for _ in range(_MAX_PASSES):
                         if run.error is not None:
                             break
-                        left = _settle(journal, name, account, todo)
+                        left = _settle(journal, name, account, todo, now=now)
                         if not left:
                             break
                         run.run(
