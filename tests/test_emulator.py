@@ -72,7 +72,7 @@ def send(
 
 @pytest.fixture
 def emu():
-    with Emulator(throttle_interval=0) as e:
+    with Emulator(throttle_interval=0, speed=0) as e:  # states move only by e.advance()
         yield e
 
 
@@ -271,7 +271,9 @@ def test_insufficient_funds_queues_then_top_up_issues(emu):
 
 
 def test_lifecycle_before_and_after_advance():
-    with Emulator(throttle_interval=0, delivery_delay=(10, 20), outcomes={"expired": 1}) as emu:
+    with Emulator(
+        throttle_interval=0, speed=0, delivery_delay=(10, 20), outcomes={"expired": 1}
+    ) as emu:
         sms_id = send(emu, MTS)
         assert call(emu, **DEMO, smsid=sms_id) == "send"
         detail = phpserialize.loads(
