@@ -107,27 +107,23 @@ def _costs(statuses: pd.DataFrame) -> np.ndarray:
 
 
 def _operator_column(statuses: pd.DataFrame) -> pd.Series:
-    """Operator brand per row from ``msisdn`` (the numbering plan registry, ``numbering``); looked
-    up once per distinct number (NaN without a number). MNP: the range's operator, not a ported one."""
+    """Operator brand per row from ``msisdn`` (the numbering plan registry, ``numbering``), as a
+    categorical: NaN without a number. MNP: the range's operator, not a ported one."""
     if "msisdn" not in statuses.columns:
         raise KeyError("'operator' needs an 'operator' or an 'msisdn' column")
-    from .phones import operators  # lazy: the numbering table is only loaded when needed
+    from .numbering import lookup_categorical  # lazy: the table is only loaded when needed
 
-    codes, uniques = pd.factorize(statuses["msisdn"])
-    if pd.api.types.is_numeric_dtype(uniques.dtype):  # 79161234567 read from a CSV as a number
-        numbers = pd.Series(np.asarray(uniques, dtype=np.int64).astype(str))
-    elif pd.api.types.is_string_dtype(uniques.dtype) and not uniques.dtype == object:
-        numbers = pd.Series(uniques)
+    msisdn = statuses["msisdn"]
+    if pd.api.types.is_numeric_dtype(msisdn.dtype):  # 79161234567 read from a CSV as a number
+        values = pd.array(msisdn, dtype="Int64").astype(str).to_numpy(dtype=object)
     else:
-        numbers = pd.Series(np.asarray(uniques, dtype=object)).astype(str)
+        values = msisdn.to_numpy(dtype=object)
     # send_campaign leaves msisdn empty where there is no number: no number, no operator
-    blank = numbers.eq("").to_numpy(dtype=bool)
-    names = np.asarray(operators(numbers[~blank]), dtype=object)
-    name_codes, categories = pd.factorize(names, sort=True)
-    per_number = np.full(len(numbers) + 1, -1, dtype=np.intp)  # the last: a missing msisdn (-1)
-    per_number[np.flatnonzero(~blank)] = name_codes
+    blank = msisdn.isna().to_numpy() | (values == "")
+    found = lookup_categorical(values, "operator")
+    codes = np.where(blank, -1, found.codes)
     return pd.Series(
-        pd.Categorical.from_codes(per_number[codes], categories=categories),
+        pd.Categorical.from_codes(codes, categories=found.categories).remove_unused_categories(),
         index=statuses.index,
         name="operator",
     )

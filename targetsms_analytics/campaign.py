@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .balances import save_snapshot
 from .batching import DEFAULT_MAX_URL_LENGTH
 from .client import DEFAULT_URL
 from .errors import (
@@ -122,6 +123,10 @@ _ESTIMATE_URL = DEFAULT_URL
 _ESTIMATE_USER = "u" * 16
 _ESTIMATE_PASSWORD = "p" * 16
 _ESTIMATE_SENDER = "S" * 11
+#: ``error_code`` of recipients ``rejected`` because their request certainly never left this
+#: machine (a ``ConnectError``): the next ``send_campaign`` call sends them again.
+NEVER_SENT_CODE = "transport"
+
 # Errors that stop a campaign: nothing else in it can succeed until the user acts.
 _STOPPING = (AccountError, SenderError, ContentError)
 
@@ -325,9 +330,15 @@ class _Run:
         code, why = answer.code, answer.text
         if outcome in ("stop", "split"):  # the service answered: its window for this request opened
             self._refused[ticket.fingerprint] = self._clock()
-        if outcome in ("stop", "unreachable"):  # not sent: its recipients stay unsent
+        if outcome == "stop":  # not sent: its recipients stay unsent
             self._record(ticket, "pending", code, why)
             self._done(0, answered=None, request=isinstance(answer, _STOPPING))
+            self._fail(answer)
+        elif outcome == "unreachable":
+            # Certainly never left: `rejected` with the transport code, so the frame says why;
+            # the next send_campaign call sends them again (see _release_never_sent).
+            self._record(ticket, "rejected", NEVER_SENT_CODE, f"never sent: {why}")
+            self._done(n, answered=None, request=False)
             self._fail(answer)
         elif outcome == "split":
             # Refused for someone in it: split until the bad numbers stand alone. Each half is a
@@ -561,6 +572,31 @@ def _validate_sender(sender: Any) -> None:
         ) from None
 
 
+def _snapshot_after(client: TargetSMSClient, journal: Journal, name: str) -> None:
+    """The closing balance snapshot; a failure is logged, never raised over the campaign's result."""
+    try:
+        save_snapshot(client.balance(), journal, user=client.user, url=client.url)
+    except TargetSMSError as exc:
+        logger.warning("%s: no balance snapshot after sending (%s)", name, exc.code)
+
+
+def _release_never_sent(
+    journal: Journal, name: str, account: str, recipients: Iterable[str]
+) -> list[str]:
+    """Make sendable again the recipients whose request certainly never left (``rejected`` with
+    :data:`NEVER_SENT_CODE`: refused connection, DNS failure…); nothing of theirs arrived."""
+    records = journal.records(name, recipients, account=account)
+    again = [
+        m
+        for m, r in records.items()
+        if r["status"] == "rejected" and r["error_code"] == NEVER_SENT_CODE
+    ]
+    if again:
+        journal.set_outcome(name, again, "pending", account=account, only_from=("rejected",))
+        logger.info("%s: %d recipient(s) whose request never left are sent again", name, len(again))
+    return again
+
+
 # ---------------------------------------------------------------- public API
 
 
@@ -693,6 +729,7 @@ def send_campaign(
     seed: object = None,
     clock: Callable[[], datetime] | None = None,
     sleep: Callable[[float], Any] | None = None,
+    snapshot_balance: bool = False,
 ) -> pd.DataFrame:
     """Send ``text`` (a template over the row's columns) to every reachable row once.
 
@@ -735,12 +772,17 @@ def send_campaign(
       done. ``clock`` (tz-aware now) and ``sleep`` are injectable.
     - **Rate cap**: ``max_per_minute=N`` lets at most N recipients per minute out in the long run,
       across all workers (a token bucket holding 10 seconds' worth; requests shrink to fit it).
+    - ``snapshot_balance=True`` journals a balance snapshot before the first request and after
+      the last one, so :func:`~targetsms_analytics.reconcile_spend` can set what left the
+      account against what the statuses cost (snapshots must bracket the sends).
     - A batch refused for one recipient is split until the bad numbers stand alone (``rejected``);
       ``insufficient_funds`` is ``queued``; a lost answer is ``unknown`` and never resent
       automatically (see :func:`resend_unknown`, :func:`mark_outcome`). After
       ``max_unknown_streak`` lost answers in a row the campaign stops.
     - Account, sender and content errors (and a service that cannot be reached) stop the campaign
       after journaling, and are raised with ``.result`` (the frame so far) and ``.campaign``.
+      Recipients whose request certainly never left (connection refused, DNS failure…) are
+      ``rejected`` with ``error_code='transport'``; the next call sends them again.
     - ``concurrency`` worker threads send; a tqdm bar (``progress=False`` turns it off) shows
       recipients and requests per second.
 
@@ -789,6 +831,9 @@ def send_campaign(
         recovered = journal.recover_inflight(name, account=account)
         if recovered:
             logger.warning("%s: %d interrupted batch(es) marked unknown", name, recovered)
+        _release_never_sent(journal, name, account, plan.recipients)
+        if snapshot_balance:  # before the first request: a failure here has sent nothing
+            save_snapshot(client.balance(), journal, user=client.user, url=client.url)
         requests = 0
         error: BaseException | None = None
         bar = None
@@ -889,6 +934,8 @@ def send_campaign(
                     bar.set_postfix_str(_describe_wait(waiting), refresh=True)
                 while (left := (next_at - now()).total_seconds()) > 0:
                     pause(min(left, 60.0))
+            if snapshot_balance:
+                _snapshot_after(client, journal, name)
         finally:
             if bar is not None:
                 bar.close()

@@ -92,13 +92,11 @@ def _numbering(statuses: pd.DataFrame, name: str) -> pd.Series:
     """
     if "msisdn" not in statuses.columns:
         raise KeyError(f"{name!r} needs a {name!r} or an 'msisdn' column")
-    from .numbering import lookup_numbers  # lazy: the numbering table loads on first use
+    from .numbering import lookup_categorical  # lazy: the numbering table loads on first use
 
-    found = lookup_numbers(statuses["msisdn"].to_numpy(dtype=object))
     # a categorical groups (and gives local hours) without hashing every row again
-    codes, categories = pd.factorize(found[name].to_numpy(dtype=object), sort=True)
     return pd.Series(
-        pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object)),
+        lookup_categorical(statuses["msisdn"].to_numpy(dtype=object), name),
         index=statuses.index,
         name=name,
     )

@@ -644,6 +644,36 @@ def _national_numbers(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _slots(table: _Table, values: np.ndarray) -> np.ndarray:
+    """The table row of each value (``len(table.starts)``, the extra last slot, when unknown)."""
+    national = _national_numbers(values)
+    slot = np.searchsorted(table.starts, national, side="right") - 1
+    found = (slot >= 0) & (national >= 0)
+    found &= national <= table.ends[slot.clip(min=0)]
+    return np.where(found, slot, len(table.starts))
+
+
+def lookup_categorical(values: np.ndarray, field: str) -> pd.Categorical:
+    """One ``field`` of :func:`lookup_numbers` (``operator``, ``region`` or ``time_zone``) as a
+    categorical, for reports over millions of rows: the table's few thousand names are factorized
+    once, and each row only gets a code (no string per row). Unknown region/zone: NaN.
+
+    Example: ``lookup_categorical(np.array(["79161234567"], dtype=object), "operator")[0] == "МТС"``.
+    """
+    table = _current_table()
+    column = {"operator": table.operators, "region": table.regions, "time_zone": table.time_zones}
+    codes, categories = pd.factorize(column[field], sort=True)  # missing names: code -1
+    row_codes = codes[_slots(table, values)]
+    used = np.zeros(len(categories) + 1, dtype=bool)  # the last: -1, a missing name
+    used[row_codes] = True
+    kept = np.flatnonzero(used[:-1])  # only the names that occur, in their sorted order
+    remap = np.full(len(categories) + 1, -1, dtype=row_codes.dtype)
+    remap[kept] = np.arange(len(kept))
+    return pd.Categorical.from_codes(
+        remap[row_codes], categories=pd.Index(np.asarray(categories, dtype=object)[kept])
+    )
+
+
 def lookup_numbers(phones: Iterable[object] | pd.Series | np.ndarray) -> pd.DataFrame:
     """Operator (brand), region and time zone of each number, from the numbering plan registry.
 
@@ -671,11 +701,7 @@ def lookup_numbers(phones: Iterable[object] | pd.Series | np.ndarray) -> pd.Data
         values = np.asarray(phones, dtype=object).reshape(-1)
         index = pd.RangeIndex(len(values))
     table = _current_table()
-    national = _national_numbers(values)
-    slot = np.searchsorted(table.starts, national, side="right") - 1
-    found = (slot >= 0) & (national >= 0)
-    found &= national <= table.ends[slot.clip(min=0)]
-    slot = np.where(found, slot, len(table.starts))  # the extra last slot: unknown
+    slot = _slots(table, values)
     frame = pd.DataFrame(
         {
             "msisdn": values,

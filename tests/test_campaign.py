@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import targetsms_analytics as ts
 from targetsms_analytics import TargetSMSClient
 from targetsms_analytics.batching import pack
 from targetsms_analytics.campaign import (
@@ -521,10 +522,12 @@ def test_a_run_of_lost_answers_stops_the_campaign(rich, client, journal):
 
 
 def test_an_unreachable_service_stops_without_marking_anyone_unknown(journal):
+    """Issue 8 item 11: a request that certainly never left was `unknown` in 0.1; it is `rejected`
+    with the transport code, and the next call sends it (nothing of it arrived)."""
     from targetsms_analytics.client import RetryPolicy, TargetSMSClient
 
     with Emulator() as emu:
-        url = emu.url
+        url, port = emu.url, emu.port
     client = TargetSMSClient(
         "demo", "demo", url=url, retry=RetryPolicy(base_delay=0.001, max_delay=0.002)
     )
@@ -532,8 +535,18 @@ def test_an_unreachable_service_stops_without_marking_anyone_unknown(journal):
     with pytest.raises(TransportError) as info:
         send_campaign(client, contacts, "N {n}", "SHOP", store=journal, progress=False)
     assert isinstance(info.value, ConnectError)  # it certainly never left
-    assert info.value.result["outcome"].isna().all()
-    assert set(journal.campaign_messages(info.value.campaign)["outcome"]) == {"pending"}
+    first = info.value.result
+    assert "unknown" not in set(first["outcome"])
+    assert set(first["outcome"].dropna()) == {"rejected"}
+    assert set(first["error_code"]) <= {"transport", "not_sent"}
+    assert first["error_text"].str.startswith("never sent").any()
+    with Emulator(port=port) as emu:  # the service is back at the same address
+        again = send_campaign(
+            client, contacts, "N {n}", "SHOP", campaign=info.value.campaign, store=journal,
+            progress=False,
+        )  # fmt: skip
+        assert sorted(emu.sent_phones()) == ["79161234567", "79161234568"]
+    assert set(again["outcome"]) == {"sent"}
 
 
 def test_mark_outcome_accepts_any_number_format_and_only_changes_unknown_rows(journal):
@@ -1286,3 +1299,26 @@ def test_a_window_that_closes_during_a_paced_run_holds_the_rest(
     later = result.loc[result["outcome"] == "scheduled", "not_before"]
     assert (later == datetime(2026, 12, 2, 6, 0, tzinfo=UTC)).all()  # 09:00 the next day
     assert_nobody_twice(rich)
+
+
+def test_snapshot_balance_brackets_the_sends_so_spend_reconciles(tmp_path):
+    """send_campaign(snapshot_balance=True): one snapshot before the first request, one after."""
+    store = tmp_path / "j.sqlite"
+    prices = {k: 1.25 for k in ("МТС", "Мегафон", "BeeLine", "Tele2", "Yota", "Остальные")}
+    contacts = pd.DataFrame({"phone": [f"7916{i:07d}" for i in range(8)]})
+    with (
+        Emulator(throttle_interval=0.0, delivery_delay=(0, 0), prices=prices) as emu,
+        ts.TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=0.0) as client,
+    ):
+        emu.add_account("demo", "demo", balance=50.0)
+        result = send_campaign(
+            client, contacts, "Привет", "SHOP", campaign="a", store=store, progress=False,
+            snapshot_balance=True,
+        )  # fmt: skip
+        assert set(result["outcome"]) == {"sent"}
+        ts.fetch_statuses(client, "a", store=store, progress=False)
+    snapshots = ts.Journal(store).balance_snapshots()
+    assert snapshots["amount"].tolist() == [50.0, 40.0]
+    row = ts.reconcile_spend(store).iloc[0]
+    assert row["cost_by_statuses"] == 10.0 and row["spend_by_balance"] == 10.0
+    assert not row["mismatch"]

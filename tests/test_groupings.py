@@ -37,8 +37,12 @@ def numbering(monkeypatch):
             }
         )
 
+    def lookup_categorical(values, field):
+        return pd.Categorical(lookup_numbers(values)[field])
+
     module = types.ModuleType("targetsms_analytics.numbering")
     module.lookup_numbers = lookup_numbers
+    module.lookup_categorical = lookup_categorical
     monkeypatch.setitem(sys.modules, "targetsms_analytics.numbering", module)
     return calls
 
