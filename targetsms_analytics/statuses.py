@@ -380,17 +380,20 @@ def wait_for_final(
     progress: bool = True,
     poll_interval: float | None = None,
     account: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Any] = time.sleep,
 ) -> pd.DataFrame:
     """Fetch statuses again at the allowed pace until every one is final or ``timeout`` passes.
 
     Each round asks only the ids still pending; between rounds it waits for the identical-request
     interval (or ``poll_interval`` if that is longer). No round starts after the deadline: when the
     next one could not, it returns at once. Returns the last status frame. ``account``: as for
-    :func:`fetch_statuses` (the client's).
+    :func:`fetch_statuses` (the client's). ``clock`` (monotonic seconds, as the client's) and
+    ``sleep`` time the rounds and the deadline; tests inject them.
 
     Example: ``ts.wait_for_final(client, "spring", timeout=600)["state"].value_counts()``.
     """
-    deadline = time.monotonic() + timeout
+    deadline = clock() + timeout
     account = _client_account(client, account)
     with open_journal(store) as journal:
         ids, _ = _resolve_ids(ids_or_campaign, journal, account)
@@ -414,9 +417,9 @@ def wait_for_final(
                     return frame
                 soonest = min(client.read_wait("detail", i) for i in pending)
                 pause = max(soonest, poll_interval or 0.0, 0.05)
-                if time.monotonic() + pause > deadline:
+                if clock() + pause > deadline:
                     return frame  # the next round could not start before the deadline
-                time.sleep(pause)
+                sleep(pause)
         finally:
             if bar is not None:
                 bar.close()

@@ -33,8 +33,13 @@ FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, jitter=lambda: 0.0)
 
 @pytest.fixture
 def emulator():
-    """A fresh emulator with a 1 s identical-request interval."""
-    with Emulator(throttle_interval=1.0) as emu:
+    """A fresh emulator with a 1 s identical-request interval, its lifecycle clock standing still.
+
+    ``speed=0``: an SMS stays ``send`` until the test moves the virtual clock on with
+    ``emulator.advance(seconds)`` (or sets ``emulator.speed``), never because a busy machine took
+    longer than the 5 s delivery delay between sending and looking.
+    """
+    with Emulator(throttle_interval=1.0, speed=0) as emu:
         yield emu
 
 

@@ -809,25 +809,33 @@ def test_the_estimated_url_length_is_exact_for_awkward_texts(make_client):
             assert base(sender, text) == client.send_url_length(sender, [], text)
 
 
-def test_waiting_out_a_refused_request_claims_nobody_meanwhile(rich, client, journal):
+def test_waiting_out_a_refused_request_claims_nobody_meanwhile(rich, client, journal, monkeypatch):
+    import targetsms_analytics.campaign as campaign_module
+
     contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"]})
     with pytest.raises(SenderError):
         send_campaign(client, contacts, "Hi", "NEWBRAND", campaign="c", store=journal,
                       progress=False)  # fmt: skip
     rich.accounts["demo"].senders["NEWBRAND"].moderated = True
-    results: list[pd.DataFrame] = []
+    during: list[list[str]] = []
 
-    def again() -> None:
-        options = {"campaign": "c", "store": journal, "progress": False}
-        results.append(send_campaign(client, contacts, "Hi", "NEWBRAND", **options))
+    def wait(seconds: float) -> bool:
+        # What the journal says while the rerun waits (killed now, they would be unsent,
+        # sendable, not unknown); then the service's window ends without a real sleep.
+        during.append(journal.campaign_messages("c")["outcome"].tolist())
+        rich.expire_throttle()
+        return False  # not stopped
 
-    rerun = threading.Thread(target=again)
-    rerun.start()
-    time.sleep(rich.throttle_interval / 3)  # the same URL as the refused one: it waits
-    # Killed now, the rerun would leave them unsent (sendable), not unknown.
-    assert journal.campaign_messages("c")["outcome"].tolist() == ["pending", "pending"]
-    rerun.join()
-    assert results[0]["outcome"].tolist() == ["sent", "sent"]
+    class WaitingRun(campaign_module._Run):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._wait = wait
+
+    monkeypatch.setattr(campaign_module, "_Run", WaitingRun)
+    result = send_campaign(client, contacts, "Hi", "NEWBRAND", campaign="c", store=journal,
+                           progress=False)  # fmt: skip
+    assert during and during[0] == ["pending", "pending"]  # the same URL as the refused one
+    assert result["outcome"].tolist() == ["sent", "sent"]
     assert len(sends(rich)) == 2
 
 
@@ -920,21 +928,35 @@ EIGHT_MOSCOW = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)  # 08:00 Moscow, 15:00 Vl
 
 
 class FakeClock:
-    """Wall time that moves only when the code under test sleeps (thread-safe)."""
+    """Wall time that moves only when the code under test sleeps (thread-safe).
+
+    Work between two looks at the clock takes no time, so each thread also keeps the time it
+    last saw (:meth:`seen`): a worker that reads the clock, is let through by the rate cap or
+    the window, and sends, sent at that time - even if another worker's sleep has since moved
+    :attr:`at` on while this one was still journaling (on a busy machine, any amount of that).
+    """
 
     def __init__(self, start: datetime) -> None:
         self.at = start
         self.slept = 0.0
         self.lock = threading.Lock()
+        self._thread = threading.local()
 
     def now(self) -> datetime:
         with self.lock:
+            self._thread.seen = self.at
             return self.at
 
     def sleep(self, seconds: float) -> None:
         with self.lock:
             self.at += timedelta(seconds=seconds)
             self.slept += seconds
+            self._thread.seen = self.at
+
+    def seen(self) -> datetime:
+        """The time this thread last read (or slept until); ``now()`` if it never looked."""
+        seen = getattr(self._thread, "seen", None)
+        return self.now() if seen is None else seen
 
 
 def test_a_window_holds_those_outside_it_and_a_later_call_sends_them_once(tmp_path, rich, client):
@@ -1054,7 +1076,9 @@ def test_the_rate_cap_holds_on_the_emulator_across_workers(tmp_path, rich, clien
     real_send = client.send
 
     def timed_send(sender, phones, text):
-        seen.append(((fake.now() - EIGHT_MOSCOW).total_seconds(), len(phones)))
+        # when the rate cap let this request out (its worker's last look at the clock), not
+        # fake.now(): other workers' sleeps move that on while this one journals the batch
+        seen.append(((fake.seen() - EIGHT_MOSCOW).total_seconds(), len(phones)))
         return real_send(sender, phones, text)
 
     monkeypatch.setattr(client, "send", timed_send)
@@ -1267,7 +1291,7 @@ def test_a_window_that_closes_during_a_paced_run_holds_the_rest(
     real_send = client.send
 
     def timed_send(sender, phones, text):
-        sent_at.append(fake.now())
+        sent_at.append(fake.seen())  # when the gate let it out (see FakeClock.seen)
         return real_send(sender, phones, text)
 
     monkeypatch.setattr(client, "send", timed_send)

@@ -36,7 +36,7 @@ def sends(emu) -> list[dict]:
 @pytest.fixture
 def unthrottled():
     """An emulator and a client with no identical-request interval: for tests about other things."""
-    with Emulator(throttle_interval=0.0) as emu:
+    with Emulator(throttle_interval=0.0, speed=0) as emu:  # states move only by emu.advance()
         client = ts.TargetSMSClient(
             "demo", "demo", url=emu.url, throttle_interval=0.0, retry=RetryPolicy(base_delay=0.01)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pandas as pd
@@ -125,6 +126,7 @@ def test_wait_for_final_polls_until_final(client, emulator, journal, sent):
 
 
 def test_wait_for_final_stops_at_the_deadline(client, emulator, journal, sent):
+    emulator.speed = 0  # nothing turns final by itself, however slow the machine
     frame = wait_for_final(client, sent[:3], store=journal, timeout=1.5, progress=False)
     assert not frame["is_final"].any()
     asked = [e for e in emulator.log if e["op"] == "detail"]
@@ -145,7 +147,30 @@ def test_load_statuses_counts_unfetched_messages_as_send(client, journal):
     assert unknown["state"].isna().all()
 
 
-def test_a_pending_reask_goes_to_the_back_even_with_one_worker(client, emulator, journal, sent):
+class _MonoClock:
+    """A monotonic clock that moves only when someone sleeps (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.at = time.monotonic()
+        self.lock = threading.Lock()
+
+    def now(self) -> float:
+        with self.lock:
+            return self.at
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.at += seconds
+
+
+def test_a_pending_reask_goes_to_the_back_even_with_one_worker(
+    make_client, emulator, journal, sent
+):
+    # One fake clock for the client and the emulator's throttle and log stamps: "the others were
+    # asked within the interval" must not depend on how fast a busy machine asks five ids.
+    fake = _MonoClock()
+    emulator.monotonic = fake.now
+    client = make_client(clock=fake.now, sleep=fake.sleep)
     fetch_statuses(client, sent[:1], store=journal, progress=False)  # sent[0] asked just now
     asked_at = emulator.log[-1]["mono"]
     fetch_statuses(client, sent[:6], store=journal, concurrency=1, progress=False)
@@ -185,9 +210,17 @@ def test_an_unexpected_error_stops_the_fetch_without_asking_the_rest(journal):
 
 
 def test_wait_for_final_asks_nothing_after_the_deadline(make_client, emulator, journal, sent):
-    slow = make_client(throttle_interval=2.0)  # the client may be stricter than the service
-    started = time.monotonic()
-    frame = wait_for_final(slow, sent[:3], store=journal, timeout=3.0, progress=False)
+    # One fake clock for the client, wait_for_final and the emulator's throttle and log stamps:
+    # the rounds fall at 0 s and 2 s however slow the machine, and nothing turns final by itself.
+    fake = _MonoClock()
+    emulator.monotonic = fake.now
+    emulator.speed = 0
+    slow = make_client(throttle_interval=2.0, clock=fake.now, sleep=fake.sleep)  # stricter
+    started = fake.now()
+    frame = wait_for_final(
+        slow, sent[:3], store=journal, timeout=3.0, progress=False, clock=fake.now,
+        sleep=fake.sleep,
+    )  # fmt: skip
     assert not frame["is_final"].any()
     stamps = [e["mono"] for e in emulator.log if e["op"] == "detail"]
     assert len(stamps) == 6  # two rounds: at 0 s and 2 s; the next would be at 4 s
