@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .groupings import DERIVED, SERVICE_TZ, derived_column
 from .groupings import utc as _utc
 from .protocol import FINAL_STATES, STATES
@@ -313,7 +314,9 @@ def delivery_report(statuses: pd.DataFrame, by: str | Sequence[str] | None = Non
     keys = _keys(by)
     clash = set(keys) & set(REPORT_COLUMNS)
     if clash:
-        raise ValueError(f"cannot group by report column(s) {sorted(clash)}")
+        raise InputError(
+            "bad_grouping", f"cannot group by report column(s) {sorted(clash)}", field="by"
+        )
     statuses = statuses if isinstance(statuses, pd.DataFrame) else pd.DataFrame(statuses)
 
     codes, labels = _group(statuses, keys)
@@ -369,7 +372,7 @@ def _keys(by: str | Sequence[str] | None) -> list[str]:
         return []
     keys = [by] if isinstance(by, str) else list(by)
     if len(set(keys)) != len(keys):
-        raise ValueError(f"repeated column in by={by!r}")
+        raise InputError("bad_grouping", f"repeated column in by={by!r}", field="by")
     return keys
 
 

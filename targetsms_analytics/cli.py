@@ -644,15 +644,13 @@ def campaign_send(
 
 def _is_loopback_url(url: str) -> bool:
     """True for the emulator and anything else on this machine (no real SMS, no money)."""
-    import ipaddress
-    from urllib.parse import urlsplit
+    from urllib3.util import parse_url
 
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
+    from .client import _is_loopback
+
+    try:  # read as the client reads it: urllib3's parser is the one that connects
+        return _is_loopback(parse_url(url).host)
+    except ValueError:  # urllib3's LocationParseError is a ValueError
         return False
 
 
@@ -669,7 +667,10 @@ def _confirm_real_send(summary: dict[str, Any], url: str) -> None:
             "terminal: check the estimate above (or run with --estimate-only), then add --yes",
             EXIT_INPUT,
         )
-    question = f"Send {recipients} SMS for about {cost:.2f} RUB through {url}?"
+    from .reports import currency_sign
+
+    sign = currency_sign(summary.get("currency"))
+    question = f"Send {recipients} SMS for about {cost:.2f} {sign} through {url}?"
     if not click.confirm(question, default=False, err=True):
         _fail("not confirmed: nothing sent", EXIT_SERVICE)  # like click's "Aborted!"
 
@@ -946,18 +947,15 @@ def campaign_compare(
         baseline = names[0]
     table = compare(statuses, by=keys, baseline=baseline)
     _echo_table(display_frame(table))
-    for row in table[~table["baseline"]].itertuples():
-        label = (
-            " · ".join(str(getattr(row, k)) for k in keys)
-            if len(keys) > 1
-            else getattr(row, keys[0])
-        )
-        if pd.isna(row.p_value):
+    for _, row in table[~table["baseline"]].iterrows():  # by key: a column may be `my seg`
+        label = " · ".join(str(row[k]) for k in keys) if len(keys) > 1 else row[keys[0]]
+        p_value, diff, low, high = (row[c] for c in ("p_value", "diff", "diff_low", "diff_high"))
+        if pd.isna(p_value):
             continue
-        verdict = "a real difference" if row.p_value < 0.05 else "may be noise"
+        verdict = "a real difference" if p_value < 0.05 else "may be noise"
         click.echo(
-            f"{label}: {row.diff * 100:+.1f} pp ({row.diff_low * 100:+.1f} to "
-            f"{row.diff_high * 100:+.1f}), p = {row.p_value:.3f}: {verdict}"
+            f"{label}: {diff * 100:+.1f} pp ({low * 100:+.1f} to "
+            f"{high * 100:+.1f}), p = {p_value:.3f}: {verdict}"
         )
     if csv_path:
         write_frame_csv(table, csv_path)
@@ -983,7 +981,6 @@ def spend(ctx: click.Context, freq: str, csv_path: str | None, account: str | No
     from .reports import MONEY_SENTENCE, display_frame
     from .spending import reconcile_spend
 
-    freq = {"M": "MS"}.get(freq, freq)
     table = reconcile_spend(_store(ctx), account=account, freq=freq)
     if table.empty:
         click.echo(

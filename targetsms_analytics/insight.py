@@ -85,8 +85,11 @@ RECONCILE_COLUMNS: tuple[str, ...] = (
     "note",
 )
 
-#: Outcomes of a campaign result that are not refusals.
-_NOT_REFUSED = frozenset({"sent", "ready", "holdout", "scheduled", "duplicate"})
+#: Outcomes of a campaign result that are not refusals: ``queued`` waits for money (not
+#: failed), ``unknown`` lost its answer (it may have been delivered).
+_NOT_REFUSED = frozenset(
+    {"sent", "ready", "holdout", "scheduled", "duplicate", "queued", "unknown"}
+)
 
 
 # ---------------------------------------------------------------- compare
@@ -262,7 +265,7 @@ def failure_report(
     ``failure_rate`` = failures / messages, ``failed_cost`` (what the failed messages cost, the
     known costs only). With ``result`` (what ``send_campaign`` returned), one more column per
     reason a recipient was refused at send time, ``refused_<error_code>`` (outcomes other than
-    sent, duplicate, held out or scheduled), grouped by the same columns (derived from ``msisdn``
+    sent, duplicate, held out, scheduled, queued for funds or unknown), grouped by the same columns (derived from ``msisdn``
     where they can be) and ``refused`` (their sum).
 
     Rows are sorted by ``failed_cost``, then ``failures``, largest first. An empty frame gives no

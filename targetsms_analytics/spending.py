@@ -96,10 +96,12 @@ def reconcile_spend(
 
         ts.reconcile_spend("journal.sqlite3", freq="W").query("mismatch")
     """
-    try:
-        pd.tseries.frequencies.to_offset(freq)
-    except ValueError:
-        raise InputError("bad_freq", f"not a pandas frequency: {freq!r} (try D, W or M)") from None
+    try:  # what reconcile does with it: a period per timestamp (MS, ME and 0D have none)
+        pd.Timestamp("2024-01-01").to_period(freq)
+    except (ValueError, TypeError):
+        raise InputError(
+            "bad_freq", f"not a period frequency: {freq!r} (try D, W or M)", field="freq"
+        ) from None
     with open_journal(store, readonly=True) as journal:
         account = _one_account(journal, account)
         statuses = store_statuses(journal, account)

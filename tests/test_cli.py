@@ -884,3 +884,26 @@ def test_campaign_send_ab_with_a_holdout_and_a_rate_cap(creds, run, tmp_path):
     assert set(frame.loc[frame["variant"] != "holdout", "outcome"]) == {"sent"}
     assert not set(held["msisdn"]) & set(creds.sent_phones())
     assert "holdout" in result.stdout
+
+
+def test_loopback_is_read_as_the_client_reads_the_url():
+    from targetsms_analytics.cli import _is_loopback_url
+
+    # urllib3 (what connects) reads evil.example here; urllib.parse reads 127.0.0.1
+    assert not _is_loopback_url("http://evil.example\\@127.0.0.1/sendsms.php")
+    assert _is_loopback_url("http://LOCALHOST:8000/sendsms.php")
+
+
+def test_the_confirmation_names_the_cost_in_roubles_as_the_tables_do(
+    real_service, store, contacts_csv, monkeypatch
+):
+    import targetsms_analytics.cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_stdin_is_terminal", lambda: True)
+    result = CliRunner().invoke(
+        cli,
+        ["--store", str(store), "campaign", "send", str(contacts_csv), "--text", "Привет, {name}",
+         "--sender", "SHOP", "--campaign", "spring"],
+        input="n\n",
+    )  # fmt: skip
+    assert "₽ through" in result.stderr and "RUB" not in result.stderr

@@ -118,3 +118,43 @@ def test_report_by_hour_and_a_list_of_columns_and_html(two_campaigns, run, tmp_p
         assert section in text
     words = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)  # base64 may spell RUR
     assert "RUR" not in words and "RUB" not in words and "₽" in words
+
+
+@pytest.mark.parametrize("freq", ["M", "W", "D"])
+def test_spend_by_month_week_and_day_as_the_help_says(two_campaigns, run, freq):
+    result = run("spend", "--freq", freq)
+    assert result.exit_code == 0, result.output
+    assert "spent from balance, ₽" in result.stdout
+
+
+@pytest.mark.parametrize("freq", ["0D", "MS"])
+def test_spend_with_a_frequency_without_periods_is_one_error_line(two_campaigns, run, freq):
+    result = run("spend", "--freq", freq)
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error bad_freq:"), result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_compare_by_a_contact_column_that_is_no_identifier(emu, run, tmp_path):
+    csv = tmp_path / "c.csv"
+    csv.write_text(CONTACTS.replace(",segment\n", ",my seg\n", 1), encoding="utf-8")
+    for name in ("spring", "autumn"):
+        sent = run("campaign", "send", str(csv), "--text", "Привет, {name}!", "--sender", "SHOP",
+                   "--campaign", name)  # fmt: skip
+        assert sent.exit_code == 0, sent.output
+        assert run("campaign", "refresh", "--campaign", name).exit_code == 0
+    result = run("campaign", "compare", "spring", "autumn", "--by", "my seg")
+    assert result.exit_code == 0, result.output
+    assert "new:" in result.stdout or "vip:" in result.stdout
+    both = run("campaign", "compare", "spring", "autumn", "--by", "campaign,my seg")
+    assert both.exit_code == 0, both.output
+
+
+@pytest.mark.parametrize("by", ["hour,hour", "operator,operator", "messages"])
+def test_report_by_a_repeated_or_clashing_column_is_one_error_line(two_campaigns, run, by):
+    result = run("campaign", "report", "--campaign", "spring", "--by", by)
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error bad_grouping:"), result.stderr
+    assert "Traceback" not in result.output

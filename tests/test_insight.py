@@ -260,3 +260,33 @@ def test_reconcile_spend_of_an_empty_journal_and_a_bad_frequency(tmp_path):
 
 def test_docstring_examples_run():
     assert doctest.testmod(insight).failed == 0
+
+
+def test_failure_report_does_not_count_queued_or_unknown_sends_as_refusals():
+    # queued: waiting for money, not failed; unknown: the answer was lost, may be delivered
+    statuses = pd.DataFrame({"state": ["deliver"], "num_parts": 1, "price": 1.0})
+    result = pd.DataFrame(
+        {
+            "outcome": ["sent", "queued", "unknown", "invalid"],
+            "error_code": [None, "insufficient_funds", "timeout", "invalid_phone"],
+        }
+    )
+    row = failure_report(statuses, result=result).iloc[0]
+    assert row["refused"] == 1 and row["refused_invalid_phone"] == 1
+    assert "refused_insufficient_funds" not in row.index and "refused_timeout" not in row.index
+    assert "refused_queued" not in row.index and "refused_unknown" not in row.index
+
+
+@pytest.mark.parametrize("freq", ["MS", "ME", "0D", "-1D"])
+def test_reconcile_spend_refuses_a_frequency_that_has_no_period(tmp_path, freq):
+    with pytest.raises(InputError) as caught:
+        ts.reconcile_spend(tmp_path / "empty.sqlite", freq=freq)
+    assert caught.value.code == "bad_freq" and caught.value.field == "freq"
+
+
+@pytest.mark.parametrize("by", [["hour", "hour"], "messages"])
+def test_delivery_report_by_a_repeated_or_report_column_is_bad_grouping(by):
+    statuses = pd.DataFrame({"state": ["deliver"], "num_parts": 1, "price": 1.0})
+    with pytest.raises(InputError) as caught:
+        ts.delivery_report(statuses, by=by)
+    assert caught.value.code == "bad_grouping" and caught.value.field == "by"
