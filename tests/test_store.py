@@ -615,3 +615,19 @@ def test_a_postgres_journal_serving_many_runs_keeps_a_bounded_number_of_connecti
             assert set(result["outcome"]) == {"sent"}
             opened.append(len(journal._all))
         assert opened[-1] == opened[0] <= 8 + 1  # one per worker and the journal's own
+
+
+def test_a_newer_sqlite_journal_keeps_its_journal_mode_when_refused(tmp_path):
+    """Review: the file was switched to WAL before its version was checked."""
+    import sqlite3
+
+    path = tmp_path / "newer.sqlite3"
+    with Journal(path) as j:
+        with j._tx() as c:
+            c.execute("INSERT INTO schema_version VALUES (99, '2030-01-01T00:00:00+00:00')")
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    with pytest.raises(JournalError, match="99"):
+        Journal(path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"

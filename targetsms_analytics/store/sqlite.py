@@ -88,6 +88,9 @@ class SQLiteJournal(Journal):
                 self._check_version(readonly=True)
                 return
             if not memory:
+                # a journal of a newer release is refused before anything of it changes
+                if self._has_schema() and self.schema_version > len(self._migrations()):
+                    raise self._too_new(self.schema_version)
                 self._use_wal(timeout)
             # WAL with synchronous=NORMAL survives a crash of the process (kill -9) without an
             # fsync per commit; intents are committed with FULL (see _tx) so that they survive a
