@@ -38,6 +38,8 @@ from .analytics import (
     spend_between,
 )
 from .protocol import STATES
+from .reports import STATE_LABELS as _STATE_LABELS  # one vocabulary for tables and plots
+from .reports import currency_sign as _sign
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -69,15 +71,6 @@ STATE_COLORS: dict[str, str] = {
     "send": "#7f7f7f",
     "failed_fetch": "#8c564b",
 }
-_STATE_LABELS: dict[str, str] = {
-    "deliver": "delivered",
-    "not_deliver": "not delivered",
-    "expired": "expired",
-    "partly_deliver": "partly delivered",
-    "send": "pending",
-    "failed_fetch": "fetch failed",
-}
-_CURRENCY_SIGNS = {"RUR": "₽", "RUB": "₽", "₽": "₽", "USD": "$", "EUR": "€"}
 _MAX_LABEL = 32
 _FALLBACK_FONT = "DejaVu Sans"
 _CDF_POINTS = 2000
@@ -171,12 +164,6 @@ def _note_hidden(fig: Figure, shown: int, total: int, what: str = "groups") -> N
         fig.text(
             0.995, 0.005, f"showing {shown} of {total} {what}", ha="right", va="bottom", fontsize=8
         )
-
-
-def _sign(currency: Any) -> str:
-    if currency is None or (isinstance(currency, float) and np.isnan(currency)):
-        return "₽"  # TargetSMS bills in roubles
-    return _CURRENCY_SIGNS.get(str(currency).strip().upper(), str(currency))
 
 
 def _money(value: float, sign: str = "₽") -> str:
