@@ -920,8 +920,20 @@ def _interrupt_main_when_it_waits_for_an_answer(main: int, done: threading.Event
 
 def test_ctrl_c_during_a_request_leaves_no_password_in_traceback_locals():
     """Issue 8.5: urllib3's frames hold the full query string; %xmode Verbose printed it."""
+    import signal
+
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals reach the main thread only")
+    # Ctrl-C as in a terminal or a notebook: a process started in the background (CI, nohup)
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_a_request()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_a_request() -> None:
     with Emulator(throttle_interval=0.0, latency=30.0) as emu:
         client = ts.TargetSMSClient("demo", SECRET, url=emu.url, timeout=60)
         done = threading.Event()
