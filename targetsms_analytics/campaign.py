@@ -598,6 +598,40 @@ def _validate_sender(sender: Any) -> None:
         ) from None
 
 
+def _campaign_plan(
+    contacts: pd.DataFrame,
+    variants: Mapping[str | None, str],
+    phone_column: str,
+    mobile_only: bool,
+    *,
+    user: str,
+    sender: str,
+    campaign: str | None,
+    holdout: float,
+    seed: object,
+    max_parts: int,
+    base_length: Callable[[str, str], int],
+    max_url_length: int,
+) -> tuple[str, _Plan]:
+    """The campaign's name (given, or derived from account, sender and templates) and its plan:
+    the same for ``send_campaign`` and ``estimate_campaign``, so an estimate plans what a send
+    would (A/B assignment included, which hashes the name)."""
+    name = campaign or _auto_name(user, sender, template_key(variants))
+    plan = _plan(
+        contacts,
+        variants,
+        phone_column,
+        mobile_only,
+        campaign=name,
+        holdout=holdout,
+        seed=seed,
+        max_parts=max_parts,
+        url_length=lambda t: base_length(sender, t),
+        max_url_length=max_url_length,
+    )
+    return name, plan
+
+
 def _still_scheduled(record: Mapping[str, Any] | None, now: datetime) -> bool:
     """A recipient a call with ``window=`` scheduled for later, which is not yet due: a call
     without ``window=`` keeps the journaled ``not_before`` (pass a window to decide anew)."""
@@ -843,20 +877,12 @@ def send_campaign(
     rate = check_max_per_minute(max_per_minute)
     deadline = _check_until(until)
     _validate_sender(sender)
-    name = campaign or _auto_name(client.user, sender, template_key(variants))
     base_length = _url_lengths(lambda s: client.send_url_length(s, [], ""))
-    plan = _plan(
-        contacts,
-        variants,
-        phone_column,
-        mobile_only,
-        campaign=name,
-        holdout=holdout,
-        seed=seed,
-        max_parts=max_parts,
-        url_length=lambda t: base_length(sender, t),
-        max_url_length=max_url_length,
-    )
+    name, plan = _campaign_plan(
+        contacts, variants, phone_column, mobile_only, user=client.user, sender=sender,
+        campaign=campaign, holdout=holdout, seed=seed, max_parts=max_parts,
+        base_length=base_length, max_url_length=max_url_length,
+    )  # fmt: skip
     now = clock or utc_now
     pause = sleep or time.sleep
     bucket = None
@@ -1108,20 +1134,12 @@ def estimate_campaign(
 
     chosen = sender or _ESTIMATE_SENDER
     base_length = _url_lengths(empty_length)
-    user = client.user if client is not None else ""
-    name = campaign or _auto_name(user, chosen, template_key(variants))
-    plan = _plan(
-        contacts,
-        variants,
-        phone_column,
-        mobile_only,
-        campaign=name,
-        holdout=holdout,
-        seed=seed,
-        max_parts=max_parts,
-        url_length=lambda t: base_length(chosen, t),
+    name, plan = _campaign_plan(
+        contacts, variants, phone_column, mobile_only,
+        user=client.user if client is not None else "", sender=chosen, campaign=campaign,
+        holdout=holdout, seed=seed, max_parts=max_parts, base_length=base_length,
         max_url_length=max_url_length,
-    )
+    )  # fmt: skip
     now = (clock or utc_now)()
     opens = _openings(None if send_window is None else _zones(plan), send_window, now)
     positions = [(m, i) for m, i in plan.recipients.items() if plan.variant[i] != HOLDOUT]
