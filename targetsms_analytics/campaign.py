@@ -221,6 +221,7 @@ class _Run:
                     raise
         finally:
             try:
+                self.journal.flush()  # the answers written behind the workers' backs
                 self.journal.end_run(self.token)
             except Exception as exc:  # the journal failed meanwhile: its batches go stale
                 logger.error("%s: could not end the run in the journal: %s", self.campaign, exc)
@@ -392,15 +393,17 @@ class _Run:
         ids: list[str] | None = None,
     ) -> None:
         """Journal a batch's answer. Should that fail (disk full, a lock held too long), log what
-        the service said - every SMS id with its phone - and raise: the batch stays in flight,
-        hence ``unknown`` for the next call, never resent, and no id is lost.
+        the service said - every SMS id with its phone - and stop the run with the error: the
+        batch stays in flight, hence ``unknown`` for the next call, never resent, and no id is
+        lost.
+
+        A final answer is handed to the journal's answer writer (``wait=False``): the worker
+        goes on to its next request while it is committed, usually together with the other
+        workers' intents; :meth:`run` waits for those writes before the run ends. ``split`` and
+        ``pending`` are committed before this returns (their recipients are claimed again next).
         """
-        try:
-            self.journal.finish_batch(
-                ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why,
-                phones=ticket.phones,
-            )  # fmt: skip
-        except BaseException as exc:
+
+        def failed(exc: BaseException) -> None:
             said = ", ".join(f"{p}={i}" for p, i in zip(ticket.phones, ids or [], strict=False))
             logger.error(
                 "%s: batch %d: could not journal the answer %s (%s): %s",
@@ -410,6 +413,19 @@ class _Run:
                 type(exc).__name__,
                 said or "no SMS ids",
             )
+
+        def deferred_failed(exc: BaseException) -> None:
+            failed(exc)
+            self._fail(exc)
+
+        try:
+            self.journal.finish_batch(
+                ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why,
+                phones=ticket.phones, wait=outcome in ("pending", "split"),
+                on_error=deferred_failed,
+            )  # fmt: skip
+        except BaseException as exc:
+            failed(exc)
             raise
 
     def _wait_out(self, fingerprint: str, refused_at: datetime | None) -> bool:

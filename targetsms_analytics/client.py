@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, retry_if_exception
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
@@ -452,6 +453,7 @@ class TargetSMSClient:
         self._clock = clock
         self._sleep = sleep
         self._log_guard = _guard_logs(self, password)
+        own_session = session is None
         if session is None:  # a session passed in is the caller's transport: used as it is
             session = requests.Session()
             adapter = transport or _PoolAdapter(
@@ -468,6 +470,10 @@ class TargetSMSClient:
             # password would travel to the proxy in plain http.
             session.trust_env = not _is_loopback(parse_url(url).host)
         self._session = session
+        # Our own session sends through a lean path (see _get); the URL must be plain ASCII
+        # (an IDN host is left to requests' own preparation).
+        self._own_session = own_session and url.isascii()
+        self._settings: tuple[tuple[str | None, ...], dict[str, Any]] | None = None
         #: When each identical read (op, sms_id) was last sent or answered (by ``clock``).
         self._last_read: dict[tuple[str, ...], float] = {}
         self._prune_at = _PRUNE_MIN
@@ -709,9 +715,39 @@ class TargetSMSClient:
         self._last_read = {k: t for k, t in self._last_read.items() if t > horizon}
         self._prune_at = max(_PRUNE_MIN, 2 * len(self._last_read))
 
+    def _send_settings(self) -> dict[str, Any]:
+        """``proxies``, ``verify``, ``cert`` and ``stream`` from the environment, as
+        ``Session.get`` would find them, computed again only when a variable they come from
+        changes (reading them costs more than a request's own work on a fast network)."""
+        env = tuple(os.environ.get(k) for k in _ENV_SETTINGS)
+        cached = self._settings
+        if cached is None or cached[0] != env:
+            settings = self._session.merge_environment_settings(self.url, {}, None, None, None)
+            cached = self._settings = (env, settings)
+        return cached[1]
+
+    def _prepared(self, url: str) -> requests.PreparedRequest:
+        """The GET of ``url`` (already encoded by :func:`protocol.build_url`) with the session's
+        headers and cookies: what ``Session.get`` prepares, without parsing and re-quoting the
+        URL it was given and without looking up ``~/.netrc`` (the password is in the URL)."""
+        request = requests.PreparedRequest()
+        request.method = "GET"
+        request.url = url
+        request.headers = CaseInsensitiveDict(self._session.headers)
+        if self._session.cookies:
+            request.prepare_cookies(self._session.cookies)
+        return request
+
     def _get(self, url: str) -> requests.Response:
         try:
-            return self._session.get(url, timeout=self.timeout)
+            if not self._own_session:  # the caller's session: its own get(), as it is
+                return self._session.get(url, timeout=self.timeout)
+            return self._session.send(
+                self._prepared(url),
+                timeout=self.timeout,
+                allow_redirects=True,
+                **self._send_settings(),
+            )
         except requests.exceptions.SSLError as exc:
             error: TransportError = ConnectError(
                 text=protocol.redact(f"TLS failed: {exc}", self._secrets), retryable=False
@@ -733,14 +769,14 @@ class TargetSMSClient:
         url = _Hidden(protocol.build_url(self.url, params))
         started = time.perf_counter()
         response = self._get(url)
-        elapsed = time.perf_counter() - started  # for the log line only
-        logger.debug(
-            "GET %s -> %s, %d bytes, %.3fs",
-            protocol.redact(url, self._secrets),
-            response.status_code,
-            len(response.content),
-            elapsed,
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # redacting the URL costs more than sending it
+            logger.debug(
+                "GET %s -> %s, %d bytes, %.3fs",
+                protocol.redact(url, self._secrets),
+                response.status_code,
+                len(response.content),
+                time.perf_counter() - started,
+            )
         if response.status_code != 200:
             raise ReadError(text=f"HTTP {response.status_code} from the service")
         text = response.content.decode("utf-8", errors="replace")
@@ -759,6 +795,13 @@ class TargetSMSClient:
             raise
         return text
 
+
+#: The environment variables requests reads for a request's proxies, CA bundle and TLS checks.
+_ENV_SETTINGS = (
+    "http_proxy", "https_proxy", "all_proxy", "no_proxy",
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+    "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+)  # fmt: skip
 
 #: requests' errors raised before a connection was used: the URL or a header could not be built.
 _BEFORE_ANY_CONNECTION = (

@@ -96,6 +96,11 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         self._gc_queue: list[_Work] = []
         self._gc_busy = False
         self._known_campaigns: set[tuple[str, str]] = set()
+        # Answers written behind the sender's back (see _defer): a queue, one writer thread.
+        self._answers = threading.Condition()
+        self._answer_queue: list[tuple[Callable[[Any], Any], Callable[[BaseException], Any]]] = []
+        self._answer_busy = False
+        self._answer_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ plumbing (backends)
 
@@ -226,6 +231,80 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
                         item.error = own
         for item in batch:
             item.done = True
+
+    # ------------------------------------------------------------ deferred answers
+
+    def _defer(self, fn: Callable[[Any], Any], on_error: Callable[[BaseException], Any]) -> None:
+        """Write ``fn(conn)`` soon, from the journal's answer writer, and return at once.
+
+        The writer commits whatever is queued in one transaction (should that fail, each again
+        alone: ``on_error(exc)`` is called, from the writer's thread, for those that fail). A
+        sender that journals an answer this way goes on to its next intent without waiting for
+        the commit; :meth:`flush` waits until everything deferred so far is written.
+        """
+        with self._answers:
+            self._answer_queue.append((fn, on_error))
+            thread = self._answer_thread
+            if thread is None or not thread.is_alive():
+                thread = threading.Thread(
+                    target=self._write_answers, name="targetsms-journal-answers", daemon=True
+                )
+                self._answer_thread = thread
+                self._answer_busy = True  # until the new thread has taken the queue
+                thread.start()
+            self._answers.notify()
+
+    def _write_answers(self) -> None:
+        """The answer writer: takes the whole queue, commits it, until the queue stays empty."""
+        while True:
+            with self._answers:
+                if not self._answer_queue:
+                    self._answers.wait(timeout=1.0)
+                if not self._answer_queue:  # idle for a second: the next _defer starts another
+                    self._answer_thread = None
+                    self._answer_busy = False
+                    self._answers.notify_all()
+                    return
+                queued, self._answer_queue = self._answer_queue, []
+                self._answer_busy = True
+            try:
+                self._write_queued(queued)
+            finally:
+                with self._answers:
+                    self._answer_busy = False
+                    self._answers.notify_all()
+
+    def _write_queued(
+        self, queued: list[tuple[Callable[[Any], Any], Callable[[BaseException], Any]]]
+    ) -> None:
+        def all_of(c: Any) -> None:
+            for fn, _ in queued:
+                fn(c)
+
+        try:
+            self._grouped(all_of)
+            return
+        except Exception:  # one of them failed: each again alone, so the error finds its owner
+            pass
+        for fn, on_error in queued:
+            try:
+                self._grouped(fn)
+            except Exception as exc:
+                try:
+                    on_error(exc)
+                except Exception:  # a reporting callback must not stop the writer
+                    pass
+
+    def flush(self) -> None:
+        """Wait until every answer journaled with ``wait=False`` is committed.
+
+        Example: ``journal.flush()`` (``send_campaign`` does this before its run ends).
+        """
+        with self._answers:
+            while self._answer_queue or self._answer_busy:
+                if threading.current_thread() is self._answer_thread:
+                    return  # called from the writer itself: it is writing them
+                self._answers.wait(timeout=1.0)
 
     # ------------------------------------------------------------ accounts
 

@@ -10,10 +10,11 @@ Example: ``journal.begin_batch("spring", phones, "Hi", 1, sender="SHOP", user=u,
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,15 @@ from ._common import (
 from .schema import _REFUSAL_SQL
 
 __all__ = ["CampaignsMixin"]
+
+logger = logging.getLogger("targetsms_analytics")
+
+
+def _log_answer_error(batch_id: int) -> Callable[[BaseException], None]:
+    def report(exc: BaseException) -> None:
+        logger.error("batch %d: could not journal its answer: %s", batch_id, exc)
+
+    return report
 
 
 class CampaignsMixin:
@@ -585,6 +595,8 @@ class CampaignsMixin:
         error_code: str | None = None,
         error_text: str | None = None,
         phones: Sequence[str] | None = None,
+        wait: bool = True,
+        on_error: Callable[[BaseException], Any] | None = None,
     ) -> None:
         """Commit a batch's answer, right after its request.
 
@@ -596,10 +608,39 @@ class CampaignsMixin:
         ``failed``). Messages of the batch that another run has since re-claimed are left alone.
         ``phones``: the batch's recipients as claimed (``ticket.phones``), which saves a read.
 
+        ``wait=False`` (a final outcome only: not ``split`` or ``pending``, whose recipients are
+        claimed again at once) hands the answer to the journal's answer writer and returns at
+        once: a sender goes on to its next request while the answer is committed, usually
+        together with other senders' intents. :meth:`flush` waits for those writes;
+        ``on_error(exc)`` hears of one that failed (the batch then stays in flight: ``unknown``).
+
         Example: ``journal.finish_batch(ticket.id, "rejected", error_code="phone_stop_listed")``.
         """
+        work = self._answer_work(batch_id, outcome, sms_ids, error_code, error_text, phones)
+        if wait or outcome in ("pending", "split"):
+            self._commit_answer(work)
+        else:
+            self._defer(work, on_error or _log_answer_error(batch_id))
+
+    def _commit_answer(self, work: Callable[[Any], None]) -> None:
+        self._grouped(work)
+
+    def _answer_work(
+        self,
+        batch_id: int,
+        outcome: str,
+        sms_ids: Sequence[str] | None,
+        error_code: str | None,
+        error_text: str | None,
+        phones: Sequence[str] | None,
+    ) -> Callable[[Any], None]:
+        """The write of a batch's answer, as a function of the connection (see finish_batch)."""
         if outcome not in (*SEND_OUTCOMES, "pending", "split"):
             raise ValueError(f"unknown outcome {outcome!r}")
+        if outcome == "sent" and phones is not None and (
+            sms_ids is None or len(sms_ids) != len(phones)
+        ):
+            raise ValueError(f"batch {batch_id}: {len(phones)} phones, ids {sms_ids!r}")
 
         def work(c: Any) -> None:
             now = iso(now_utc())
@@ -645,7 +686,7 @@ class CampaignsMixin:
             if cur.rowcount == 0:
                 raise KeyError(f"no batch {batch_id}")
 
-        self._grouped(work)
+        return work
 
     def batches(self, campaign: str | None = None, *, account: str | None = None) -> pd.DataFrame:
         """The batch rows (one per request or intended request), oldest first.

@@ -220,7 +220,7 @@ class PostgresJournal(Journal):
         self._free: list[_Conn] = []
         try:
             self._migrate()
-            raw.execute("SET synchronous_commit = off")  # intents turn it on (see _Transaction)
+            raw.execute("SET synchronous_commit = on")  # the rest turn it off (see _Transaction)
             if readonly:
                 raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         except BaseException:
@@ -234,6 +234,7 @@ class PostgresJournal(Journal):
 
         Example: ``journal.close()``.
         """
+        self.flush()  # answers still being written
         with self._lock:
             for raw in self._all:
                 raw.close()
@@ -254,7 +255,7 @@ class PostgresJournal(Journal):
             )
             if self.readonly:
                 raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            raw.execute("SET synchronous_commit = off")  # intents turn it on (see _Transaction)
+            raw.execute("SET synchronous_commit = on")  # the rest turn it off (see _Transaction)
             conn = self._local.conn = _Conn(raw)
             with self._lock:
                 self._all.append(raw)
@@ -401,35 +402,23 @@ class PostgresJournal(Journal):
             "token": token, "now": now, "text": text, "parts": parts,
             "contacts": [json_or_none(contacts.get(p)) for p in wanted],
         }  # fmt: skip
-        raw = self._thread_conn().raw
-        try:
-            with raw.pipeline():
-                raw.execute("BEGIN")
-                raw.execute("SET LOCAL synchronous_commit = on")
-                cur = raw.execute(_FAST_INTENT, params)
-                raw.execute("COMMIT")
-        except BaseException:
-            if not raw.closed and raw.info.transaction_status != 0:  # not idle: roll back
-                raw.execute("ROLLBACK")
-            raise
-        row = cur.fetchone()
+        # One statement in autocommit mode is its own transaction, committed (and flushed:
+        # the session's synchronous_commit is on) before execute() returns.
+        row = self._thread_conn().raw.execute(_FAST_INTENT, params).fetchone()
         if row[0] is None:  # someone else holds a recipient, or one has an outcome
             return None
         refused = row[1]
         refused_at = None if refused is None else datetime.fromisoformat(refused)
         return BatchTicket(int(row[0]), wanted, fingerprint, refused_at)
 
-    def finish_batch(self, batch_id: int, outcome: str, *, sms_ids: Sequence[str] | None = None,
-                     error_code: str | None = None, error_text: str | None = None,
-                     phones: Sequence[str] | None = None) -> None:  # fmt: skip
-        """As :meth:`Journal.finish_batch`; with ``phones`` (the ticket's), in one statement
-        (one round trip): the messages and the batch row together."""
+    def _answer_work(self, batch_id: int, outcome: str, sms_ids: Sequence[str] | None,
+                     error_code: str | None, error_text: str | None,
+                     phones: Sequence[str] | None) -> Any:  # fmt: skip
+        """As :meth:`Journal._answer_work`; with ``phones`` (the ticket's), one statement (one
+        round trip): the messages and the batch row together."""
         sql = _FAST_ANSWER.get(outcome)
         if phones is None or sql is None or self.readonly:
-            return super().finish_batch(
-                batch_id, outcome, sms_ids=sms_ids, error_code=error_code,
-                error_text=error_text, phones=phones,
-            )  # fmt: skip
+            return super()._answer_work(batch_id, outcome, sms_ids, error_code, error_text, phones)
         if outcome == "sent" and (sms_ids is None or len(sms_ids) != len(phones)):
             raise ValueError(f"batch {batch_id}: {len(phones)} phones, ids {sms_ids!r}")
         state = {"sent": "done", "pending": "failed", "split": "split", "unknown": "unknown"}
@@ -439,9 +428,21 @@ class PostgresJournal(Journal):
             "phones": [str(p) for p in phones],
             "ids": [str(i) for i in sms_ids or ()],
         }  # fmt: skip
-        row = self._thread_conn().raw.execute(sql, params).fetchone()
-        if not row[0]:
-            raise KeyError(f"no batch {batch_id}")
+
+        def work(c: _Conn) -> None:
+            row = c.raw.execute(sql, params).fetchone()
+            if not row[0]:
+                raise KeyError(f"no batch {batch_id}")
+
+        work.one_statement = True  # type: ignore[attr-defined]
+        return work
+
+    def _commit_answer(self, work: Any) -> None:
+        """One statement commits on its own (autocommit): no BEGIN/COMMIT round trips."""
+        if getattr(work, "one_statement", False):
+            work(self._thread_conn())
+        else:
+            super()._commit_answer(work)
 
     def prepare(self, campaign: str, items: Sequence[tuple[str, str, str | None, int | None]],
                 *, account: str) -> None:  # fmt: skip
@@ -507,8 +508,8 @@ class _Transaction:
             raise JournalError(f"{self.journal.path} was opened read-only")
         self.conn = self.journal._thread_conn()
         self.conn.execute("BEGIN")
-        if self.durable:
-            self.conn.execute("SET LOCAL synchronous_commit = on")
+        if not self.durable:
+            self.conn.execute("SET LOCAL synchronous_commit = off")
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:

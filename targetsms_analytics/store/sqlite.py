@@ -206,6 +206,7 @@ class SQLiteJournal(Journal):
 
         Example: ``journal.close()``.
         """
+        self.flush()  # answers still being written
         with self._lock:
             self._conn.close()
             for reader in getattr(self, "_readers", []):
