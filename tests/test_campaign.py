@@ -771,6 +771,42 @@ def test_a_number_too_long_for_the_service_is_invalid_before_any_request(rich, c
     assert estimate["error_code"].iloc[7] == "phone_too_long"
 
 
+def test_sms_ids_are_logged_when_a_deferred_answer_cannot_be_written(
+    rich, client, journal, caplog
+):
+    """A final answer is written behind the worker's back (finish_batch(wait=False)): should
+    that write fail, the ids are logged, the campaign stops with the error and the batch stays
+    in flight (unknown next time), as when the write was the worker's own."""
+    contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"]})
+    real = journal._answer_work
+
+    def broken(batch_id, outcome, *args):
+        work = real(batch_id, outcome, *args)
+        if outcome != "sent":
+            return work
+
+        def failing(c):
+            raise sqlite3.OperationalError("disk I/O error")
+
+        return failing
+
+    journal._answer_work = broken
+    with caplog.at_level("ERROR", logger="targetsms_analytics"):
+        with pytest.raises(sqlite3.OperationalError):
+            send_campaign(client, contacts, "Hi", "SHOP", campaign="c", store=journal,
+                          progress=False)  # fmt: skip
+    threads = [r.threadName for r in caplog.records if "could not journal" in r.getMessage()]
+    assert threads == ["targetsms-journal-answers"]  # it was deferred, and failed there
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for sms_id, msisdn in zip(rich.messages, rich.sent_phones(), strict=True):
+        assert f"{msisdn}={sms_id}" in logged
+    journal._answer_work = real
+    again = send_campaign(client, contacts, "Hi", "SHOP", campaign="c", store=journal,
+                          progress=False)  # fmt: skip
+    assert again["outcome"].tolist() == ["unknown", "unknown"]
+    assert len(sends(rich)) == 1
+
+
 def test_sms_ids_are_logged_when_the_answer_cannot_be_journaled(rich, client, journal, caplog):
     contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"]})
     real = journal.finish_batch

@@ -129,6 +129,58 @@ def test_loopback_ignores_proxy_settings(emulator, monkeypatch):
     assert ts.TargetSMSClient("u", "p")._session.trust_env  # the real service honours them
 
 
+class _Capture(HandlerAdapter):
+    """Records what each request carried: the URL, the headers and the adapter's settings."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda request: (200, "1234"))
+        self.seen: list[tuple[str, dict, dict]] = []
+
+    def send(self, request, **kwargs):
+        self.seen.append((request.url, dict(request.headers), kwargs))
+        return super().send(request, **kwargs)
+
+
+def test_the_lean_send_path_carries_what_session_get_would(monkeypatch):
+    """Our own session sends a request prepared by hand (no re-parsing of the URL, the
+    environment's settings read once per change): the same URL, headers, proxies, CA bundle
+    and timeout as ``Session.get``, including after the environment changes."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE",
+                 "CURL_CA_BUNDLE", "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)  # fmt: skip
+    url = "https://sms.example.org/sendsms.php"
+    lean = _Capture()
+    ours = ts.TargetSMSClient("me", SECRET, url=url, transport=lean)
+    plain = _Capture()
+    session = requests.Session()
+    session.mount("https://", plain)
+    session.headers["User-Agent"] = ts.TargetSMSClient("u", "p")._session.headers["User-Agent"]
+    theirs = ts.TargetSMSClient("me", SECRET, url=url, session=session)
+
+    def both(phone: str) -> None:
+        ours.send("SHOP", [phone], "Привет, {мир} & 100%")
+        theirs.send("SHOP", [phone], "Привет, {мир} & 100%")
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy-a.example:3128")
+    both("79001234567")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy-b.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/company-ca.pem")
+    both("79001234568")
+    monkeypatch.setenv("NO_PROXY", "sms.example.org")
+    both("79001234569")
+    assert len(lean.seen) == len(plain.seen) == 3
+    for (url_a, headers_a, kw_a), (url_b, headers_b, kw_b) in zip(lean.seen, plain.seen):
+        assert url_a == url_b
+        assert headers_a == headers_b
+        assert kw_a == kw_b
+    assert lean.seen[0][2]["proxies"]["https"] == "http://proxy-a.example:3128"
+    assert lean.seen[1][2]["proxies"]["https"] == "http://proxy-b.example:3128"
+    assert lean.seen[1][2]["verify"] == "/etc/ssl/certs/company-ca.pem"
+    assert "https" not in lean.seen[2][2]["proxies"]  # NO_PROXY names the host
+    params = protocol.send_params("me", SECRET, "SHOP", ["79001234567"], "Привет, {мир} & 100%")
+    assert lean.seen[0][0] == protocol.build_url(url, params)
+
+
 def test_repr_has_no_password():
     client = ts.TargetSMSClient("me", SECRET)
     assert SECRET not in repr(client) and "me" in repr(client)

@@ -109,6 +109,59 @@ def test_an_intent_is_visible_to_another_connection_before_the_answer(store):
         assert str(seen["sent_at"].dt.tz) == "UTC"
 
 
+def test_a_deferred_answer_is_committed_by_flush(store):
+    """finish_batch(wait=False) returns before the commit; flush() waits for it."""
+    with Journal(store) as sender, Journal(store) as reporter:
+        ticket = begin(sender, ["79001234567", "79001234568"])
+        other = begin(sender, ["79001234569"])
+        errors = []
+        sender.finish_batch(ticket.id, "sent", sms_ids=["11", "12"], phones=ticket.phones,
+                            wait=False, on_error=errors.append)  # fmt: skip
+        sender.finish_batch(other.id, "rejected", error_code="phone_stop_listed",
+                            phones=other.phones, wait=False, on_error=errors.append)  # fmt: skip
+        sender.flush()
+        seen = reporter.campaign_messages("c").set_index("msisdn")
+        assert seen["outcome"].to_dict() == {
+            "79001234567": "sent", "79001234568": "sent", "79001234569": "rejected",
+        }  # fmt: skip
+        assert seen["sms_id"].loc["79001234568"] == "12"
+        assert set(reporter.batches("c")["state"]) == {"done"}
+        assert errors == []
+
+
+def test_close_writes_the_deferred_answers(store):
+    with Journal(store) as sender:
+        ticket = begin(sender, ["79001234567"])
+        sender.finish_batch(ticket.id, "sent", sms_ids=["5"], phones=ticket.phones, wait=False)
+    with Journal(store) as reporter:
+        assert reporter.campaign_messages("c")["sms_id"].tolist() == ["5"]
+
+
+def test_a_deferred_answer_that_fails_is_reported_and_leaves_only_its_batch_in_flight(store):
+    with Journal(store) as j:
+        good = begin(j, ["79001234567"])
+        errors = []
+        j.finish_batch(10_000, "sent", sms_ids=["1"], phones=["79000000000"], wait=False,
+                       on_error=errors.append)  # fmt: skip
+        j.finish_batch(good.id, "sent", sms_ids=["2"], phones=good.phones, wait=False,
+                       on_error=errors.append)  # fmt: skip
+        j.flush()
+        assert len(errors) == 1 and isinstance(errors[0], KeyError)
+        assert j.campaign_messages("c")["sms_id"].tolist() == ["2"]  # the good one went in
+
+
+def test_split_and_pending_answers_are_written_before_finish_batch_returns(store):
+    """Their recipients are claimed again at once: they are never deferred."""
+    with Journal(store) as j:
+        whole = begin(j, ["79001234567", "79000000000"])
+        j.finish_batch(whole.id, "split", error_code="phone_stop_listed", wait=False)
+        assert set(j.campaign_messages("c")["outcome"]) == {"pending"}
+        assert begin(j, ["79001234567"], parent=whole.id).phones == ["79001234567"]
+        stopped = begin(j, ["79000000000"])
+        j.finish_batch(stopped.id, "pending", error_code="sender_not_moderated", wait=False)
+        assert begin(j, ["79000000000"]).phones == ["79000000000"]
+
+
 def test_recipients_with_a_record_are_not_claimed_again(store):
     with Journal(store) as j:
         first = begin(j, ["79001234567", "79001234568"])
