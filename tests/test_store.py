@@ -7,6 +7,7 @@ name there and drops it at the end; without the variable those tests are skipped
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -21,13 +22,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import targetsms_analytics as ts
 from targetsms_analytics.emulator import Emulator
 from targetsms_analytics.errors import InputError, JournalError
 from targetsms_analytics.store import SCHEMA_VERSION, Journal, account_of
 from targetsms_analytics.store import schema as schema_mod
-from targetsms_analytics.store._common import request_fingerprint
+from targetsms_analytics.store._common import iso, request_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ENV = "TARGETSMS_TEST_POSTGRES"
@@ -685,3 +688,18 @@ def test_a_newer_sqlite_journal_keeps_its_journal_mode_when_refused(tmp_path):
         Journal(path)
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+_ZONES = st.none() | st.just(dt.UTC) | st.builds(
+    lambda minutes: dt.timezone(dt.timedelta(minutes=minutes)), st.integers(-900, 900)
+)
+
+
+@given(st.datetimes(min_value=dt.datetime(1970, 1, 2), timezones=_ZONES))
+def test_iso_writes_a_datetime_as_pandas_does(value):
+    """iso() has a fast path for datetime (every intent and answer is stamped): its text must
+    be the one the journal always wrote (pandas' isoformat in UTC; naive taken as UTC)."""
+    ts_ = pd.Timestamp(value)
+    expected = (ts_.tz_localize("UTC") if ts_.tzinfo is None else ts_.tz_convert("UTC")).isoformat()
+    assert iso(value) == expected
+    assert iso(pd.Timestamp(value)) == expected
