@@ -176,6 +176,8 @@ class _Run:
         self.error: BaseException | None = None
         self.requests = 0
         self.streak = 0
+        #: Recipients a claim left out: another run holds them, or they have an outcome already.
+        self.skipped = 0
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self.token = ""
@@ -315,6 +317,8 @@ class _Run:
         )
         skipped = len(phones) - len(ticket.phones)
         if skipped:  # another run holds them, or they have an outcome already
+            with self._lock:
+                self.skipped += skipped
             self._done(skipped, answered=None, request=False)
         n = len(ticket.phones)
         if not n:
@@ -669,7 +673,8 @@ def _release_never_sent(
     journal: Journal, name: str, account: str, recipients: Iterable[str]
 ) -> list[str]:
     """Make sendable again the recipients whose request certainly never left (``rejected`` with
-    :data:`NEVER_SENT_CODE`: refused connection, DNS failure…); nothing of theirs arrived."""
+    :data:`NEVER_SENT_CODE`: refused connection, DNS failure…); nothing of theirs arrived.
+    Returns the records of ``recipients`` as they are now (a read the caller need not repeat)."""
     records = journal.records(name, recipients, account=account)
     again = [
         m
@@ -679,7 +684,8 @@ def _release_never_sent(
     if again:
         journal.set_outcome(name, again, "pending", account=account, only_from=("rejected",))
         logger.info("%s: %d recipient(s) whose request never left are sent again", name, len(again))
-    return again
+        records = journal.records(name, recipients, account=account)
+    return records
 
 
 # ---------------------------------------------------------------- public API
@@ -915,7 +921,9 @@ def send_campaign(
         recovered = journal.recover_inflight(name, account=account)
         if recovered:
             logger.warning("%s: %d interrupted batch(es) marked unknown", name, recovered)
-        _release_never_sent(journal, name, account, plan.recipients)
+        records: dict[str, dict] | None = _release_never_sent(
+            journal, name, account, plan.recipients
+        )
         if snapshot_balance:  # before the first request: a failure here has sent nothing
             save_snapshot(client.balance(), journal, user=client.user, url=client.url)
         requests = 0
@@ -934,9 +942,12 @@ def send_campaign(
             while True:
                 started = now()
                 opens = _openings(zones, send_window, started)
-                records = journal.records(name, plan.recipients, account=account)
-                hold(_to_hold(plan, records, opens, started))
-                records = journal.records(name, plan.recipients, account=account)
+                if records is None:  # the first pass has them from _release_never_sent
+                    records = journal.records(name, plan.recipients, account=account)
+                held = _to_hold(plan, records, opens, started)
+                if held:
+                    hold(held)
+                    records = journal.records(name, plan.recipients, account=account)
                 todo = [
                     (m, sender, plan.text[i], plan.parts[i], plan.variant[i])
                     for m, i in plan.recipients.items()
@@ -982,6 +993,8 @@ def send_campaign(
                     for _ in range(_MAX_PASSES):
                         if run.error is not None:
                             break
+                        if gate is None and not run.skipped:
+                            break  # this run claimed (and answered) every one of them itself
                         left = _settle(journal, name, account, todo, now=now)
                         if not left:
                             break
@@ -996,6 +1009,7 @@ def send_campaign(
                 finally:
                     requests += run.requests
                 error = run.error
+                records = None  # changed by the run: read again when needed
                 if error is not None or not wait or opens is None:
                     break
                 records = journal.records(name, plan.recipients, account=account)
