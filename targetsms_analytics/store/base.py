@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,14 +34,32 @@ from .statuses import StatusesMixin
 __all__ = ["Journal"]
 
 
+def _nothing(c: Any) -> None:
+    """A write of nothing: committed, it tells that everything queued before it is."""
+
+
+def _report(on_error: Callable[[BaseException], Any], exc: BaseException) -> None:
+    try:
+        on_error(exc)
+    except Exception:  # a reporting callback must not break the commit path
+        pass
+
+
 class _Work:
     """One writer's share of a group commit."""
 
-    __slots__ = ("done", "durable", "error", "fn", "result", "wake")
+    __slots__ = ("done", "durable", "error", "fn", "on_error", "result", "wake")
 
-    def __init__(self, fn: Callable[[Any], Any], durable: bool) -> None:
+    def __init__(
+        self,
+        fn: Callable[[Any], Any],
+        durable: bool,
+        on_error: Callable[[BaseException], Any] | None = None,
+    ) -> None:
         self.fn = fn
         self.durable = durable
+        #: Set for deferred work, which no writer waits for: it hears of its error this way.
+        self.on_error = on_error
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
@@ -98,9 +117,11 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         self._known_campaigns: set[tuple[str, str]] = set()
         # Answers written behind the sender's back (see _defer): a queue, one writer thread.
         self._answers = threading.Condition()
-        self._answer_queue: list[tuple[Callable[[Any], Any], Callable[[BaseException], Any]]] = []
+        self._answer_queue: list[_Work] = []
         self._answer_busy = False
+        self._answer_poked = False
         self._answer_thread: threading.Thread | None = None
+        self._deferred_by = threading.local()  # each worker's last deferred answer
 
     # ------------------------------------------------------------ plumbing (backends)
 
@@ -201,13 +222,21 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
                     if not item.done:  # an interrupt mid-commit: nothing is known
                         item.error = item.error or JournalError("the group commit failed")
                         item.done = True
-                if self._gc_queue:  # writers arrived meanwhile: the first leads the next group
-                    self._gc_queue[0].wake.set()
+                # Writers arrived meanwhile: the first that waits leads the next group (deferred
+                # answers ride along with it, or the answer writer commits them).
+                waiting = next((w for w in self._gc_queue if w.on_error is None), None)
+                if waiting is not None:
+                    waiting.wake.set()
                 else:
                     self._gc_busy = False
+                    if self._gc_queue:
+                        self._poke_answer_writer()
             for item in batch:
                 if item is not work:
                     item.wake.set()
+        for item in batch:
+            if item.error is not None and item.on_error is not None:
+                _report(item.on_error, item.error)
         if work.error is not None:
             raise work.error
         return work.result
@@ -234,72 +263,125 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
 
     # ------------------------------------------------------------ deferred answers
 
-    def _defer(self, fn: Callable[[Any], Any], on_error: Callable[[BaseException], Any]) -> None:
-        """Write ``fn(conn)`` soon, from the journal's answer writer, and return at once.
+    #: True (SQLite, one writer at a time): deferred answers wait in the group-commit queue and
+    #: ride along with the next intent's transaction (one commit, one fsync for both); the
+    #: answer writer commits those no intent takes within ``_RIDE_WAIT``. False (PostgreSQL,
+    #: whose connections commit in parallel): the answer writer writes them on its own
+    #: connection, and a worker has at most one answer waiting (it waits for the older one).
+    _ride_along = False
+    #: Seconds a riding-along answer waits for a writer to take it before the answer writer
+    #: commits it itself (a worker's last answer, or one followed by a wait for a window).
+    _RIDE_WAIT = 0.02
 
-        The writer commits whatever is queued in one transaction (should that fail, each again
-        alone: ``on_error(exc)`` is called, from the writer's thread, for those that fail). A
-        sender that journals an answer this way goes on to its next intent without waiting for
-        the commit; :meth:`flush` waits until everything deferred so far is written.
+    def _defer(self, fn: Callable[[Any], Any], on_error: Callable[[BaseException], Any]) -> None:
+        """Write ``fn(conn)`` soon and return at once.
+
+        A sender that journals an answer this way goes on to its next intent without waiting
+        for the commit; the answer is committed with the next group (SQLite) or by the answer
+        writer (should that fail, each again alone: ``on_error(exc)`` is called for those that
+        fail, from the thread that committed). :meth:`flush` waits until everything deferred so
+        far is written.
         """
+        if self._ride_along:
+            with self._gc:
+                self._gc_queue.append(_Work(fn, False, on_error))
+                idle = not self._gc_busy
+            if idle:  # nobody commits now: the answer writer will, unless a writer comes first
+                self._poke_answer_writer()
+            return
+        local = self._deferred_by
+        older = getattr(local, "work", None)
+        if older is not None and not older.done:  # the writer lags: at most one per worker
+            older.wake.wait()
+        work = local.work = _Work(fn, False, on_error)
         with self._answers:
-            self._answer_queue.append((fn, on_error))
-            thread = self._answer_thread
-            if thread is None or not thread.is_alive():
-                thread = threading.Thread(
-                    target=self._write_answers, name="targetsms-journal-answers", daemon=True
-                )
-                self._answer_thread = thread
-                self._answer_busy = True  # until the new thread has taken the queue
-                thread.start()
+            self._answer_queue.append(work)
+            self._start_answer_writer()
             self._answers.notify()
 
+    def _commit_riders(self) -> None:
+        """Commit the deferred answers no intent has taken (SQLite: those in the queue)."""
+        if not self._ride_along:
+            return
+        with self._gc:
+            pending = any(w.on_error is not None for w in self._gc_queue) or self._gc_busy
+        if pending:  # a commit of nothing: queued after them, it returns once they are in
+            self._grouped(_nothing)
+
+    def _poke_answer_writer(self) -> None:
+        with self._answers:
+            self._answer_poked = True
+            self._start_answer_writer()
+            self._answers.notify()
+
+    def _start_answer_writer(self) -> None:  # with self._answers held
+        thread = self._answer_thread
+        if thread is None or not thread.is_alive():
+            thread = threading.Thread(
+                target=self._write_answers, name="targetsms-journal-answers", daemon=True
+            )
+            self._answer_thread = thread
+            self._answer_busy = True  # until the new thread has taken the queue
+            thread.start()
+
     def _write_answers(self) -> None:
-        """The answer writer: takes the whole queue, commits it, until the queue stays empty."""
+        """The answer writer: commits what is queued, until nothing comes for a second."""
         while True:
             with self._answers:
-                if not self._answer_queue:
+                if not self._answer_queue and not self._answer_poked:
+                    self._answer_busy = False
+                    self._answers.notify_all()
                     self._answers.wait(timeout=1.0)
-                if not self._answer_queue:  # idle for a second: the next _defer starts another
-                    self._answer_thread = None
+                if not self._answer_queue and not self._answer_poked:  # idle: the next starts
+                    self._answer_thread = None  # another
                     self._answer_busy = False
                     self._answers.notify_all()
                     return
                 queued, self._answer_queue = self._answer_queue, []
+                poked, self._answer_poked = self._answer_poked, False
                 self._answer_busy = True
             try:
-                self._write_queued(queued)
+                if queued:
+                    self._write_queued(queued)
+                if poked:  # answers riding along: give a writer a moment to take them
+                    time.sleep(self._RIDE_WAIT)
+                    self._commit_riders()
             finally:
                 with self._answers:
                     self._answer_busy = False
                     self._answers.notify_all()
 
-    def _write_queued(
-        self, queued: list[tuple[Callable[[Any], Any], Callable[[BaseException], Any]]]
-    ) -> None:
+    def _write_queued(self, queued: list[_Work]) -> None:
+        """Commit ``queued`` in one transaction; should that fail, each alone (errors go to
+        their ``on_error``). Each item is marked done, and its waiter woken, either way."""
+
         def all_of(c: Any) -> None:
-            for fn, _ in queued:
-                fn(c)
+            for work in queued:
+                work.fn(c)
 
         try:
-            self._grouped(all_of)
-            return
-        except Exception:  # one of them failed: each again alone, so the error finds its owner
-            pass
-        for fn, on_error in queued:
             try:
-                self._grouped(fn)
-            except Exception as exc:
+                self._grouped(all_of)
+                return
+            except Exception:  # one of them failed: each again alone, so the error finds its owner
+                pass
+            for work in queued:
                 try:
-                    on_error(exc)
-                except Exception:  # a reporting callback must not stop the writer
-                    pass
+                    self._grouped(work.fn)
+                except Exception as exc:
+                    work.error = exc
+                    _report(work.on_error, exc)
+        finally:
+            for work in queued:
+                work.done = True
+                work.wake.set()
 
     def flush(self) -> None:
         """Wait until every answer journaled with ``wait=False`` is committed.
 
         Example: ``journal.flush()`` (``send_campaign`` does this before its run ends).
         """
+        self._commit_riders()
         with self._answers:
             while self._answer_queue or self._answer_busy:
                 if threading.current_thread() is self._answer_thread:

@@ -434,12 +434,12 @@ class PostgresJournal(Journal):
             if not row[0]:
                 raise KeyError(f"no batch {batch_id}")
 
-        work.one_statement = True  # type: ignore[attr-defined]
+        work.sql, work.params, work.batch_id = sql, params, batch_id  # type: ignore[attr-defined]
         return work
 
     def _commit_answer(self, work: Any) -> None:
         """One statement commits on its own (autocommit): no BEGIN/COMMIT round trips."""
-        if getattr(work, "one_statement", False):
+        if getattr(work, "sql", None) is not None:  # one statement
             work(self._thread_conn())
         else:
             super()._commit_answer(work)

@@ -53,6 +53,7 @@ class SQLiteJournal(Journal):
     backend = "sqlite"
     _migrations_name = "SQLITE_MIGRATIONS"
     _seq = "rowid"
+    _ride_along = True
 
     def __init__(
         self,
