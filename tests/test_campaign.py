@@ -771,9 +771,7 @@ def test_a_number_too_long_for_the_service_is_invalid_before_any_request(rich, c
     assert estimate["error_code"].iloc[7] == "phone_too_long"
 
 
-def test_sms_ids_are_logged_when_a_deferred_answer_cannot_be_written(
-    rich, client, journal, caplog
-):
+def test_sms_ids_are_logged_when_a_deferred_answer_cannot_be_written(rich, client, journal, caplog):
     """A final answer is written behind the worker's back (finish_batch(wait=False)): should
     that write fail, the ids are logged, the campaign stops with the error and the batch stays
     in flight (unknown next time), as when the write was the worker's own."""

@@ -145,9 +145,19 @@ def test_the_lean_send_path_carries_what_session_get_would(monkeypatch):
     """Our own session sends a request prepared by hand (no re-parsing of the URL, the
     environment's settings read once per change): the same URL, headers, proxies, CA bundle
     and timeout as ``Session.get``, including after the environment changes."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE",
-                 "CURL_CA_BUNDLE", "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)  # fmt: skip
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
     url = "https://sms.example.org/sendsms.php"
     lean = _Capture()
     ours = ts.TargetSMSClient("me", SECRET, url=url, transport=lean)
@@ -169,7 +179,9 @@ def test_the_lean_send_path_carries_what_session_get_would(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "sms.example.org")
     both("79001234569")
     assert len(lean.seen) == len(plain.seen) == 3
-    for (url_a, headers_a, kw_a), (url_b, headers_b, kw_b) in zip(lean.seen, plain.seen):
+    for (url_a, headers_a, kw_a), (url_b, headers_b, kw_b) in zip(
+        lean.seen, plain.seen, strict=True
+    ):
         assert url_a == url_b
         assert headers_a == headers_b
         assert kw_a == kw_b

@@ -722,8 +722,10 @@ def test_a_newer_sqlite_journal_keeps_its_journal_mode_when_refused(tmp_path):
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
 
 
-_ZONES = st.none() | st.just(dt.UTC) | st.builds(
-    lambda minutes: dt.timezone(dt.timedelta(minutes=minutes)), st.integers(-900, 900)
+_ZONES = (
+    st.none()
+    | st.just(dt.UTC)
+    | st.builds(lambda minutes: dt.timezone(dt.timedelta(minutes=minutes)), st.integers(-900, 900))
 )
 
 

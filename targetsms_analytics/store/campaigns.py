@@ -637,8 +637,10 @@ class CampaignsMixin:
         """The write of a batch's answer, as a function of the connection (see finish_batch)."""
         if outcome not in (*SEND_OUTCOMES, "pending", "split"):
             raise ValueError(f"unknown outcome {outcome!r}")
-        if outcome == "sent" and phones is not None and (
-            sms_ids is None or len(sms_ids) != len(phones)
+        if (
+            outcome == "sent"
+            and phones is not None
+            and (sms_ids is None or len(sms_ids) != len(phones))
         ):
             raise ValueError(f"batch {batch_id}: {len(phones)} phones, ids {sms_ids!r}")
 
