@@ -6,8 +6,11 @@
 the methods defined here and in the aggregate mixins (campaigns and sends, statuses, balance).
 
 Writes go through :meth:`Journal._grouped`: concurrent writers hand their work to whichever of
-them is committing, which runs all waiting work in one transaction (a savepoint each) and commits
-once - *group commit*. An intent is still committed before its request; the fsync is shared.
+them is committing, which runs all waiting work in one transaction and commits once - *group
+commit*. An intent is still committed before its request; the fsync is shared. A batch's answer
+need not hold its worker up: ``finish_batch(wait=False)`` defers it (:meth:`Journal._defer`) to
+the next intent's transaction (SQLite) or to the answer writer's connection (PostgreSQL), and
+:meth:`Journal.flush` waits until every deferred answer is written.
 
 Example::
 

@@ -10,6 +10,11 @@ psycopg 3, the optional extra ``pip install targetsms-analytics[postgres]``.
   the moment the connection dies (the process was killed, the machine lost). An in-flight batch
   whose run's lock is gone becomes ``unknown`` (:meth:`Journal.recover_inflight`); recipients it
   had not claimed yet stay sendable by the others.
+- **Commits**: every thread writes on a connection of its own and PostgreSQL flushes concurrent
+  commits together. An intent is one statement in autocommit mode (one round trip), flushed
+  before it returns (``synchronous_commit = on``, the sessions' setting); the other writes use
+  ``synchronous_commit = off``. Answers are written by the answer writer on its own connection
+  (see :meth:`Journal.finish_batch`'s ``wait=False``).
 - Migrations run under a transaction-level advisory lock: two processes opening a new database
   at once do not both create the schema.
 

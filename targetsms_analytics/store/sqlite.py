@@ -4,6 +4,9 @@ One connection behind a lock serves every thread of the process; another process
 send) at the same time. Writes take ``BEGIN IMMEDIATE``: one writer at a time, so a claim needs
 no row locks. Intents commit with ``synchronous=FULL`` (on disk before the request leaves, even
 across a power loss), everything else with ``NORMAL`` (safe across a crash of the process).
+Concurrent writers share commits (group commit, see :mod:`~targetsms_analytics.store.base`), and
+answers ride along with the next intent's transaction. While a run sends, WAL checkpoints run in
+a thread of their own instead of inside a commit.
 
 Example::
 
