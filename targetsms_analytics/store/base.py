@@ -342,17 +342,17 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
                     return
                 queued, self._answer_queue = self._answer_queue, []
                 poked, self._answer_poked = self._answer_poked, False
-                self._answer_busy = True
+                self._answer_busy = bool(queued)  # flush() waits for these, not for a nap
             try:
                 if queued:
                     self._write_queued(queued)
-                if poked:  # answers riding along: give a writer a moment to take them
-                    time.sleep(self._RIDE_WAIT)
-                    self._commit_riders()
             finally:
                 with self._answers:
                     self._answer_busy = False
                     self._answers.notify_all()
+            if poked:  # answers riding along: give a writer a moment to take them (flush() and
+                time.sleep(self._RIDE_WAIT)  # the next intent commit them sooner)
+                self._commit_riders()
 
     def _write_queued(self, queued: list[_Work]) -> None:
         """Commit ``queued`` in one transaction; should that fail, each alone (errors go to

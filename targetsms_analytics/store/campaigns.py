@@ -658,10 +658,18 @@ class CampaignsMixin:
                 if sms_ids is None or len(sms_ids) != len(recipients):
                     n = len(recipients)
                     raise ValueError(f"batch {batch_id}: {n} phones, ids {sms_ids!r}")
+                # By primary key (account, campaign, msisdn): by the batch index, each of a
+                # batch's n updates would look at all n of its rows.
                 c.executemany(
                     "UPDATE messages SET status = 'sent', sms_id = ?, error_code = NULL,"
-                    " error_text = NULL, sent_at = ? WHERE batch = ? AND msisdn = ?",
-                    [(str(i), now, batch_id, p) for p, i in zip(recipients, sms_ids, strict=True)],
+                    " error_text = NULL, sent_at = ?"
+                    " WHERE account = (SELECT account FROM batches WHERE id = ?)"
+                    " AND campaign = (SELECT campaign FROM batches WHERE id = ?)"
+                    " AND msisdn = ? AND batch = ?",
+                    [
+                        (str(i), now, batch_id, batch_id, p, batch_id)
+                        for p, i in zip(recipients, sms_ids, strict=True)
+                    ],
                 )
                 state = "done"
             elif outcome in ("pending", "split"):
