@@ -183,6 +183,45 @@ def test_postgres_a_worker_has_at_most_one_answer_waiting_to_be_written(pg_url):
         assert j.campaign_messages("c")["sms_id"].tolist() == ["1", "2"]
 
 
+def test_postgres_answers_written_together_survive_one_that_fails(pg_url):
+    """The answer writer sends its answers as one pipeline; should one fail in the database,
+    each is written alone: the others go in, the failing one reaches its on_error."""
+    from targetsms_analytics.store.base import _Work
+
+    with Journal(pg_url) as j:
+        good = [begin(j, [f"7900123456{i}"]) for i in range(3)]
+        works = [
+            j._answer_work(t.id, "sent", [str(i)], None, None, t.phones) for i, t in enumerate(good)
+        ]
+
+        def bad(c):
+            c.raw.execute(bad.sql, bad.params)
+
+        bad.sql, bad.params, bad.batch_id = "SELECT * FROM no_such_table", {}, 0
+        errors = []
+        queued = [_Work(fn, False, errors.append) for fn in [*works[:2], bad, *works[2:]]]
+        j._write_queued(queued)
+        assert all(w.done for w in queued)
+        assert len(errors) == 1 and "no_such_table" in str(errors[0])
+        assert j.campaign_messages("c")["sms_id"].tolist() == ["0", "1", "2"]
+        # and together, when none fails (one missing batch is reported, the rest go in)
+        more = [begin(j, [f"7900765432{i}"]) for i in range(3)]
+        queued = [
+            _Work(
+                j._answer_work(t.id, "sent", [f"x{i}"], None, None, t.phones), False, errors.append
+            )
+            for i, t in enumerate(more)
+        ]
+        queued.append(
+            _Work(j._answer_work(99_999, "sent", ["y"], None, None, ["79000000000"]), False,
+                  errors.append)
+        )  # fmt: skip
+        j._write_queued(queued)
+        assert all(w.done for w in queued)
+        assert len(errors) == 2 and isinstance(errors[1], KeyError)
+        assert j.campaign_messages("c")["sms_id"].tolist()[3:] == ["x0", "x1", "x2"]
+
+
 def test_split_and_pending_answers_are_written_before_finish_batch_returns(store):
     """Their recipients are claimed again at once: they are never deferred."""
     with Journal(store) as j:

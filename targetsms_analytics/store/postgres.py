@@ -50,7 +50,7 @@ from ._common import (
     request_fingerprint,
     text_hash,
 )
-from .base import Journal
+from .base import Journal, _report
 from .schema import _REFUSAL_SQL
 
 __all__ = ["INSTALL_HINT", "PostgresJournal"]
@@ -415,6 +415,40 @@ class PostgresJournal(Journal):
         refused = row[1]
         refused_at = None if refused is None else datetime.fromisoformat(refused)
         return BatchTicket(int(row[0]), wanted, fingerprint, refused_at)
+
+    def _write_queued(self, queued: list[Any]) -> None:
+        """The answer writer's batch: its one-statement answers sent as one pipeline (one round
+        trip: BEGIN, the answers, COMMIT); the rest, or all after an error, as the base does."""
+        fast = [w for w in queued if getattr(w.fn, "sql", None) is not None]
+        if len(fast) < 2 or self.readonly:
+            super()._write_queued(queued)
+            return
+        rest = [w for w in queued if getattr(w.fn, "sql", None) is None]
+        if rest:
+            super()._write_queued(rest)
+        psycopg = _driver()
+        raw = self._thread_conn().raw
+        try:
+            with raw.pipeline():
+                raw.execute("BEGIN")
+                raw.execute("SET LOCAL synchronous_commit = off")
+                answered = [raw.execute(w.fn.sql, w.fn.params) for w in fast]
+                raw.execute("COMMIT")
+        except psycopg.Error:  # one of them failed: each alone, so the error finds its owner
+            if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                raw.execute("ROLLBACK")
+            super()._write_queued(fast)
+            return
+        except BaseException:
+            if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                raw.execute("ROLLBACK")
+            raise
+        for work, cur in zip(fast, answered, strict=True):
+            if not cur.fetchone()[0]:
+                work.error = KeyError(f"no batch {work.fn.batch_id}")
+                _report(work.on_error, work.error)
+            work.done = True
+            work.wake.set()
 
     def _answer_work(self, batch_id: int, outcome: str, sms_ids: Sequence[str] | None,
                      error_code: str | None, error_text: str | None,
