@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -721,3 +722,36 @@ def test_run_liveness_is_journal_state_seen_by_every_journal_of_the_file(tmp_pat
         assert other.recover_inflight("c") == 0  # alive: another Journal object, same process
         sender.end_run(token)
         assert other.recover_inflight("c") == 1
+
+
+def test_while_a_run_sends_the_wal_is_checkpointed_beside_it_not_in_its_commits(
+    tmp_path, monkeypatch
+):
+    """A checkpoint inside a commit (SQLite's default) held every worker's next intent for as
+    long as it took to write the pages back and fsync the file: up to 1.5 s was seen. During a
+    run the checkpoints happen in a thread of their own."""
+    import threading
+
+    import targetsms_analytics.store.sqlite as backend
+
+    monkeypatch.setattr(backend, "_CHECKPOINT_EVERY", 0.01)
+    path = tmp_path / "j.sqlite3"
+    with Journal(path) as j:
+        before = path.stat().st_size
+        token = j.begin_run("c", account="demo@x")
+        assert j._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        names = {t.name for t in threading.enumerate()}
+        assert "targetsms-journal-checkpoint" in names
+        for i in range(50):
+            phones = [f"7916{i:03d}{k:04d}" for k in range(40)]
+            t = j.begin_batch("c", phones, "Hi", 1, sender="S", user="demo", url="http://x",
+                              token=token, account="demo@x")  # fmt: skip
+            j.finish_batch(t.id, "sent", sms_ids=[str(k) for k in range(40)], phones=t.phones)
+        deadline = time.monotonic() + 30
+        while path.stat().st_size == before and time.monotonic() < deadline:
+            time.sleep(0.01)  # the pages reach the database file only by a checkpoint
+        assert path.stat().st_size > before
+        j.end_run(token)
+        assert j._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+        names = {t.name for t in threading.enumerate()}
+        assert "targetsms-journal-checkpoint" not in names

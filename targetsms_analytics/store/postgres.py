@@ -429,26 +429,29 @@ class PostgresJournal(Journal):
         psycopg = _driver()
         raw = self._thread_conn().raw
         try:
-            with raw.pipeline():
-                raw.execute("BEGIN")
-                raw.execute("SET LOCAL synchronous_commit = off")
-                answered = [raw.execute(w.fn.sql, w.fn.params) for w in fast]
-                raw.execute("COMMIT")
-        except psycopg.Error:  # one of them failed: each alone, so the error finds its owner
-            if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                raw.execute("ROLLBACK")
-            super()._write_queued(fast)
-            return
-        except BaseException:
-            if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                raw.execute("ROLLBACK")
-            raise
-        for work, cur in zip(fast, answered, strict=True):
-            if not cur.fetchone()[0]:
-                work.error = KeyError(f"no batch {work.fn.batch_id}")
-                _report(work.on_error, work.error)
-            work.done = True
-            work.wake.set()
+            try:
+                with raw.pipeline():
+                    raw.execute("BEGIN")
+                    raw.execute("SET LOCAL synchronous_commit = off")
+                    answered = [raw.execute(w.fn.sql, w.fn.params) for w in fast]
+                    raw.execute("COMMIT")
+            except BaseException as exc:
+                idle = psycopg.pq.TransactionStatus.IDLE
+                if not raw.closed and raw.info.transaction_status != idle:
+                    raw.execute("ROLLBACK")
+                if not isinstance(exc, psycopg.Error):
+                    raise
+                # One of them failed: each alone, so that the error finds its owner.
+                super()._write_queued(fast)
+                return
+            for work, cur in zip(fast, answered, strict=True):
+                if not cur.fetchone()[0]:
+                    work.error = KeyError(f"no batch {work.fn.batch_id}")
+                    _report(work.on_error, work.error)
+        finally:  # whatever happened, nobody waits for these any longer
+            for work in fast:
+                work.done = True
+                work.wake.set()
 
     def _answer_work(self, batch_id: int, outcome: str, sms_ids: Sequence[str] | None,
                      error_code: str | None, error_text: str | None,

@@ -223,6 +223,12 @@ class SQLiteJournal(Journal):
         """
         self.flush()  # answers still being written
         with self._lock:
+            checkpointer, self._checkpointer = getattr(self, "_checkpointer", None), None
+            self._runs = 0
+        if checkpointer is not None:  # a run that never ended (its process goes on)
+            checkpointer[1].set()
+            checkpointer[0].join()
+        with self._lock:
             self._conn.close()
             for reader in getattr(self, "_readers", []):
                 reader.close()
