@@ -472,7 +472,7 @@ def _settle(
     phones = [t[0] for t in todo]
     deadline = time.monotonic() + journal.stale_after + 60.0
     while True:
-        records = journal.records(name, phones, account=account)
+        records = journal.records(name, phones, account=account, contact=False)
         if not any(r["status"] == "inflight" for r in records.values()):
             break
         if journal.recover_inflight(name, account=account) == 0:
@@ -675,7 +675,7 @@ def _release_never_sent(
     """Make sendable again the recipients whose request certainly never left (``rejected`` with
     :data:`NEVER_SENT_CODE`: refused connection, DNS failure…); nothing of theirs arrived.
     Returns the records of ``recipients`` as they are now (a read the caller need not repeat)."""
-    records = journal.records(name, recipients, account=account)
+    records = journal.records(name, recipients, account=account, contact=False)
     again = [
         m
         for m, r in records.items()
@@ -684,7 +684,7 @@ def _release_never_sent(
     if again:
         journal.set_outcome(name, again, "pending", account=account, only_from=("rejected",))
         logger.info("%s: %d recipient(s) whose request never left are sent again", name, len(again))
-        records = journal.records(name, recipients, account=account)
+        records = journal.records(name, recipients, account=account, contact=False)
     return records
 
 
@@ -943,11 +943,11 @@ def send_campaign(
                 started = now()
                 opens = _openings(zones, send_window, started)
                 if records is None:  # the first pass has them from _release_never_sent
-                    records = journal.records(name, plan.recipients, account=account)
+                    records = journal.records(name, plan.recipients, account=account, contact=False)
                 held = _to_hold(plan, records, opens, started)
                 if held:
                     hold(held)
-                    records = journal.records(name, plan.recipients, account=account)
+                    records = journal.records(name, plan.recipients, account=account, contact=False)
                 todo = [
                     (m, sender, plan.text[i], plan.parts[i], plan.variant[i])
                     for m, i in plan.recipients.items()
@@ -1012,7 +1012,7 @@ def send_campaign(
                 records = None  # changed by the run: read again when needed
                 if error is not None or not wait or opens is None:
                     break
-                records = journal.records(name, plan.recipients, account=account)
+                records = journal.records(name, plan.recipients, account=account, contact=False)
                 waiting = [
                     r["not_before"] or opens.get(m, started)
                     for m, r in records.items()
@@ -1041,7 +1041,7 @@ def send_campaign(
         finally:
             if bar is not None:
                 bar.close()
-            records = journal.records(name, plan.recipients, account=account)
+            records = journal.records(name, plan.recipients, account=account, contact=False)
             result = _result(contacts, plan, records, None)
             if "account" not in result.columns:
                 result["account"] = pd.Series(account, index=result.index, dtype=object)

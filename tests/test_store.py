@@ -222,6 +222,17 @@ def test_postgres_answers_written_together_survive_one_that_fails(pg_url):
         assert j.campaign_messages("c")["sms_id"].tolist()[3:] == ["x0", "x1", "x2"]
 
 
+def test_records_without_the_contacts_are_the_same_records(store):
+    with Journal(store) as j:
+        t = begin(j, ["79001234567", "79001234568"], contacts={"79001234567": {"name": "Анна"}})
+        j.finish_batch(t.id, "sent", sms_ids=["1", "2"])
+        full = j.records("c")
+        assert full["79001234567"]["contact"] == {"name": "Анна"}
+        assert full["79001234568"]["contact"] is None
+        lean = j.records("c", ["79001234568", "79001234567"], contact=False)
+        assert lean == {m: {k: v for k, v in r.items() if k != "contact"} for m, r in full.items()}
+
+
 def test_split_and_pending_answers_are_written_before_finish_batch_returns(store):
     """Their recipients are claimed again at once: they are never deferred."""
     with Journal(store) as j:

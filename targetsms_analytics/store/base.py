@@ -134,6 +134,10 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:  # pragma: no cover
         raise NotImplementedError
 
+    def _query_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows read by position only (a backend may make them cheaper)."""
+        return self._query(sql, params)
+
     def _ids(self, alias: str) -> str:  # pragma: no cover - abstract
         """A table of the strings in the next parameter: columns ``value`` and ``key`` (order)."""
         raise NotImplementedError

@@ -298,41 +298,41 @@ class CampaignsMixin:
         msisdns: Iterable[str] | None = None,
         *,
         account: str | None = None,
+        contact: bool = True,
     ) -> dict[str, dict]:
         """The message rows of a campaign keyed by msisdn (all of them, or only ``msisdns``).
 
         Each value has ``status, sms_id, text, parts, batch, error_code, error_text, sender,
-        variant, not_before`` (tz-aware or None) and ``contact`` (a dict or None).
+        variant, not_before`` (tz-aware or None) and ``contact`` (a dict or None; left out with
+        ``contact=False``, which reads a large campaign faster).
 
         Example: ``journal.records("spring", account=a)["79001234567"]["status"]``.
         """
         account = self.resolve_account(campaign, account)
         if account is None:
             return {}
-        sql = (
-            "SELECT m.msisdn, m.status, m.sms_id, m.text, m.parts, m.batch, m.error_code,"
-            " m.error_text, m.sender, m.variant, m.not_before, m.contact FROM "
-        )
+        names = self._RECORD_COLS if contact else self._RECORD_COLS[:-1]
+        sql = f"SELECT m.msisdn, {', '.join('m.' + n for n in names)} FROM "
         if msisdns is None:
-            rows = self._query(
+            rows = self._query_tuples(
                 sql + "messages m WHERE m.account = ? AND m.campaign = ?", (account, campaign)
             )
         else:
             # CROSS JOIN keeps the list outside: one primary-key look-up per msisdn asked.
-            rows = self._query(
+            rows = self._query_tuples(
                 sql + f"{self._ids('j')} {self._cross} messages m"
                 " ON m.account = ? AND m.campaign = ? AND m.msisdn = j.value",
                 (self._ids_param(list(msisdns)), account, campaign),
             )
         out: dict[str, dict] = {}
-        names = self._RECORD_COLS
         loads, when = json.loads, datetime.fromisoformat
+        at_contact, at_not_before = len(names), names.index("not_before") + 1
         for r in rows:  # by position: a dict per row, not a look-up per column name
-            rec = dict(zip(names, tuple(r)[1:], strict=True))
-            if rec["contact"] is not None:
-                rec["contact"] = loads(rec["contact"])
-            if rec["not_before"] is not None:
-                rec["not_before"] = when(rec["not_before"])
+            rec = dict(zip(names, r[1:], strict=True))
+            if contact and r[at_contact] is not None:
+                rec["contact"] = loads(r[at_contact])
+            if r[at_not_before] is not None:
+                rec["not_before"] = when(r[at_not_before])
             out[r[0]] = rec
         return out
 

@@ -296,6 +296,18 @@ class SQLiteJournal(Journal):
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
+    def _query_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """As :meth:`_query`, rows as plain tuples (cheaper than ``sqlite3.Row`` by the
+        thousand)."""
+        if getattr(self, "_use_readers", False):
+            cursor = self._reader().cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, params).fetchall()
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, params).fetchall()
+
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._readers_local, "conn", None)
         if conn is None:
