@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.cookies import RequestsCookieJar, merge_cookies
 from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, retry_if_exception
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -734,8 +735,8 @@ class TargetSMSClient:
         request.method = "GET"
         request.url = url
         request.headers = CaseInsensitiveDict(self._session.headers)
-        if self._session.cookies:
-            request.prepare_cookies(self._session.cookies)
+        # A jar of its own, as Session.prepare_request gives it (a redirect stores cookies in it)
+        request.prepare_cookies(merge_cookies(RequestsCookieJar(), self._session.cookies))
         return request
 
     def _get(self, url: str) -> requests.Response:

@@ -193,6 +193,41 @@ def test_the_lean_send_path_carries_what_session_get_would(monkeypatch):
     assert lean.seen[0][0] == protocol.build_url(url, params)
 
 
+@pytest.fixture
+def redirector(emulator):
+    """A server on loopback that answers every request with a 302 to the emulator."""
+    import http.server
+    from urllib.parse import urlsplit
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", f"{emulator.url}?{urlsplit(self.path).query}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/sendsms.php"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_redirect_is_followed_as_session_get_follows_it(redirector, emulator):
+    """Review: the lean path left the request without a cookie jar, and requests' redirect
+    handling stores cookies in it: every redirect ended in an AttributeError."""
+    client = ts.TargetSMSClient("demo", "demo", url=redirector, throttle_interval=1.0,
+                                retry=RetryPolicy(base_delay=0.01))  # fmt: skip
+    assert client._own_session  # the lean path
+    assert client.balance().currency == "RUR"
+    assert len(client.send("SHOP", ["79161234567"], "Hi")) == 1
+    assert emulator.sent_phones() == ["79161234567"]
+
+
 def test_repr_has_no_password():
     client = ts.TargetSMSClient("me", SECRET)
     assert SECRET not in repr(client) and "me" in repr(client)

@@ -233,6 +233,44 @@ def test_records_without_the_contacts_are_the_same_records(store):
         assert lean == {m: {k: v for k, v in r.items() if k != "contact"} for m, r in full.items()}
 
 
+def test_postgres_answers_whose_writer_cannot_connect_are_reported_and_nothing_hangs(
+    pg_url, monkeypatch
+):
+    """Review: a connection failure in the answer writer left its answers neither written nor
+    reported (their SMS ids silently dropped), then hung the worker's next answer and flush()."""
+    from targetsms_analytics.store.postgres import PostgresJournal
+
+    with Journal(pg_url) as j:
+        tickets = [begin(j, [f"7900000000{i}"]) for i in range(6)]
+        real = PostgresJournal._thread_conn
+
+        def refused(self):
+            if threading.current_thread().name == "targetsms-journal-answers":
+                raise OSError("connection failed: sorry, too many clients already")
+            return real(self)
+
+        monkeypatch.setattr(PostgresJournal, "_thread_conn", refused)
+        errors: list[int] = []
+
+        def worker(mine):  # two answers each: the second waits for the first to be done
+            for t in mine:
+                j.finish_batch(t.id, "sent", sms_ids=[f"id{t.id}"], phones=t.phones, wait=False,
+                               on_error=lambda exc, t=t: errors.append(t.id))  # fmt: skip
+
+        workers = [threading.Thread(target=worker, args=(tickets[k::3],)) for k in range(3)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        flushing = threading.Thread(target=j.flush)
+        flushing.start()
+        flushing.join(60)
+        assert not flushing.is_alive() and not any(w.is_alive() for w in workers)
+        assert sorted(errors) == sorted(t.id for t in tickets)  # every one reported
+        monkeypatch.setattr(PostgresJournal, "_thread_conn", real)
+        assert set(j.batches("c")["state"]) == {"inflight"}  # hence unknown, never resent
+
+
 def test_split_and_pending_answers_are_written_before_finish_batch_returns(store):
     """Their recipients are claimed again at once: they are never deferred."""
     with Journal(store) as j:

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -35,6 +36,8 @@ from .campaigns import CampaignsMixin
 from .statuses import StatusesMixin
 
 __all__ = ["Journal"]
+
+logger = logging.getLogger("targetsms_analytics")
 
 
 def _nothing(c: Any) -> None:
@@ -121,7 +124,8 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         # Answers written behind the sender's back (see _defer): a queue, one writer thread.
         self._answers = threading.Condition()
         self._answer_queue: list[_Work] = []
-        self._answer_busy = False
+        self._answers_queued = 0  # answers handed to the writer, and written (or failed)
+        self._answers_written = 0
         self._answer_poked = False
         self._answer_thread: threading.Thread | None = None
         self._deferred_by = threading.local()  # each worker's last deferred answer
@@ -229,6 +233,13 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
                     if not item.done:  # an interrupt mid-commit: nothing is known
                         item.error = item.error or JournalError("the group commit failed")
                         item.done = True
+            # Deferred answers that failed are reported before anyone is woken: a flush() that
+            # returns has heard of them.
+            for item in batch:
+                if item.error is not None and item.on_error is not None:
+                    _report(item.on_error, item.error)
+            riders_left = False
+            with self._gc:
                 # Writers arrived meanwhile: the first that waits leads the next group (deferred
                 # answers ride along with it, or the answer writer commits them).
                 waiting = next((w for w in self._gc_queue if w.on_error is None), None)
@@ -236,14 +247,12 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
                     waiting.wake.set()
                 else:
                     self._gc_busy = False
-                    if self._gc_queue:
-                        self._poke_answer_writer()
+                    riders_left = bool(self._gc_queue)
             for item in batch:
                 if item is not work:
                     item.wake.set()
-        for item in batch:
-            if item.error is not None and item.on_error is not None:
-                _report(item.on_error, item.error)
+            if riders_left:
+                self._poke_answer_writer()
         if work.error is not None:
             raise work.error
         return work.result
@@ -298,13 +307,16 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
             return
         local = self._deferred_by
         older = getattr(local, "work", None)
-        if older is not None and not older.done:  # the writer lags: at most one per worker
-            older.wake.wait()
+        while older is not None and not older.done:  # the writer lags: at most one per worker
+            if not older.wake.wait(1.0):
+                with self._answers:  # (should the writer be gone, another takes over)
+                    self._start_answer_writer()
         work = local.work = _Work(fn, False, on_error)
         with self._answers:
             self._answer_queue.append(work)
+            self._answers_queued += 1
             self._start_answer_writer()
-            self._answers.notify()
+            self._answers.notify_all()
 
     def _commit_riders(self) -> None:
         """Commit the deferred answers no intent has taken (SQLite: those in the queue)."""
@@ -319,7 +331,7 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         with self._answers:
             self._answer_poked = True
             self._start_answer_writer()
-            self._answers.notify()
+            self._answers.notify_all()
 
     def _start_answer_writer(self) -> None:  # with self._answers held
         thread = self._answer_thread
@@ -327,36 +339,47 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
             thread = threading.Thread(
                 target=self._write_answers, name="targetsms-journal-answers", daemon=True
             )
-            self._answer_thread = thread
-            self._answer_busy = True  # until the new thread has taken the queue
             thread.start()
+            self._answer_thread = thread
 
     def _write_answers(self) -> None:
-        """The answer writer: commits what is queued, until nothing comes for a second."""
+        """The answer writer: commits what is queued, until nothing comes for a second.
+
+        It never dies of a failed write: the answers it had taken get the error (their
+        ``on_error`` hears of it) and it goes on with the next ones.
+        """
+        me = threading.current_thread()
         while True:
             with self._answers:
                 if not self._answer_queue and not self._answer_poked:
-                    self._answer_busy = False
-                    self._answers.notify_all()
                     self._answers.wait(timeout=1.0)
                 if not self._answer_queue and not self._answer_poked:  # idle: the next starts
-                    self._answer_thread = None  # another
-                    self._answer_busy = False
+                    if self._answer_thread is me:  # another
+                        self._answer_thread = None
                     self._answers.notify_all()
                     return
                 queued, self._answer_queue = self._answer_queue, []
                 poked, self._answer_poked = self._answer_poked, False
-                self._answer_busy = bool(queued)  # flush() waits for these, not for a nap
             try:
                 if queued:
                     self._write_queued(queued)
+            except Exception as exc:  # _write_queued reports its own; this is the unforeseen
+                for work in queued:
+                    if not work.done:
+                        work.error = exc
+                        _report(work.on_error, exc)
+                        work.done = True
+                        work.wake.set()
             finally:
                 with self._answers:
-                    self._answer_busy = False
+                    self._answers_written += len(queued)
                     self._answers.notify_all()
             if poked:  # answers riding along: give a writer a moment to take them (flush() and
                 time.sleep(self._RIDE_WAIT)  # the next intent commit them sooner)
-                self._commit_riders()
+                try:
+                    self._commit_riders()
+                except Exception as exc:  # they stay queued: the next writer or flush() tries
+                    logger.warning("the journal could not write deferred answers: %s", exc)
 
     def _write_queued(self, queued: list[_Work]) -> None:
         """Commit ``queued`` in one transaction; should that fail, each alone (errors go to
@@ -390,9 +413,11 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         """
         self._commit_riders()
         with self._answers:
-            while self._answer_queue or self._answer_busy:
+            target = self._answers_queued  # those deferred so far, not the ones still coming
+            while self._answers_written < target:
                 if threading.current_thread() is self._answer_thread:
                     return  # called from the writer itself: it is writing them
+                self._start_answer_writer()  # (should the writer be gone, another takes over)
                 self._answers.wait(timeout=1.0)
 
     # ------------------------------------------------------------ accounts

@@ -427,21 +427,26 @@ class PostgresJournal(Journal):
         if rest:
             super()._write_queued(rest)
         psycopg = _driver()
-        raw = self._thread_conn().raw
+        raw = None
         try:
             try:
+                raw = self._thread_conn().raw
                 with raw.pipeline():
                     raw.execute("BEGIN")
                     raw.execute("SET LOCAL synchronous_commit = off")
                     answered = [raw.execute(w.fn.sql, w.fn.params) for w in fast]
                     raw.execute("COMMIT")
             except BaseException as exc:
-                idle = psycopg.pq.TransactionStatus.IDLE
-                if not raw.closed and raw.info.transaction_status != idle:
-                    raw.execute("ROLLBACK")
-                if not isinstance(exc, psycopg.Error):
+                try:
+                    idle = psycopg.pq.TransactionStatus.IDLE
+                    if raw is not None and not raw.closed and raw.info.transaction_status != idle:
+                        raw.execute("ROLLBACK")
+                except psycopg.Error:  # a broken connection: each alone finds out, below
+                    pass
+                if not isinstance(exc, Exception):
                     raise
-                # One of them failed: each alone, so that the error finds its owner.
+                # One of them failed, or the connection did: each alone, so that the error
+                # finds its owner (the base reports and marks each one).
                 super()._write_queued(fast)
                 return
             for work, cur in zip(fast, answered, strict=True):
