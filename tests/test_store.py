@@ -187,6 +187,7 @@ def test_postgres_answers_written_together_survive_one_that_fails(pg_url):
     """The answer writer sends its answers as one pipeline; should one fail in the database,
     each is written alone: the others go in, the failing one reaches its on_error."""
     from targetsms_analytics.store.base import _Work
+    from targetsms_analytics.store.postgres import _OneStatement
 
     with Journal(pg_url) as j:
         good = [begin(j, [f"7900123456{i}"]) for i in range(3)]
@@ -194,10 +195,7 @@ def test_postgres_answers_written_together_survive_one_that_fails(pg_url):
             j._answer_work(t.id, "sent", [str(i)], None, None, t.phones) for i, t in enumerate(good)
         ]
 
-        def bad(c):
-            c.raw.execute(bad.sql, bad.params)
-
-        bad.sql, bad.params, bad.batch_id = "SELECT * FROM no_such_table", {}, 0
+        bad = _OneStatement("SELECT * FROM no_such_table", {}, 0)
         errors = []
         queued = [_Work(fn, False, errors.append) for fn in [*works[:2], bad, *works[2:]]]
         j._write_queued(queued)

@@ -419,11 +419,11 @@ class PostgresJournal(Journal):
     def _write_queued(self, queued: list[Any]) -> None:
         """The answer writer's batch: its one-statement answers sent as one pipeline (one round
         trip: BEGIN, the answers, COMMIT); the rest, or all after an error, as the base does."""
-        fast = [w for w in queued if getattr(w.fn, "sql", None) is not None]
+        fast = [w for w in queued if isinstance(w.fn, _OneStatement)]
         if len(fast) < 2 or self.readonly:
             super()._write_queued(queued)
             return
-        rest = [w for w in queued if getattr(w.fn, "sql", None) is None]
+        rest = [w for w in queued if not isinstance(w.fn, _OneStatement)]
         if rest:
             super()._write_queued(rest)
         psycopg = _driver()
@@ -475,18 +475,11 @@ class PostgresJournal(Journal):
             "phones": [str(p) for p in phones],
             "ids": [str(i) for i in sms_ids or ()],
         }  # fmt: skip
-
-        def work(c: _Conn) -> None:
-            row = c.raw.execute(sql, params).fetchone()
-            if not row[0]:
-                raise KeyError(f"no batch {batch_id}")
-
-        work.sql, work.params, work.batch_id = sql, params, batch_id  # type: ignore[attr-defined]
-        return work
+        return _OneStatement(sql, params, batch_id)
 
     def _commit_answer(self, work: Any) -> None:
         """One statement commits on its own (autocommit): no BEGIN/COMMIT round trips."""
-        if getattr(work, "sql", None) is not None:  # one statement
+        if isinstance(work, _OneStatement):
             work(self._thread_conn())
         else:
             super()._commit_answer(work)
@@ -538,6 +531,21 @@ class PostgresJournal(Journal):
         if key is None:  # a run without a lock (an older writer): pid and age decide
             return super()._orphaned(row, now)
         return not row["live"] or not self._lock_held(int(key))
+
+
+class _OneStatement:
+    """A batch's answer as one statement (see :meth:`PostgresJournal._answer_work`): called
+    with a connection it runs there; the answer writer sends several in one pipeline."""
+
+    __slots__ = ("batch_id", "params", "sql")
+
+    def __init__(self, sql: str, params: dict[str, Any], batch_id: int) -> None:
+        self.sql, self.params, self.batch_id = sql, params, batch_id
+
+    def __call__(self, c: _Conn) -> None:
+        row = c.raw.execute(self.sql, self.params).fetchone()
+        if not row[0]:
+            raise KeyError(f"no batch {self.batch_id}")
 
 
 class _Transaction:
