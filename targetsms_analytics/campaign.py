@@ -425,8 +425,7 @@ class _Run:
         try:
             self.journal.finish_batch(
                 ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why,
-                phones=ticket.phones, wait=outcome in ("pending", "split"),
-                on_error=deferred_failed,
+                phones=ticket.phones, wait=False, on_error=deferred_failed,
             )  # fmt: skip
         except BaseException as exc:
             failed(exc)
