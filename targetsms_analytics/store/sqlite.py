@@ -290,23 +290,22 @@ class SQLiteJournal(Journal):
             self._conn.execute(f"PRAGMA synchronous = {mode}")
             self._sync = mode
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any] = (), *, rows: Any = sqlite3.Row) -> list:
+        """Read on this thread's reader connection (the writer's for ``:memory:``); ``rows``:
+        the cursor's row factory (None: plain tuples, cheaper by the thousand)."""
         if getattr(self, "_use_readers", False):
-            return self._reader().execute(sql, params).fetchall()
+            return self._fetch(self._reader(), sql, params, rows)
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            return self._fetch(self._conn, sql, params, rows)
+
+    @staticmethod
+    def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any], rows: Any) -> list:
+        cursor = conn.cursor()
+        cursor.row_factory = rows
+        return cursor.execute(sql, params).fetchall()
 
     def _query_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """As :meth:`_query`, rows as plain tuples (cheaper than ``sqlite3.Row`` by the
-        thousand)."""
-        if getattr(self, "_use_readers", False):
-            cursor = self._reader().cursor()
-            cursor.row_factory = None
-            return cursor.execute(sql, params).fetchall()
-        with self._lock:
-            cursor = self._conn.cursor()
-            cursor.row_factory = None
-            return cursor.execute(sql, params).fetchall()
+        return self._query(sql, params, rows=None)
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._readers_local, "conn", None)
