@@ -62,17 +62,13 @@ class BalanceMixin:
         Example: ``journal.balance_snapshots(account=a).plot(x="taken_at", y="amount")``.
         """
         where, params = ("", []) if account is None else (" WHERE account = ?", [account])
-        rows = self._query(
+        return self._dated_frame(
             "SELECT taken_at, amount, currency, account FROM balance_snapshots"
             f"{where} ORDER BY taken_at, id",
             params,
+            ["taken_at", "amount", "currency", "account"],
+            ("amount", "float64"),
         )
-        frame = pd.DataFrame(
-            [tuple(r) for r in rows], columns=["taken_at", "amount", "currency", "account"]
-        )
-        frame["taken_at"] = times(frame["taken_at"])
-        frame["amount"] = frame["amount"].astype("float64")
-        return frame
 
     def package_history(self, *, account: str | None = None) -> pd.DataFrame:
         """SMS left per direction in every snapshot (of ``account``, or all), oldest first:
@@ -81,15 +77,21 @@ class BalanceMixin:
         Example: ``journal.package_history().pivot(index="taken_at", columns="direction")``.
         """
         where, params = ("", []) if account is None else (" WHERE s.account = ?", [account])
-        rows = self._query(
+        return self._dated_frame(
             "SELECT s.taken_at, p.direction, p.remaining, s.account FROM packages p"
             f" JOIN balance_snapshots s ON s.id = p.snapshot{where}"
             f" ORDER BY s.taken_at, s.id, p.{self._seq}",
             params,
+            ["taken_at", "direction", "remaining", "account"],
+            ("remaining", "int64"),
         )
-        frame = pd.DataFrame(
-            [tuple(r) for r in rows], columns=["taken_at", "direction", "remaining", "account"]
-        )
+
+    def _dated_frame(
+        self, sql: str, params: list[Any], columns: list[str], typed: tuple[str, str]
+    ) -> pd.DataFrame:
+        """The rows of ``sql`` as a frame: ``taken_at`` as UTC times, ``typed[0]`` as
+        ``typed[1]``."""
+        frame = pd.DataFrame([tuple(r) for r in self._query(sql, params)], columns=columns)
         frame["taken_at"] = times(frame["taken_at"])
-        frame["remaining"] = frame["remaining"].astype("int64")
+        frame[typed[0]] = frame[typed[0]].astype(typed[1])
         return frame
