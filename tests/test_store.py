@@ -792,6 +792,49 @@ def test_a_postgres_journal_serving_many_runs_keeps_a_bounded_number_of_connecti
         assert max(opened) <= 8 + 2
 
 
+def test_postgres_sessions_have_the_server_probe_a_vanished_sender(pg_url):
+    """Liveness across machines: a sender whose network is gone must lose its run lock in about
+    a minute and a half, not when the OS gives up on the TCP connection (about two hours)."""
+    assert "127.0.0.1" in pg_url or "localhost" in pg_url  # TCP: Unix sockets ignore these
+
+    def settings(j: Journal) -> tuple:
+        names = ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count",
+                 "synchronous_commit")  # fmt: skip
+        return tuple(j._thread_conn().execute(f"SHOW {n}").fetchone()[0] for n in names)
+
+    with Journal(pg_url) as j:
+        worker: list[tuple] = []
+        thread = threading.Thread(target=lambda: worker.append(settings(j)))  # its own session
+        thread.start()
+        thread.join()
+        assert settings(j) == worker[0] == ("30", "10", "6", "on")
+
+
+def test_postgres_a_lock_in_another_database_does_not_keep_a_dead_run_alive(pg_url):
+    """Advisory locks are per database: another journal on the same server whose run drew the
+    same key must not make this journal's dead run look alive."""
+    server = os.environ[PG_ENV]
+    other = f"targetsms_other_{uuid.uuid4().hex[:10]}"
+    with _admin_connect(server) as admin:
+        admin.execute(f'CREATE DATABASE "{other}"')
+    try:
+        sender = Journal(pg_url)
+        token = sender.begin_run("c", account=ACCOUNT)
+        begin(sender, ["79001234567"], token=token)
+        key = sender._run_locks[token][0]
+        with _admin_connect(f"{server.rsplit('/', 1)[0]}/{other}") as elsewhere:
+            from targetsms_analytics.store.postgres import _LOCK_NAMESPACE
+
+            elsewhere.execute("SELECT pg_advisory_lock(%s, %s)", (_LOCK_NAMESPACE, key))
+            sender.close()  # killed: its connection, hence its lock, is gone; the run never ended
+            with Journal(pg_url) as j:
+                assert j.recover_inflight("c") == 1
+                assert j.records("c")["79001234567"]["status"] == "unknown"
+    finally:
+        with _admin_connect(server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+
+
 def test_a_newer_sqlite_journal_keeps_its_journal_mode_when_refused(tmp_path):
     """Review: the file was switched to WAL before its version was checked."""
     import sqlite3
