@@ -835,6 +835,39 @@ def test_postgres_a_lock_in_another_database_does_not_keep_a_dead_run_alive(pg_u
             admin.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
 
 
+def test_postgres_hold_and_prepare_of_the_same_rows_at_once_do_not_deadlock(pg_url):
+    """Two senders of one campaign: one holds recipients back (a send window, a holdout) while
+    the other prepares the same recipients' rows. hold() wrote them in the caller's order and
+    prepare() in msisdn order, so each waited for a row the other had: PostgreSQL aborted one
+    with a deadlock."""
+    phones = [f"7916{i:07d}" for i in range(3000)]
+    held = [{"msisdn": p, "text": "Hi", "parts": 1, "sender": "SHOP", "variant": None,
+             "status": "holdout", "not_before": None, "contact": None} for p in reversed(phones)]  # fmt: skip
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def run(fn) -> None:
+        start.wait()
+        try:
+            fn()
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    with Journal(pg_url) as one, Journal(pg_url) as other:
+        threads = [
+            threading.Thread(target=run, args=(lambda: one.hold("c", held, account=ACCOUNT),)),
+            threading.Thread(target=run, args=(lambda: other.prepare(
+                "c", [(p, "SHOP", "Hi", 1) for p in phones], account=ACCOUNT),)),
+        ]  # fmt: skip
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        records = one.records("c", account=ACCOUNT)
+        assert len(records) == len(phones)
+
+
 def test_a_newer_sqlite_journal_keeps_its_journal_mode_when_refused(tmp_path):
     """Review: the file was switched to WAL before its version was checked."""
     import sqlite3

@@ -423,8 +423,12 @@ class CampaignsMixin:
             )  # fmt: skip
         if not values:
             return 0
+        # Rows are locked in msisdn order, as PostgreSQL's prepare() inserts them: two senders
+        # writing the same rows in different orders would wait for each other (a deadlock).
+        sender = values[0][5]
+        values.sort(key=lambda v: v[2])
         with self._tx() as c:
-            self._insert_campaign(c, account, campaign, None, None, values[0][5], None, now)
+            self._insert_campaign(c, account, campaign, None, None, sender, None, now)
             cur = c.executemany(
                 "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, variant,"
                 " contact, not_before, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
