@@ -772,10 +772,18 @@ def _contact_columns(
     if not others or not positions:
         return [{} for _ in positions]
     frame = contacts.iloc[list(positions)][others]
-    out = []
-    for row in frame.itertuples(index=False, name=None):
-        out.append({str(k): _json_safe(v) for k, v in zip(others, row, strict=True)})
-    return out
+    columns = []
+    for name in others:  # column by column: one conversion per column, not per cell
+        series = frame[name]
+        kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else "O"  # not nullable
+        if kind in "iub":  # numpy ints and bools: tolist() gives Python ones, never missing
+            columns.append(series.tolist())
+        elif kind == "f":
+            columns.append([None if v != v else v for v in series.tolist()])
+        else:
+            columns.append([_json_safe(v) for v in series.tolist()])
+    keys = [str(k) for k in others]
+    return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _json_safe(value: Any) -> Any:

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import targetsms_analytics as ts
 from targetsms_analytics import TargetSMSClient
@@ -1447,3 +1449,61 @@ def test_a_nul_in_one_contact_field_makes_that_row_invalid_and_the_rest_go_out(
     with pytest.raises(InputError) as info:
         estimate_campaign(contacts, "Hi\x00 {name}")
     assert info.value.code == "text_invalid"
+
+
+def _cell_by_cell(frame: pd.DataFrame, phone_column: str, positions: list[int]) -> list[dict]:
+    """The rule for the journal's contact columns: every other cell through ``_json_safe``."""
+    from targetsms_analytics.campaign import _json_safe
+
+    others = [c for c in frame.columns if c != phone_column]
+    rows = frame.iloc[positions][others].itertuples(index=False, name=None)
+    return [{str(k): _json_safe(v) for k, v in zip(others, row, strict=True)} for row in rows]
+
+
+def test_contact_columns_convert_every_dtype_as_cell_by_cell_does():
+    """_contact_columns converts column by column (3x faster on 1,000 rows); what the journal
+    stores must be what the cell-by-cell rule gives, nullable and numpy dtypes alike."""
+    import json
+
+    from targetsms_analytics.campaign import _contact_columns
+
+    frame = pd.DataFrame({
+        "phone": ["1", "2", "3"],
+        "i": [1, 2, 3], "u8": np.array([1, 2, 3], dtype=np.uint8), "b": [True, False, True],
+        "f": [1.0, np.nan, 2.5], "f32": np.array([1.5, np.nan, 2], dtype=np.float32),
+        "o": ["a", None, np.nan],
+        "I": pd.array([1, None, 3], dtype="Int64"), "F": pd.array([1.5, None, 3], dtype="Float64"),
+        "B": pd.array([True, None, False], dtype="boolean"),
+        "s": pd.array(["x", None, "z"], dtype="string"), "c": pd.Categorical(["u", None, "u"]),
+        "dt": pd.to_datetime(["2020-01-01", None, "2021-01-01"]),
+        "dtz": pd.to_datetime(["2020-01-01", None, "2021-01-01"]).tz_localize("UTC"),
+        "td": pd.to_timedelta([1, None, 3], unit="s"),
+    })  # fmt: skip
+    got = _contact_columns(frame, "phone", [2, 0, 1])
+    assert json.dumps(got) == json.dumps(_cell_by_cell(frame, "phone", [2, 0, 1]))
+    assert got[2]["I"] is None and got[2]["f"] is None and got[0]["u8"] == 3
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-(2**40), 2**40),
+            st.floats(allow_infinity=False),
+            st.one_of(st.none(), st.text(max_size=5)),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.randoms(),
+)
+def test_contact_columns_match_the_cell_by_cell_rule(rows, rnd):
+    import json
+
+    from targetsms_analytics.campaign import _contact_columns
+
+    frame = pd.DataFrame(rows, columns=["n", "x", "name"])
+    frame.insert(0, "phone", [str(k) for k in range(len(rows))])
+    positions = list(range(len(rows)))
+    rnd.shuffle(positions)
+    got = _contact_columns(frame, "phone", positions)
+    assert json.dumps(got) == json.dumps(_cell_by_cell(frame, "phone", positions))
