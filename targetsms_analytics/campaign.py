@@ -773,8 +773,8 @@ def _contact_columns(
         return [{} for _ in positions]
     frame = contacts.iloc[list(positions)][others]
     columns = []
-    for name in others:  # column by column: one conversion per column, not per cell
-        series = frame[name]
+    for j in range(len(others)):  # column by column (by position: names may repeat)
+        series = frame.iloc[:, j]
         kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else "O"  # not nullable
         if kind in "iub":  # numpy ints and bools: tolist() gives Python ones, never missing
             columns.append(series.tolist())

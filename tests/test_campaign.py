@@ -1507,3 +1507,10 @@ def test_contact_columns_match_the_cell_by_cell_rule(rows, rnd):
     rnd.shuffle(positions)
     got = _contact_columns(frame, "phone", positions)
     assert json.dumps(got) == json.dumps(_cell_by_cell(frame, "phone", positions))
+
+
+def test_contact_columns_with_a_repeated_column_name_keep_the_last_as_before():
+    from targetsms_analytics.campaign import _contact_columns
+
+    frame = pd.DataFrame([["1", "a", 2.0], ["2", "b", np.nan]], columns=["phone", "x", "x"])
+    assert _contact_columns(frame, "phone", [1, 0]) == _cell_by_cell(frame, "phone", [1, 0])
