@@ -768,12 +768,13 @@ def _contact_columns(
     contacts: pd.DataFrame, phone_column: str, positions: Sequence[int]
 ) -> list[dict[str, Any]]:
     """The row's other columns (JSON-safe) for the journal, by position."""
-    others = [c for c in contacts.columns if c != phone_column]
+    at = [j for j, c in enumerate(contacts.columns) if c != phone_column]  # names may repeat
+    others = [contacts.columns[j] for j in at]
     if not others or not positions:
         return [{} for _ in positions]
-    frame = contacts.iloc[list(positions)][others]
+    frame = contacts.iloc[list(positions), at]
     columns = []
-    for j in range(len(others)):  # column by column (by position: names may repeat)
+    for j in range(len(at)):  # column by column: one conversion per column, not per cell
         series = frame.iloc[:, j]
         kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else "O"  # not nullable
         if kind in "iub":  # numpy ints and bools: tolist() gives Python ones, never missing

@@ -1455,8 +1455,9 @@ def _cell_by_cell(frame: pd.DataFrame, phone_column: str, positions: list[int]) 
     """The rule for the journal's contact columns: every other cell through ``_json_safe``."""
     from targetsms_analytics.campaign import _json_safe
 
-    others = [c for c in frame.columns if c != phone_column]
-    rows = frame.iloc[positions][others].itertuples(index=False, name=None)
+    at = [j for j, c in enumerate(frame.columns) if c != phone_column]
+    others = [frame.columns[j] for j in at]
+    rows = frame.iloc[positions, at].itertuples(index=False, name=None)
     return [{str(k): _json_safe(v) for k, v in zip(others, row, strict=True)} for row in rows]
 
 
@@ -1509,8 +1510,10 @@ def test_contact_columns_match_the_cell_by_cell_rule(rows, rnd):
     assert json.dumps(got) == json.dumps(_cell_by_cell(frame, "phone", positions))
 
 
-def test_contact_columns_with_a_repeated_column_name_keep_the_last_as_before():
+def test_contact_columns_with_a_repeated_column_name_keep_the_last():
+    """A frame may repeat a column name (selecting by name would give each twice)."""
     from targetsms_analytics.campaign import _contact_columns
 
     frame = pd.DataFrame([["1", "a", 2.0], ["2", "b", np.nan]], columns=["phone", "x", "x"])
+    assert _contact_columns(frame, "phone", [1, 0]) == [{"x": None}, {"x": 2.0}]
     assert _contact_columns(frame, "phone", [1, 0]) == _cell_by_cell(frame, "phone", [1, 0])
