@@ -740,6 +740,81 @@ def test_a_prepared_run_sees_the_last_refusal_and_splits_back_to_pending(store):
         assert set(j.batches("c")["state"]) == {"split", "failed"}
 
 
+def _hold_first_group(j: Journal, queued: int) -> list[int]:
+    """Make the first group commit wait until ``queued`` more writers wait behind it, so that
+    the next group holds them all; returns the list of group sizes, filled as groups commit."""
+    real, sizes = j._commit_group, []
+
+    def spy(batch: list) -> None:
+        if not sizes:
+            deadline = time.monotonic() + 30.0  # a bound for a broken run, not a timing check
+            while len(j._gc_queue) < queued and time.monotonic() < deadline:
+                time.sleep(0.001)
+        sizes.append(len(batch))
+        real(batch)
+
+    j._commit_group = spy
+    return sizes
+
+
+def _intents_at_once(j: Journal, chunks: list[list[str]], parts: list[int]) -> list:
+    """begin_batch of every chunk from a thread of its own, all at once: ticket or error."""
+    out: list = [None] * len(chunks)
+    start = threading.Barrier(len(chunks))
+
+    def one(k: int) -> None:
+        start.wait()
+        try:
+            out[k] = j.begin_batch("c", chunks[k], "Hi", parts[k], sender="SHOP", user="demo",
+                                   url=URL, account=ACCOUNT)  # fmt: skip
+        except Exception as exc:  # the test looks at it
+            out[k] = exc
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(len(chunks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def test_postgres_intents_of_concurrent_senders_are_committed_together(pg_url):
+    """Intents are group-committed on PostgreSQL too: the senders waiting while one commits go
+    out together (one pipelined transaction), and each gets its own ticket."""
+    chunks = [[f"7900{k:03d}{i:04d}" for i in range(3)] for k in range(8)]
+    with Journal(pg_url) as j:
+        _prepared(j, [p for c in chunks for p in c])
+        sizes = _hold_first_group(j, queued=7)
+        tickets = _intents_at_once(j, chunks, [1] * 8)
+        assert sizes[0] == 1 and max(sizes) == 7 and sum(sizes) == 8
+        assert sorted(t.phones for t in tickets) == sorted(chunks)
+        assert len({t.id for t in tickets}) == 8
+        with Journal(pg_url) as other:  # committed: another connection sees them in flight
+            records = other.records("c", account=ACCOUNT)
+            assert {r["status"] for r in records.values()} == {"inflight"}
+            assert {r["batch"] for r in records.values()} == {t.id for t in tickets}
+
+
+def test_postgres_an_intent_that_fails_in_a_group_fails_only_its_sender(pg_url):
+    """One intent of a group cannot be written (here: parts out of the column's range): the
+    group is rolled back and each intent sent again alone; only that sender gets the error,
+    and its recipients stay sendable."""
+    import psycopg
+
+    chunks = [[f"7900{k:03d}{i:04d}" for i in range(2)] for k in range(4)]
+    with Journal(pg_url) as j:
+        _prepared(j, [p for c in chunks for p in c])
+        sizes = _hold_first_group(j, queued=3)
+        out = _intents_at_once(j, chunks, [1, 1, 2**40, 1])
+        assert max(sizes) >= 3
+        assert isinstance(out[2], psycopg.errors.NumericValueOutOfRange)
+        good = [t for k, t in enumerate(out) if k != 2]
+        assert all(t.id and t.phones for t in good)
+        records = j.records("c", account=ACCOUNT)
+        assert {records[p]["status"] for p in chunks[2]} == {"pending"}
+        assert {records[p]["status"] for c in chunks if c != chunks[2] for p in c} == {"inflight"}
+
+
 def test_postgres_claims_look_recipients_up_by_key_without_statistics(pg_url):
     """Regression: with no statistics on a freshly filled table, the claim scanned every row
     of the campaign (filtering the msisdns) for each batch: O(campaign) per request."""
