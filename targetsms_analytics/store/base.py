@@ -205,12 +205,6 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
     # ------------------------------------------------------------ group commit
 
     def _grouped(self, fn: Callable[[Any], Any], *, durable: bool = False) -> Any:
-        """Run ``fn(conn)`` in a transaction shared with the other writers waiting now (see
-        :meth:`_group_commit`; a backend whose connections commit in parallel may do otherwise).
-        """
-        return self._group_commit(fn, durable=durable)
-
-    def _group_commit(self, fn: Callable[[Any], Any], *, durable: bool = False) -> Any:
         """Run ``fn(conn)`` in a transaction shared with the other writers waiting now.
 
         The first writer to arrive commits for everyone queued behind it: one transaction, one

@@ -11,14 +11,11 @@ psycopg 3, the optional extra ``pip install targetsms-analytics[postgres]``.
   (the machine or its network is gone: about a minute and a half, see ``_SESSION_SETUP``). An
   in-flight batch whose run's lock is gone becomes ``unknown`` (:meth:`Journal.recover_inflight`);
   recipients it had not claimed yet stay sendable by the others.
-- **Commits**: every thread writes on a connection of its own. An intent is one statement,
-  flushed before it returns (``synchronous_commit = on``, the sessions' setting), and intents
-  are group-committed as on SQLite: the senders that arrive while one commits hand it theirs,
-  which go out together as one pipelined transaction (one round trip, one WAL flush, one busy
-  server process instead of one per sender: with 16 senders on two cores an intent's wait fell
-  from about 7 to 5 ms). The other writes use ``synchronous_commit = off``. Answers are
-  written by the answer writer on its own connection (see :meth:`Journal.finish_batch`'s
-  ``wait=False``).
+- **Commits**: every thread writes on a connection of its own and PostgreSQL flushes concurrent
+  commits together. An intent is one statement in autocommit mode (one round trip), flushed
+  before it returns (``synchronous_commit = on``, the sessions' setting); the other writes use
+  ``synchronous_commit = off``. Answers are written by the answer writer on its own connection
+  (see :meth:`Journal.finish_batch`'s ``wait=False``).
 - Migrations run under a transaction-level advisory lock: two processes opening a new database
   at once do not both create the schema.
 
@@ -419,47 +416,14 @@ class PostgresJournal(Journal):
             "token": token, "now": now, "text": text, "parts": parts,
             "contacts": [json_or_none(contacts.get(p)) for p in wanted],
         }  # fmt: skip
-        # Group commit: the intents of the senders waiting now go out as one pipeline (BEGIN,
-        # the intents, COMMIT: one round trip, one WAL flush), sent by whichever arrived first.
-        row = self._group_commit(_Intent(params), durable=True)
+        # One statement in autocommit mode is its own transaction, committed (and flushed:
+        # the session's synchronous_commit is on) before execute() returns.
+        row = self._thread_conn().raw.execute(_FAST_INTENT, params).fetchone()
         if row[0] is None:  # someone else holds a recipient, or one has an outcome
             return None
         refused = row[1]
         refused_at = None if refused is None else datetime.fromisoformat(refused)
         return BatchTicket(int(row[0]), wanted, fingerprint, refused_at)
-
-    def _commit_group(self, batch: list[Any]) -> None:
-        """Intents (the only work grouped here): one alone is one statement in autocommit mode;
-        several go out as one pipelined transaction. Should that fail, each again alone, so
-        that an error reaches only its own writer."""
-        if not all(isinstance(w.fn, _Intent) for w in batch):
-            super()._commit_group(batch)
-            return
-        psycopg = _driver()
-        raw = self._thread_conn().raw
-        if len(batch) > 1:
-            try:
-                with raw.pipeline():
-                    raw.execute("BEGIN")
-                    cursors = [raw.execute(_FAST_INTENT, w.fn.params) for w in batch]
-                    raw.execute("COMMIT")
-                for work, cur in zip(batch, cursors, strict=True):
-                    work.result = cur.fetchone()
-                    work.done = True
-                return
-            except Exception:
-                try:
-                    idle = psycopg.pq.TransactionStatus.IDLE
-                    if not raw.closed and raw.info.transaction_status != idle:
-                        raw.execute("ROLLBACK")
-                except psycopg.Error:
-                    pass
-        for work in batch:
-            try:
-                work.result = raw.execute(_FAST_INTENT, work.fn.params).fetchone()
-            except Exception as exc:
-                work.error = exc
-            work.done = True
 
     def _write_queued(self, queued: list[Any]) -> None:
         """The answer writer's batch: its one-statement answers sent as one pipeline (one round
@@ -594,15 +558,6 @@ class _OneStatement:
         row = c.raw.execute(self.sql, self.params).fetchone()
         if not row[0]:
             raise KeyError(f"no batch {self.batch_id}")
-
-
-class _Intent:
-    """A batch's intent as one statement (``_FAST_INTENT``'s parameters), group-committed."""
-
-    __slots__ = ("params",)
-
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.params = params
 
 
 class _Transaction:
