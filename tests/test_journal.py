@@ -164,34 +164,6 @@ def test_a_fingerprint_changes_with_the_request_but_not_with_the_password():
     assert a != request_fingerprint(URL, "demo", "SHOP", ["79001234567"], "Hi!")
 
 
-def test_recipients_with_a_record_are_not_claimed_again():
-    j = Journal(":memory:")
-    first = begin(j, ["79001234567", "79001234568"])
-    second = begin(j, ["79001234568", "79001234569"])
-    assert second.phones == ["79001234569"]
-    j.finish_batch(first.id, "sent", sms_ids=["1", "2"])
-    assert begin(j, ["79001234567", "79001234568"]).phones == []
-    assert begin(j, ["79001234567"], campaign="other").phones == ["79001234567"]
-
-
-def test_a_split_batch_returns_its_messages_to_pending_for_the_halves():
-    j = Journal(":memory:")
-    whole = begin(j, ["79001234567", "79000000000"])
-    j.finish_batch(whole.id, "split", error_code="phone_stop_listed", error_text="stop")
-    assert set(j.campaign_messages("c")["outcome"]) == {"pending"}
-    left = begin(j, ["79001234567"], parent=whole.id)
-    right = begin(j, ["79000000000"], parent=whole.id)
-    j.finish_batch(left.id, "sent", sms_ids=["5"])
-    j.finish_batch(right.id, "rejected", error_code="phone_stop_listed", error_text="stop")
-    messages = j.campaign_messages("c").set_index("msisdn")
-    assert messages.loc["79001234567", "outcome"] == "sent"
-    assert messages.loc["79000000000", "outcome"] == "rejected"
-    assert messages.loc["79000000000", "error_code"] == "phone_stop_listed"
-    batches = j.batches("c")
-    assert batches["state"].tolist() == ["split", "done", "done"]
-    assert batches["parent"].tolist()[1:] == [whole.id, whole.id]
-
-
 def test_an_answer_is_recorded_even_after_the_batch_was_given_up_as_unknown(tmp_path):
     j = Journal(":memory:", stale_after=0.0)
     t = begin(j, ["79001234567"])
@@ -199,31 +171,6 @@ def test_an_answer_is_recorded_even_after_the_batch_was_given_up_as_unknown(tmp_
     assert j.records("c")["79001234567"]["status"] == "unknown"
     j.finish_batch(t.id, "sent", sms_ids=["7"])  # the late answer is better knowledge
     assert j.records("c")["79001234567"]["sms_id"] == "7"
-
-
-def test_claims_from_many_threads_never_overlap():
-    j = Journal(":memory:")
-    phones = [f"7900{i:07d}" for i in range(400)]
-    claimed: list[list[str]] = []
-    lock = threading.Lock()
-
-    def worker(offset: int) -> None:
-        for start in range(0, 400, 20):
-            chunk = phones[(start + offset) % 400 :][:20]
-            t = begin(j, chunk)
-            if t.phones:
-                j.finish_batch(t.id, "sent", sms_ids=[str(p) for p in t.phones])
-            with lock:
-                claimed.append(t.phones)
-
-    threads = [threading.Thread(target=worker, args=(k * 7,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    flat = [p for chunk in claimed for p in chunk]
-    assert sorted(flat) == sorted(set(flat))
-    assert len(j.campaign_messages("c")) == len(set(flat))
 
 
 _CLAIMER = """
