@@ -795,14 +795,14 @@ def test_a_postgres_journal_serving_many_runs_keeps_a_bounded_number_of_connecti
 def test_postgres_sessions_have_the_server_probe_a_vanished_sender(pg_url):
     """Liveness across machines: a sender whose network is gone must lose its run lock in about
     a minute and a half, not when the OS gives up on the TCP connection (about two hours)."""
-    assert "127.0.0.1" in pg_url or "localhost" in pg_url  # TCP: Unix sockets ignore these
-
     def settings(j: Journal) -> tuple:
         names = ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count",
                  "synchronous_commit")  # fmt: skip
         return tuple(j._thread_conn().execute(f"SHOW {n}").fetchone()[0] for n in names)
 
     with Journal(pg_url) as j:
+        if j._raw.info.host.startswith("/"):
+            pytest.skip("the server is reached by a Unix socket, which has no TCP probes")
         worker: list[tuple] = []
         thread = threading.Thread(target=lambda: worker.append(settings(j)))  # its own session
         thread.start()
