@@ -423,25 +423,30 @@ class CampaignsMixin:
             )  # fmt: skip
         if not values:
             return 0
-        # Rows are locked in msisdn order, as PostgreSQL's prepare() inserts them: two senders
-        # writing the same rows in different orders would wait for each other (a deadlock).
+        # Rows are written in msisdn order, the order PostgreSQL's prepare() inserts them in:
+        # two senders writing the same rows in different orders would wait for each other.
         sender = values[0][5]
         values.sort(key=lambda v: v[2])
         with self._tx() as c:
             self._insert_campaign(c, account, campaign, None, None, sender, None, now)
-            cur = c.executemany(
-                "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, variant,"
-                " contact, not_before, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (account, campaign, msisdn) DO UPDATE SET text = excluded.text,"
-                " parts = excluded.parts, sender = excluded.sender, variant = excluded.variant,"
-                " contact = excluded.contact, not_before = excluded.not_before,"
-                " status = excluded.status, batch = NULL"
-                " WHERE messages.status IN ('pending', 'scheduled')",
-                values,
-            )
-            written = max(int(cur.rowcount), 0)
+            written = self._write_held(c, values)
             self._touch(c, account, campaign)
         return written
+
+    def _write_held(self, c: Any, values: list[tuple[Any, ...]]) -> int:
+        """hold()'s rows, in the caller's transaction; returns how many were written. SQLite has
+        one writer at a time: one upsert per row."""
+        cur = c.executemany(
+            "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, variant,"
+            " contact, not_before, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (account, campaign, msisdn) DO UPDATE SET text = excluded.text,"
+            " parts = excluded.parts, sender = excluded.sender, variant = excluded.variant,"
+            " contact = excluded.contact, not_before = excluded.not_before,"
+            " status = excluded.status, batch = NULL"
+            " WHERE messages.status IN ('pending', 'scheduled')",
+            values,
+        )
+        return max(int(cur.rowcount), 0)
 
     # ------------------------------------------------------------ batches
 

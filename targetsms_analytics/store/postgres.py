@@ -108,6 +108,33 @@ WITH c AS ({_CLAIM_SQL.replace("?", "%(sorted)s", 1).replace("?", "%(a)s", 1).re
 SELECT (SELECT id FROM b), CASE WHEN (SELECT COUNT(*) FROM m) > 0 THEN ({_REFUSAL_SQL.replace("?", "%(fp)s")}) END
 """
 
+# One row of hold(): update it only if it is sendable (pending or scheduled), else insert it if
+# it has no row. Unlike INSERT … ON CONFLICT DO UPDATE … WHERE, which locks the conflicting row
+# even when the WHERE is false, a row in flight or with an outcome is never locked: a sender's
+# answer, which locks its batch's rows in its own order, cannot end up waiting in a cycle with it.
+_HOLD_ROW = """
+WITH u AS (
+    UPDATE messages SET text = %(text)s, parts = %(parts)s, sender = %(sender)s,
+        variant = %(variant)s, contact = %(contact)s, not_before = %(not_before)s,
+        status = %(status)s, batch = NULL
+    WHERE account = %(account)s AND campaign = %(campaign)s AND msisdn = %(msisdn)s
+        AND status IN ('pending', 'scheduled')
+    RETURNING 1
+), i AS (
+    INSERT INTO messages (account, campaign, msisdn, text, parts, sender, variant, contact,
+        not_before, status, created_at)
+    SELECT %(account)s, %(campaign)s, %(msisdn)s, %(text)s, %(parts)s, %(sender)s, %(variant)s,
+        %(contact)s, %(not_before)s, %(status)s, %(created_at)s
+    WHERE NOT EXISTS (SELECT 1 FROM u)
+    ON CONFLICT (account, campaign, msisdn) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM u) + (SELECT COUNT(*) FROM i)"""
+_HOLD_COLUMNS = (
+    "account", "campaign", "msisdn", "text", "parts", "sender", "variant", "contact",
+    "not_before", "status", "created_at",
+)  # fmt: skip
+
 _BATCH_DONE = """, d AS (
     UPDATE batches SET state = %(state)s, finished_at = %(now)s, answer_code = %(code)s,
         answer_text = %(why)s WHERE id = %(id)s RETURNING id
@@ -350,6 +377,18 @@ class PostgresJournal(Journal):
 
     # ------------------------------------------------------------ claims and liveness
 
+    def _write_held(self, c: Any, values: list[tuple[Any, ...]]) -> int:
+        """hold()'s rows one statement each (pipelined), in the order given (msisdn order), never
+        locking a row it does not write (see ``_HOLD_ROW``)."""
+        cursor = c.raw.cursor()
+        rows = [dict(zip(_HOLD_COLUMNS, v, strict=True)) for v in values]
+        cursor.executemany(_HOLD_ROW, rows, returning=True)
+        written = 0
+        while True:
+            written += int(cursor.fetchone()[0])
+            if not cursor.nextset():
+                return written
+
     def _claim(
         self,
         c: Any,
@@ -370,8 +409,9 @@ class PostgresJournal(Journal):
     def begin_batch(self, campaign: str, phones: Sequence[str], text: str, *args: Any,
                     **kwargs: Any) -> Any:  # fmt: skip
         """As :meth:`Journal.begin_batch`; first the recipients' rows are made to exist
-        (``pending``) in one statement of its own, in a fixed order: two senders inserting the
-        same rows then never wait for each other in a cycle."""
+        (``pending``) in one statement of its own, in a fixed order (byte order, as Python sorts,
+        whatever the database's collation): two senders inserting the same rows then never wait
+        for each other in a cycle."""
         from ._common import account_of, iso, now_utc
 
         account = kwargs.get("account") or account_of(kwargs["user"], kwargs["url"])
@@ -386,7 +426,7 @@ class PostgresJournal(Journal):
         self._thread_conn().execute(
                 "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
                 " created_at) SELECT ?, ?, u.value, ?, ?, ?, 'pending', ?"
-                " FROM unnest(CAST(? AS text[])) AS u(value) ORDER BY u.value"
+                " FROM unnest(CAST(? AS text[])) AS u(value) ORDER BY u.value COLLATE \"C\""
                 " ON CONFLICT (account, campaign, msisdn) DO NOTHING",
                 (account, campaign, text, parts, kwargs["sender"], iso(now_utc()),
                  [str(p) for p in phones]),
@@ -496,7 +536,8 @@ class PostgresJournal(Journal):
     def prepare(self, campaign: str, items: Sequence[tuple[str, str, str | None, int | None]],
                 *, account: str) -> None:  # fmt: skip
         """Give every recipient of a run its row (``pending`` if it had none) in one statement,
-        in a fixed order, so that claims only lock rows (never insert them) and cannot deadlock.
+        in a fixed order (byte order, as hold() writes them), so that claims only lock rows (never
+        insert them) and cannot deadlock.
 
         ``items``: ``(msisdn, sender, text, parts)`` as the run will send them.
         """
@@ -507,7 +548,7 @@ class PostgresJournal(Journal):
                 "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
                 " created_at) SELECT ?, ?, u.m, u.t, u.p, u.s, 'pending', ?"
                 " FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS integer[]),"
-                " CAST(? AS text[])) AS u(m, t, p, s) ORDER BY u.m"
+                " CAST(? AS text[])) AS u(m, t, p, s) ORDER BY u.m COLLATE \"C\""
                 " ON CONFLICT (account, campaign, msisdn) DO NOTHING",
                 (account, campaign, iso(now_utc()), [str(i[0]) for i in items],
                  [i[2] or "" for i in items], [i[3] for i in items], [i[1] for i in items]),
