@@ -306,7 +306,10 @@ def test_a_split_batch_returns_its_messages_to_pending_for_the_halves(store):
         messages = j.campaign_messages("c").set_index("msisdn")
         assert messages.loc["79001234567", "outcome"] == "sent"
         assert messages.loc["79000000000", "outcome"] == "rejected"
-        assert j.batches("c")["state"].tolist() == ["split", "done", "done"]
+        assert messages.loc["79000000000", "error_code"] == "phone_stop_listed"
+        batches = j.batches("c")
+        assert batches["state"].tolist() == ["split", "done", "done"]
+        assert batches["parent"].tolist()[1:] == [whole.id, whole.id]
         assert j.last_refusal(whole.fingerprint) is not None
 
 
