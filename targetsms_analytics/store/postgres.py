@@ -64,7 +64,9 @@ _MIGRATION_LOCK = 0
 # Every session: intents wait for the WAL flush (the rest turn it off, see _Transaction), and the
 # server probes an idle client's TCP connection so that a sender whose machine or network is gone
 # loses its run lock within about a minute and a half (30 s idle, then 6 probes 10 s apart), not
-# after the operating system's default of about two hours. Ignored on a Unix socket.
+# after the operating system's default of about two hours. Ignored on a Unix socket; through a
+# pooler or TCP proxy the server probes the proxy, not the sender. (While the server still has
+# unacknowledged data for the sender, TCP retransmits instead of probing: about 15 minutes.)
 _SESSION_SETUP = (
     "SET synchronous_commit = on; SET tcp_keepalives_idle = 30;"
     " SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 6"
