@@ -840,13 +840,10 @@ def test_postgres_a_lock_in_another_database_does_not_keep_a_dead_run_alive(pg_u
             admin.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
 
 
-def _hold_and_prepare_at_once(url: str, phones: list[str]) -> list[BaseException]:
-    """One journal holds ``phones`` back (in reverse order) while another prepares their rows;
-    returns the errors either raised, after checking every recipient has its row."""
-    held = [{"msisdn": p, "text": "Hi", "parts": 1, "sender": "SHOP", "variant": None,
-             "status": "holdout", "not_before": None, "contact": None} for p in reversed(phones)]  # fmt: skip
+def _at_once(*calls) -> list[BaseException]:
+    """Run the calls each in a thread of its own, started together; the errors they raised."""
     errors: list[BaseException] = []
-    start = threading.Barrier(2)
+    start = threading.Barrier(len(calls))
 
     def run(fn) -> None:
         start.wait()
@@ -855,16 +852,29 @@ def _hold_and_prepare_at_once(url: str, phones: list[str]) -> list[BaseException
         except Exception as exc:  # the caller looks at them
             errors.append(exc)
 
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def _held(phones: list[str], status: str) -> list[dict]:
+    """hold()'s rows for ``phones``, in that order."""
+    return [{"msisdn": p, "text": "Hi", "parts": 1, "sender": "SHOP", "variant": None,
+             "status": status, "not_before": None, "contact": None} for p in phones]  # fmt: skip
+
+
+def _hold_and_prepare_at_once(url: str, phones: list[str]) -> list[BaseException]:
+    """One journal holds ``phones`` back (in reverse order) while another prepares their rows;
+    returns the errors either raised, after checking every recipient has its row."""
+    held = _held(phones[::-1], "holdout")
     with Journal(url) as one, Journal(url) as other:
-        threads = [
-            threading.Thread(target=run, args=(lambda: one.hold("c", held, account=ACCOUNT),)),
-            threading.Thread(target=run, args=(lambda: other.prepare(
-                "c", [(p, "SHOP", "Hi", 1) for p in phones], account=ACCOUNT),)),
-        ]  # fmt: skip
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = _at_once(
+            lambda: one.hold("c", held, account=ACCOUNT),
+            lambda: other.prepare("c", [(p, "SHOP", "Hi", 1) for p in phones], account=ACCOUNT),
+        )
         if not errors:
             assert len(one.records("c", account=ACCOUNT)) == len(phones)
     return errors
@@ -912,29 +922,12 @@ def _answer_and_hold_at_once(one: Journal, other: Journal, campaign: str, phones
     other.prepare(campaign, [(p, "SHOP", "Hi", 1) for p in phones], account=ACCOUNT)
     ticket = begin(other, phones, campaign=campaign)
     assert len(ticket.phones) == len(phones)
-    held = [{"msisdn": p, "text": "Hi", "parts": 1, "sender": "SHOP", "variant": None,
-             "status": "scheduled", "not_before": None, "contact": None} for p in phones]  # fmt: skip
+    held = _held(sorted(phones, reverse=True), "scheduled")  # in neither the claim's order
     ids = [str(i) for i in range(len(phones))]
-    errors: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def run(fn) -> None:
-        start.wait()
-        try:
-            fn()
-        except Exception as exc:  # the caller looks at them
-            errors.append(exc)
-
-    threads = [
-        threading.Thread(target=run, args=(lambda: other.finish_batch(
-            ticket.id, "sent", sms_ids=ids, phones=ticket.phones),)),
-        threading.Thread(target=run, args=(lambda: one.hold(campaign, held, account=ACCOUNT),)),
-    ]  # fmt: skip
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
+    return _at_once(
+        lambda: other.finish_batch(ticket.id, "sent", sms_ids=ids, phones=ticket.phones),
+        lambda: one.hold(campaign, held, account=ACCOUNT),
+    )
 
 
 def test_postgres_hold_and_another_senders_answer_at_once_do_not_deadlock(pg_url):
