@@ -44,6 +44,7 @@ from ._common import (
     STORE_ENV,
     BatchTicket,
     Row,
+    account_of,
     iso,
     json_or_none,
     now_utc,
@@ -414,8 +415,6 @@ class PostgresJournal(Journal):
         (``pending``) in one statement of its own, in a fixed order (byte order, as Python sorts,
         whatever the database's collation): two senders inserting the same rows then never wait
         for each other in a cycle."""
-        from ._common import account_of, iso, now_utc
-
         account = kwargs.get("account") or account_of(kwargs["user"], kwargs["url"])
         if (account, campaign) in self._prepared:  # every recipient has its row already
             if (account, campaign) in self._known_campaigns and not self.readonly:
@@ -543,8 +542,6 @@ class PostgresJournal(Journal):
 
         ``items``: ``(msisdn, sender, text, parts)`` as the run will send them.
         """
-        from ._common import iso, now_utc
-
         if items:
             self._thread_conn().execute(
                 "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
