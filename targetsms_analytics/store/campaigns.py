@@ -668,15 +668,19 @@ class CampaignsMixin:
                     n = len(recipients)
                     raise ValueError(f"batch {batch_id}: {n} phones, ids {sms_ids!r}")
                 # By primary key (account, campaign, msisdn): by the batch index, each of a
-                # batch's n updates would look at all n of its rows.
+                # batch's n updates would look at all n of its rows. The key's first two parts
+                # are read once, not once per row.
+                key = c.execute(
+                    "SELECT account, campaign FROM batches WHERE id = ?", (batch_id,)
+                ).fetchone()
+                if key is None:
+                    raise KeyError(f"no batch {batch_id}")
                 c.executemany(
                     "UPDATE messages SET status = 'sent', sms_id = ?, error_code = NULL,"
-                    " error_text = NULL, sent_at = ?"
-                    " WHERE account = (SELECT account FROM batches WHERE id = ?)"
-                    " AND campaign = (SELECT campaign FROM batches WHERE id = ?)"
+                    " error_text = NULL, sent_at = ? WHERE account = ? AND campaign = ?"
                     " AND msisdn = ? AND batch = ?",
                     [
-                        (str(i), now, batch_id, batch_id, p, batch_id)
+                        (str(i), now, key[0], key[1], p, batch_id)
                         for p, i in zip(recipients, sms_ids, strict=True)
                     ],
                 )
