@@ -762,6 +762,27 @@ def test_postgres_claims_look_recipients_up_by_key_without_statistics(pg_url):
     assert "msisdn = w.value" in plan, plan
 
 
+@given(
+    st.lists(
+        st.none()
+        | st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+    )
+)
+def test_postgres_array_literals_come_back_as_the_values_they_were_made_of(pg_database, values):
+    """Intents and answers send their lists as one array literal (``_array``), not as lists the
+    driver dumps element by element: quotes, backslashes, braces, commas, NULL, the word NULL,
+    blanks and every other character must arrive as they were."""
+    import psycopg
+
+    from targetsms_analytics.store.postgres import _array
+
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        got = conn.execute("SELECT CAST(%s AS text[])", (_array(values),)).fetchone()[0]
+        assert got == values
+        ints = [None if v is None else len(v) for v in values]
+        assert conn.execute("SELECT CAST(%s AS integer[])", (_array(ints),)).fetchone()[0] == ints
+
+
 @pytest.mark.parametrize(
     "url",
     [
