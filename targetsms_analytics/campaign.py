@@ -178,6 +178,11 @@ class _Run:
         self.streak = 0
         #: Recipients a claim left out: another run holds them, or they have an outcome already.
         self.skipped = 0
+        #: msisdn -> its record as this run journaled it (a final answer), so that a run that
+        #: sent everyone itself need not read them back (see :meth:`records_after`).
+        self.journaled: dict[str, dict[str, Any]] = {}
+        self._batches: dict[int, tuple[str, str, int | None, str | None]] = {}
+        self._journal_failed = False
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self.token = ""
@@ -226,6 +231,7 @@ class _Run:
                 self.journal.flush()  # the answers written behind the workers' backs
                 self.journal.end_run(self.token)
             except Exception as exc:  # the journal failed meanwhile: its batches go stale
+                self._journal_failed = True
                 logger.error("%s: could not end the run in the journal: %s", self.campaign, exc)
             if self.bar is not None:
                 self._postfix()
@@ -323,6 +329,7 @@ class _Run:
         n = len(ticket.phones)
         if not n:
             return
+        self._batches[ticket.id] = (sender, text, parts, variant)
         if self._wait_out(
             ticket.fingerprint, ticket.refused_at
         ):  # stopped (or fewer claimed, and that was refused)
@@ -430,6 +437,58 @@ class _Run:
         except BaseException as exc:
             failed(exc)
             raise
+        self._remember(ticket, outcome, code, why, ids)
+
+    def _remember(
+        self,
+        ticket: BatchTicket,
+        outcome: str,
+        code: str | None,
+        why: str | None,
+        ids: list[str] | None,
+    ) -> None:
+        """Keep what :meth:`_record` handed to the journal, as ``Journal.records`` reads it."""
+        if outcome not in OUTCOMES:  # pending or split: claimed again, or left unsent
+            with self._lock:
+                for phone in ticket.phones:
+                    self.journaled.pop(phone, None)
+            return
+        sender, text, parts, variant = self._batches[ticket.id]
+        sent = outcome == "sent"
+        with self._lock:
+            for k, phone in enumerate(ticket.phones):
+                self.journaled[phone] = {
+                    "status": outcome,
+                    "sms_id": str(ids[k]) if sent and ids is not None else None,
+                    "text": text,
+                    "parts": parts,
+                    "batch": ticket.id,
+                    "error_code": None if sent else code,
+                    "error_text": None if sent else why,
+                    "sender": sender,
+                    "variant": variant,
+                }
+
+    def records_after(
+        self, before: Mapping[str, dict[str, Any]], todo: Iterable[str]
+    ) -> dict[str, dict[str, Any]] | None:
+        """The records of a run that claimed and answered every one of ``todo`` itself, with no
+        error: ``before`` (read before the run) overlaid with what the run journaled. None when
+        that is not certain (an error, recipients another sender held, one not answered): then
+        the journal must be read.
+
+        A claim keeps a row's ``not_before``; the rest of each record is the answer itself.
+        """
+        if self.error is not None or self.skipped or self._journal_failed:
+            return None
+        journaled = self.journaled
+        if any(m not in journaled for m in todo):
+            return None
+        out = dict(before)
+        for m, rec in journaled.items():
+            old = before.get(m)
+            out[m] = {**rec, "not_before": None if old is None else old.get("not_before")}
+        return out
 
     def _wait_out(self, fingerprint: str, refused_at: datetime | None) -> bool:
         """Wait until the identical-request interval since this request's last refusal has passed.
@@ -946,6 +1005,7 @@ def send_campaign(
         gate = None
         if bucket is not None or send_window is not None:
             gate = _Gate(bucket, send_window, zones, now, hold)
+        final: dict[str, dict] | None = None
         try:
             while True:
                 started = now()
@@ -956,6 +1016,7 @@ def send_campaign(
                 if held:
                     hold(held)
                     records = journal.records(name, plan.recipients, account=account, contact=False)
+                basis = records
                 todo = [
                     (m, sender, plan.text[i], plan.parts[i], plan.variant[i])
                     for m, i in plan.recipients.items()
@@ -994,6 +1055,7 @@ def send_campaign(
                     ),
                 )
                 journal.prepare(name, todo, account=account)
+                known = None  # the records after this pass, when the run alone decided them
                 try:
                     run.run(batches)
                     # Other senders of this campaign (processes, machines): wait for their
@@ -1002,7 +1064,9 @@ def send_campaign(
                         if run.error is not None:
                             break
                         if gate is None and not run.skipped:
-                            break  # this run claimed (and answered) every one of them itself
+                            # this run claimed (and answered) every one of them itself
+                            known = run.records_after(basis, (t[0] for t in todo))
+                            break
                         left = _settle(journal, name, account, todo, now=now)
                         if not left:
                             break
@@ -1019,6 +1083,7 @@ def send_campaign(
                 error = run.error
                 records = None  # changed by the run: read again when needed
                 if error is not None or not wait or opens is None:
+                    final = known
                     break
                 records = journal.records(name, plan.recipients, account=account, contact=False)
                 waiting = [
@@ -1049,7 +1114,9 @@ def send_campaign(
         finally:
             if bar is not None:
                 bar.close()
-            records = journal.records(name, plan.recipients, account=account, contact=False)
+            records = final  # the run's own (records_after), when it alone decided them all
+            if records is None:
+                records = journal.records(name, plan.recipients, account=account, contact=False)
             result = _result(contacts, plan, records, None)
             if "account" not in result.columns:
                 result["account"] = pd.Series(account, index=result.index, dtype=object)

@@ -996,3 +996,69 @@ def test_iso_writes_a_datetime_as_pandas_does(value):
     expected = (ts_.tz_localize("UTC") if ts_.tzinfo is None else ts_.tz_convert("UTC")).isoformat()
     assert iso(value) == expected
     assert iso(pd.Timestamp(value)) == expected
+
+
+# ---------------------------------------------------------------- a run's own records
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["shared_with_refusals", "personal", "lost_answers", "resumed", "ab_holdout", "was_scheduled"],
+)
+def test_a_run_that_sent_everyone_itself_returns_what_the_journal_holds(store, scenario):
+    """send_campaign builds its result from the records its run journaled, without reading them
+    back, when the run claimed and answered every recipient itself: those records must be, field
+    by field, what the journal holds (splits, refusals, lost answers, earlier calls' rows, A/B
+    variants and the holdout included)."""
+    from targetsms_analytics.campaign import _Run
+
+    seen: list[dict] = []
+    original = _Run.records_after
+
+    def spy(self, before, todo):
+        out = original(self, before, todo)
+        if out is not None:
+            seen.append(out)
+        return out
+
+    phones = [f"7916123{i:04d}" for i in range(120)]
+    # stop-listed numbers inside a shared request: it is split until they stand alone
+    phones[7], phones[64] = "79000000000", "79999999999"
+    contacts = pd.DataFrame({"phone": phones, "name": [f"Имя {i}" for i in range(120)]})
+    text: object = "Скидка 20% до воскресенья"
+    kwargs: dict = {}
+    with Emulator(throttle_interval=60.0) as emu, Journal(store) as journal:
+        emu.top_up("demo", 100_000)
+        client = ts.TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=60.0)
+        if scenario == "personal":
+            text = "Здравствуйте, {name}!"
+        elif scenario == "lost_answers":
+            text = "Здравствуйте, {name}!"
+            emu.inject("drop_after", count=2, op="send")
+            kwargs["concurrency"] = 1
+        elif scenario == "resumed":  # an earlier call sent the first 50
+            ts.send_campaign(client, contacts.iloc[:50], text, "SHOP", campaign="c",
+                             store=journal, progress=False)  # fmt: skip
+        elif scenario == "ab_holdout":
+            text = {"A": "Скидка 20%, {name}", "B": "{name}, только сегодня -20%"}
+            kwargs.update(holdout=0.2, seed=7)
+        elif scenario == "was_scheduled":  # held at night by a window; now due, sent without one
+            night = dt.datetime(2026, 12, 6, 0, 0, tzinfo=dt.UTC)
+            held = ts.send_campaign(client, contacts, text, "SHOP", campaign="c", store=journal,
+                                    progress=False, window=("09:00", "21:00"),
+                                    clock=lambda: night)  # fmt: skip
+            assert set(held["outcome"]) == {"scheduled"}
+            kwargs["clock"] = lambda: night + dt.timedelta(hours=12)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_Run, "records_after", spy)
+            result = ts.send_campaign(client, contacts, text, "SHOP", campaign="c", store=journal,
+                                      progress=False, **kwargs)  # fmt: skip
+        assert len(seen) == 1, "the run's own records were not used"
+        stored = journal.records("c", list(seen[0]), contact=False)
+        assert seen[0] == stored
+        assert set(stored) == set(result["msisdn"])
+        assert result.loc[result["msisdn"] == "79000000000", "outcome"].item() == "rejected"
+        if scenario == "lost_answers":
+            assert (result["outcome"] == "unknown").sum() == 2
+        if scenario == "was_scheduled":  # the claim kept when each was held until
+            assert all(r["not_before"] is not None for r in stored.values())

@@ -198,10 +198,14 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# One encoder for every row (json.dumps with options builds a new one per call).
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def json_or_none(value: Any) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=False)
+    return _JSON.encode(value)
 
 
 def request_fingerprint(url: str, user: str, sender: str, phones: Sequence[str], text: str) -> str:
