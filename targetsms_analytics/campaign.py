@@ -178,6 +178,10 @@ class _Run:
         self.streak = 0
         #: Recipients a claim left out: another run holds them, or they have an outcome already.
         self.skipped = 0
+        #: Batches no worker has taken yet: once none is left, a worker has no next request to
+        #: go on to, and writes its answers itself (in parallel with the others, on PostgreSQL)
+        #: instead of handing them to the journal's one answer writer.
+        self._left = 0
         #: msisdn -> its record as this run journaled it (a final answer), so that a run that
         #: sent everyone itself need not read them back (see :meth:`records_after`).
         self.journaled: dict[str, dict[str, Any]] = {}
@@ -208,11 +212,13 @@ class _Run:
         )
         queue = iter(batches)
         take = threading.Lock()
+        self._left = len(batches)
 
         def worker() -> None:
             while not self.stop.is_set():
                 with take:
                     batch = next(queue, None)
+                    self._left = max(self._left - 1, 0)
                 if batch is None:
                     return
                 self._batch(*batch[:4], variant=batch[4] if len(batch) > 4 else None)
@@ -410,8 +416,9 @@ class _Run:
 
         A final answer is handed to the journal's answer writer (``wait=False``): the worker
         goes on to its next request while it is committed, usually together with the other
-        workers' intents; :meth:`run` waits for those writes before the run ends. ``split`` and
-        ``pending`` are committed before this returns (their recipients are claimed again next).
+        workers' intents; :meth:`run` waits for those writes before the run ends. Once no batch
+        is left to take, the worker commits its answers itself. ``split`` and ``pending`` are
+        committed before this returns (their recipients are claimed again next).
         """
 
         def failed(exc: BaseException) -> None:
@@ -429,11 +436,20 @@ class _Run:
             failed(exc)
             self._fail(exc)
 
+        # With no batch left to take, this worker has no next request to go on to: it writes
+        # its final answer itself (errors as for a deferred one: logged, and the run stops).
+        now = self._left == 0 and outcome in OUTCOMES
         try:
             self.journal.finish_batch(
                 ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why,
-                phones=ticket.phones, wait=False, on_error=deferred_failed,
+                phones=ticket.phones, wait=now, on_error=deferred_failed,
             )  # fmt: skip
+        except Exception as exc:
+            if not now:
+                failed(exc)
+                raise
+            deferred_failed(exc)
+            return
         except BaseException as exc:
             failed(exc)
             raise

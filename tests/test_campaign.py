@@ -774,10 +774,11 @@ def test_a_number_too_long_for_the_service_is_invalid_before_any_request(rich, c
 
 
 def test_sms_ids_are_logged_when_a_deferred_answer_cannot_be_written(rich, client, journal, caplog):
-    """A final answer is written behind the worker's back (finish_batch(wait=False)): should
-    that write fail, the ids are logged, the campaign stops with the error and the batch stays
-    in flight (unknown next time), as when the write was the worker's own."""
-    contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"]})
+    """A final answer is written behind the worker's back (finish_batch(wait=False)) while
+    batches are left to send: should that write fail, the ids are logged, the campaign stops
+    with the error and the batch stays in flight (unknown next time), as when the write was the
+    worker's own. (One worker, two requests: the first one's answer is deferred.)"""
+    contacts = pd.DataFrame({"phone": ["79161234567", "79161234568"], "name": ["А", "Б"]})
     real, real_finish = journal._answer_work, journal.finish_batch
     returned, written_after_return = [], []
 
@@ -799,17 +800,18 @@ def test_sms_ids_are_logged_when_a_deferred_answer_cannot_be_written(rich, clien
     journal._answer_work, journal.finish_batch = broken, finish
     with caplog.at_level("ERROR", logger="targetsms_analytics"):
         with pytest.raises(sqlite3.OperationalError):
-            send_campaign(client, contacts, "Hi", "SHOP", campaign="c", store=journal,
-                          progress=False)  # fmt: skip
+            send_campaign(client, contacts, "Hi {name}", "SHOP", campaign="c", store=journal,
+                          progress=False, concurrency=1)  # fmt: skip
     assert written_after_return and all(written_after_return)  # deferred: written later
+    assert len(sends(rich)) == 1  # the run stopped: the second request never went out
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for sms_id, msisdn in zip(rich.messages, rich.sent_phones(), strict=True):
         assert f"{msisdn}={sms_id}" in logged
     journal._answer_work, journal.finish_batch = real, real_finish
-    again = send_campaign(client, contacts, "Hi", "SHOP", campaign="c", store=journal,
-                          progress=False)  # fmt: skip
-    assert again["outcome"].tolist() == ["unknown", "unknown"]
-    assert len(sends(rich)) == 1
+    again = send_campaign(client, contacts, "Hi {name}", "SHOP", campaign="c", store=journal,
+                          progress=False, concurrency=1)  # fmt: skip
+    assert again["outcome"].tolist() == ["unknown", "sent"]
+    assert len(sends(rich)) == 2
 
 
 def test_sms_ids_are_logged_when_the_answer_cannot_be_journaled(rich, client, journal, caplog):
