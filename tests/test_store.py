@@ -1062,3 +1062,62 @@ def test_a_run_that_sent_everyone_itself_returns_what_the_journal_holds(store, s
             assert (result["outcome"] == "unknown").sum() == 2
         if scenario == "was_scheduled":  # the claim kept when each was held until
             assert all(r["not_before"] is not None for r in stored.values())
+
+
+def _generic_plan(conn, name: str, sql: str, values: dict) -> str:
+    """PostgreSQL's generic plan of ``sql`` (psycopg's %(name)s form), as a sender would run it."""
+    import re
+
+    from psycopg import sql as pgsql
+
+    names: list[str] = []
+
+    def number(match):
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    query = re.sub(r"%\((\w+)\)s", number, sql)
+    types = {
+        "n": "bigint",
+        "parent": "bigint",
+        "id": "bigint",
+        "pid": "integer",
+        "parts": "integer",
+    }
+    conn.execute(f"PREPARE {name}({', '.join(types.get(n, 'text') for n in names)}) AS {query}")
+    explain = pgsql.SQL("EXPLAIN EXECUTE {}({})").format(
+        pgsql.Identifier(name), pgsql.SQL(", ").join(pgsql.Literal(values.get(n)) for n in names)
+    )
+    return "\n".join(r[0] for r in conn.execute(explain).fetchall())
+
+
+def test_postgres_senders_plan_their_statements_once_and_find_rows_by_key(pg_url):
+    """Sending sessions use generic plans (PostgreSQL otherwise plans the intent anew for every
+    request, which cost more server time than running it): those plans must still find every
+    row by key, never scan the messages or the batches, however large the journal."""
+    from targetsms_analytics.store.postgres import _FAST_ANSWER, _FAST_INTENT
+
+    with Journal(pg_url) as j:
+        for k in range(3):
+            account = j.ensure_campaign(f"c{k}", user="demo", url=URL, sender="SHOP")
+            j.prepare(f"c{k}", [(f"7916{i:07d}", "SHOP", "Hi", 1) for i in range(3000)],
+                      account=account)  # fmt: skip
+        j._thread_conn().raw.execute("ANALYZE messages")
+        got: list = []
+        worker = threading.Thread(target=lambda: got.append(j._thread_conn()))
+        worker.start()
+        worker.join()
+        conn = got[0].raw  # a sending thread's own session
+        assert conn.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
+        values = {"a": ACCOUNT, "c": "c1", "phones": "{79160000001}", "sorted": "{79160000001}",
+                  "n": 1, "contacts": "{NULL}", "id": 5, "ids": "{1}", "outcome": "rejected"}  # fmt: skip
+        plans = {
+            "intent": _generic_plan(conn, "intent", _FAST_INTENT, values),
+            "sent": _generic_plan(conn, "sent", _FAST_ANSWER["sent"], values),
+            "rejected": _generic_plan(conn, "rejected", _FAST_ANSWER["rejected"], values),
+        }
+    for what, plan in plans.items():
+        assert "Seq Scan on messages" not in plan and "Seq Scan on batches" not in plan, plan
+        assert "Index Scan" in plan, (what, plan)
+    assert "Index Scan using messages_pkey on messages" in plans["intent"]

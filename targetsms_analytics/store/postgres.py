@@ -72,6 +72,11 @@ _SESSION_SETUP = (
     "SET synchronous_commit = on; SET tcp_keepalives_idle = 30;"
     " SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 6"
 )
+# Sending threads' sessions also plan their statements once: every statement a sender runs
+# finds its rows by key (the claim, the intent, the answers), and PostgreSQL otherwise plans the
+# intent anew for each request (custom plans look cheaper for a one-element array), which
+# costs more server time than running it (measured: 0.92 -> 0.58 ms an intent, one sender).
+_SENDER_SETUP = "; SET plan_cache_mode = force_generic_plan"
 _HOST = socket.gethostname()
 _CLAIMABLE_SQL = ", ".join(f"'{s}'" for s in CLAIMABLE)
 # Lock a batch's sendable recipients, skipping rows another sender holds (never waiting for
@@ -325,7 +330,7 @@ class PostgresJournal(Journal):
             )
             if self.readonly:
                 raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            raw.execute(_SESSION_SETUP)
+            raw.execute(_SESSION_SETUP + _SENDER_SETUP)
             conn = self._local.conn = _Conn(raw)
             with self._lock:
                 self._all.append(raw)
