@@ -133,6 +133,27 @@ def test_a_deferred_answer_is_committed_by_flush(store):
         assert errors == []
 
 
+def test_sqlite_a_large_answer_does_not_wait_to_ride_along_with_the_next_intent(tmp_path):
+    """SQLite commits a small deferred answer with the next intent (one commit for both), but a
+    shared text's answer of many rows would hold that intent, and so its request, for as long as
+    it takes to write: the answer writer commits it at once instead."""
+    with Journal(str(tmp_path / "j.sqlite3")) as j:
+        big = begin(j, [f"7900{i:07d}" for i in range(100)], text="shared")
+        small = begin(j, ["79110000001"], text="personal")
+        j._RIDE_WAIT = 30.0  # a rider waits this long for an intent before the writer takes it
+        started = time.monotonic()
+        j.finish_batch(big.id, "sent", sms_ids=[str(i) for i in range(100)], phones=big.phones,
+                       wait=False)  # fmt: skip
+        while time.monotonic() - started < 20:
+            if all(j.records("c", big.phones)[p]["status"] == "sent" for p in big.phones):
+                break
+            time.sleep(0.01)
+        assert time.monotonic() - started < 20, "the large answer waited for an intent"
+        j.finish_batch(small.id, "sent", sms_ids=["x"], phones=small.phones, wait=False)
+        begin(j, ["79110000002"], text="next")  # takes the small one along
+        assert j.records("c", small.phones)[small.phones[0]]["status"] == "sent"
+
+
 def test_close_writes_the_deferred_answers(store):
     with Journal(store) as sender:
         ticket = begin(sender, ["79001234567"])

@@ -288,17 +288,27 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
     #: Seconds a riding-along answer waits for a writer to take it before the answer writer
     #: commits it itself (a worker's last answer, or one followed by a wait for a window).
     _RIDE_WAIT = 0.02
+    #: The most message rows an answer may have to ride along with an intent.
+    _RIDE_ROWS = 16
 
-    def _defer(self, fn: Callable[[Any], Any], on_error: Callable[[BaseException], Any]) -> None:
+    def _defer(
+        self,
+        fn: Callable[[Any], Any],
+        on_error: Callable[[BaseException], Any],
+        *,
+        rows: int = 1,
+    ) -> None:
         """Write ``fn(conn)`` soon and return at once.
 
         A sender that journals an answer this way goes on to its next intent without waiting
         for the commit; the answer is committed with the next group (SQLite) or by the answer
         writer (should that fail, each again alone: ``on_error(exc)`` is called for those that
         fail, from the thread that committed). :meth:`flush` waits until everything deferred so
-        far is written.
+        far is written. An answer of more than ``_RIDE_ROWS`` rows (a shared text's batch) does
+        not ride along: it would hold the next intent, and so its request, for as long as it
+        takes to write; the answer writer commits it (SQLite: without an fsync).
         """
-        if self._ride_along:
+        if self._ride_along and rows <= self._RIDE_ROWS:
             with self._gc:
                 self._gc_queue.append(_Work(fn, False, on_error))
                 idle = not self._gc_busy

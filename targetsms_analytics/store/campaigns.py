@@ -629,7 +629,8 @@ class CampaignsMixin:
         if wait or outcome in ("pending", "split"):
             self._commit_answer(work)
         else:
-            self._defer(work, on_error or _log_answer_error(batch_id))
+            rows = 1 if phones is None else len(phones)
+            self._defer(work, on_error or _log_answer_error(batch_id), rows=rows)
 
     def _commit_answer(self, work: Callable[[Any], None]) -> None:
         self._grouped(work)
