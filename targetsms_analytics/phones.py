@@ -159,9 +159,19 @@ def _check_slow(text: str, region: str | None) -> tuple[str | None, str | None]:
 
 def _check_text(text: str, region: str | None) -> tuple[str | None, str | None]:
     text = text.strip()
-    if not text or text.casefold() in _MISSING_WORDS:
+    if not text:
         return None, PHONE_MISSING
-    if _LEADING_MINUS.match(text) or _several_numbers(text):
+    if _LEADING_MINUS.match(text):
+        return None, PHONE_INVALID
+    # The common case first: a text the fast path takes is none of the shapes checked below (a
+    # missing word, several numbers, the "00" prefix), unless it ends in ".0" (a float's text).
+    if region == "RU" and not text.endswith(".0"):
+        msisdn = _fast_ru(text)
+        if msisdn is not None:
+            return msisdn, None
+    if text.casefold() in _MISSING_WORDS:
+        return None, PHONE_MISSING
+    if _several_numbers(text):
         return None, PHONE_INVALID
     # A float column that went through astype(str): "79001234567.0".
     if text.endswith(".0") and text[:-2].isdigit():
