@@ -387,3 +387,22 @@ def test_a_number_with_a_short_extension_is_still_one_number() -> None:
        st.sampled_from([";", "; ", ",", " / ", "|", "\n"]))  # fmt: skip
 def test_any_list_of_numbers_in_a_cell_is_invalid(numbers_: list[str], sep: str) -> None:
     assert check_phone(sep.join(numbers_))[1] == "phone_invalid"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            "900123456.0",
+            (None, "phone_invalid"),
+        ),  # 900123456: the fast path must not read 9001234560
+        ("9001234567.0", ("79001234567", None)),
+        ("89001234567.0", ("79001234567", None)),
+        ("8 (900) 123-45-67", ("79001234567", None)),
+        ("nan", (None, "phone_missing")),
+        ("79123456792;79123456793", (None, "phone_invalid")),
+        ("007 900 123 45 67", ("79001234567", None)),
+    ],
+)
+def test_the_fast_path_comes_first_only_where_nothing_else_could_apply(raw, expected) -> None:
+    assert check_phone(raw) == expected
