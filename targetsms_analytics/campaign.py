@@ -187,6 +187,8 @@ class _Run:
         self.journaled: dict[str, dict[str, Any]] = {}
         self._batches: dict[int, tuple[str, str, int | None, str | None]] = {}
         self._journal_failed = False
+        # A paced, windowed or resending run reads the journal back: it never needs them.
+        self._keep = gate is None and not resend
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self.token = ""
@@ -464,6 +466,8 @@ class _Run:
         ids: list[str] | None,
     ) -> None:
         """Keep what :meth:`_record` handed to the journal, as ``Journal.records`` reads it."""
+        if not self._keep:
+            return
         if outcome not in OUTCOMES:  # pending or split: claimed again, or left unsent
             with self._lock:
                 for phone in ticket.phones:
@@ -491,19 +495,24 @@ class _Run:
         """The records of a run that claimed and answered every one of ``todo`` itself, with no
         error: ``before`` (read before the run) overlaid with what the run journaled. None when
         that is not certain (an error, recipients another sender held, one not answered): then
-        the journal must be read.
+        the journal must be read. The caller checks that nobody else changed the campaign
+        meanwhile (``Journal.changed_since``); a record another sender had in flight before the
+        run makes it None here.
 
         A claim keeps a row's ``not_before``; the rest of each record is the answer itself.
         """
-        if self.error is not None or self.skipped or self._journal_failed:
+        if self.error is not None or self.skipped or self._journal_failed or not self._keep:
             return None
         journaled = self.journaled
         if any(m not in journaled for m in todo):
             return None
+        if any(r["status"] == "inflight" for r in before.values()):
+            return None  # another sender's: its answer may have come meanwhile
         out = dict(before)
         for m, rec in journaled.items():
             old = before.get(m)
-            out[m] = {**rec, "not_before": None if old is None else old.get("not_before")}
+            rec["not_before"] = None if old is None else old.get("not_before")
+            out[m] = rec
         return out
 
     def _wait_out(self, fingerprint: str, refused_at: datetime | None) -> bool:
@@ -1004,6 +1013,7 @@ def send_campaign(
         recovered = journal.recover_inflight(name, account=account)
         if recovered:
             logger.warning("%s: %d interrupted batch(es) marked unknown", name, recovered)
+        mark = journal.activity(name, account=account)  # nobody else's changes since: below
         records: dict[str, dict] | None = _release_never_sent(
             journal, name, account, plan.recipients
         )
@@ -1027,10 +1037,12 @@ def send_campaign(
                 started = now()
                 opens = _openings(zones, send_window, started)
                 if records is None:  # the first pass has them from _release_never_sent
+                    mark = journal.activity(name, account=account)
                     records = journal.records(name, plan.recipients, account=account, contact=False)
                 held = _to_hold(plan, records, opens, started)
                 if held:
                     hold(held)
+                    mark = journal.activity(name, account=account)
                     records = journal.records(name, plan.recipients, account=account, contact=False)
                 basis = records
                 todo = [
@@ -1082,6 +1094,10 @@ def send_campaign(
                         if gate is None and not run.skipped:
                             # this run claimed (and answered) every one of them itself
                             known = run.records_after(basis, (t[0] for t in todo))
+                            if known is not None and journal.changed_since(
+                                name, mark, account=account, token=run.token
+                            ):
+                                known = None  # someone else's batch, mark or hold meanwhile
                             break
                         left = _settle(journal, name, account, todo, now=now)
                         if not left:

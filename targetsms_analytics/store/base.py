@@ -305,8 +305,9 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         writer (should that fail, each again alone: ``on_error(exc)`` is called for those that
         fail, from the thread that committed). :meth:`flush` waits until everything deferred so
         far is written. An answer of more than ``_RIDE_ROWS`` rows (a shared text's batch) does
-        not ride along: it would hold the next intent, and so its request, for as long as it
-        takes to write; the answer writer commits it (SQLite: without an fsync).
+        not ride along: the next intent, and so its request, would wait for it to be written; the
+        answer writer commits it at once (an intent that arrives meanwhile still waits, SQLite
+        having one writer at a time).
         """
         if self._ride_along and rows <= self._RIDE_ROWS:
             with self._gc:

@@ -570,6 +570,41 @@ class CampaignsMixin:
         }
         return [p for p in phones if have.get(p, "pending") in CLAIMABLE]
 
+    def activity(self, campaign: str, *, account: str) -> tuple[int, str | None]:
+        """A mark of the campaign's state: its newest batch and its ``updated_at`` (which every
+        mark, resend, hold and release changes). See :meth:`changed_since`.
+
+        Example: ``mark = journal.activity("spring", account=a)``.
+        """
+        row = self._query(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM batches WHERE account = ? AND campaign = ?),"
+            " (SELECT updated_at FROM campaigns WHERE account = ? AND name = ?)",
+            (account, campaign, account, campaign),
+        )[0]
+        return int(row[0]), row[1]
+
+    def changed_since(
+        self, campaign: str, mark: tuple[int, str | None], *, account: str, token: str
+    ) -> bool:
+        """Whether anyone but run ``token`` changed the campaign since :meth:`activity` gave
+        ``mark``: a batch of another run, or a mark, resend, hold or release of its messages.
+        (A batch another run had in flight before the mark is not seen here: its messages were
+        ``inflight`` then.)
+
+        Example: ``journal.changed_since("spring", mark, account=a, token=token)``.
+        """
+        newest, updated_at = self.activity(campaign, account=account)
+        if updated_at != mark[1]:
+            return True
+        if newest == mark[0]:
+            return False
+        rows = self._query(
+            "SELECT 1 FROM batches WHERE account = ? AND campaign = ? AND id > ?"
+            " AND (owner_token IS NULL OR owner_token <> ?) LIMIT 1",
+            (account, campaign, mark[0], token),
+        )
+        return bool(rows)
+
     def recent_refusals(self, since: datetime) -> dict[str, datetime]:
         """Requests the service refused at or after ``since``: fingerprint -> when (the latest).
 

@@ -72,10 +72,12 @@ _SESSION_SETUP = (
     "SET synchronous_commit = on; SET tcp_keepalives_idle = 30;"
     " SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 6"
 )
-# Sending threads' sessions also plan their statements once: every statement a sender runs
-# finds its rows by key (the claim, the intent, the answers), and PostgreSQL otherwise plans the
-# intent anew for each request (custom plans look cheaper for a one-element array), which
+# Sending threads' sessions plan their hot statements once (the intent and the answers, run on
+# ``_Conn.fast``, which find every row by its full key or its batch): PostgreSQL otherwise plans
+# the intent anew for each request (custom plans look cheaper for a one-element array), which
 # costs more server time than running it (measured: 0.92 -> 0.58 ms an intent, one sender).
+# Only prepared statements use the setting, and on these sessions only the hot ones are
+# prepared (see ``_Conn.execute``).
 _SENDER_SETUP = "; SET plan_cache_mode = force_generic_plan"
 _HOST = socket.gethostname()
 _CLAIMABLE_SQL = ", ".join(f"'{s}'" for s in CLAIMABLE)
@@ -213,9 +215,13 @@ class _Conn:
 
     _converted: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, *, generic: bool = False) -> None:
         self.raw = raw
         self._fast: Any = None
+        #: A sending thread's session (generic plans, see ``_SENDER_SETUP``): only the hot
+        #: statements, on :attr:`fast`, are prepared there; every other one is planned for its
+        #: own values, as a look-up by part of a key (a campaign) must be.
+        self.generic = generic
 
     @property
     def fast(self) -> Any:
@@ -233,7 +239,8 @@ class _Conn:
         return out
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.raw.execute(self._sql(sql), tuple(params) or None)
+        prepare = False if self.generic else None
+        return self.raw.execute(self._sql(sql), tuple(params) or None, prepare=prepare)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
         cursor = self.raw.cursor()
@@ -331,7 +338,7 @@ class PostgresJournal(Journal):
             if self.readonly:
                 raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             raw.execute(_SESSION_SETUP + _SENDER_SETUP)
-            conn = self._local.conn = _Conn(raw)
+            conn = self._local.conn = _Conn(raw, generic=True)
             with self._lock:
                 self._all.append(raw)
                 self._owners[threading.current_thread()] = conn
