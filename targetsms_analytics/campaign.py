@@ -337,7 +337,8 @@ class _Run:
         n = len(ticket.phones)
         if not n:
             return
-        self._batches[ticket.id] = (sender, text, parts, variant)
+        if self._keep:
+            self._batches[ticket.id] = (sender, text, parts, variant)
         if self._wait_out(
             ticket.fingerprint, ticket.refused_at
         ):  # stopped (or fewer claimed, and that was refused)
@@ -1031,20 +1032,24 @@ def send_campaign(
         gate = None
         if bucket is not None or send_window is not None:
             gate = _Gate(bucket, send_window, zones, now, hold)
+
+        def read() -> tuple[tuple[int, str | None], dict[str, dict]]:
+            """The campaign's mark (see Journal.changed_since), then its records."""
+            return journal.activity(name, account=account), journal.records(
+                name, plan.recipients, account=account, contact=False
+            )
+
         final: dict[str, dict] | None = None
         try:
             while True:
                 started = now()
                 opens = _openings(zones, send_window, started)
                 if records is None:  # the first pass has them from _release_never_sent
-                    mark = journal.activity(name, account=account)
-                    records = journal.records(name, plan.recipients, account=account, contact=False)
+                    mark, records = read()
                 held = _to_hold(plan, records, opens, started)
                 if held:
                     hold(held)
-                    mark = journal.activity(name, account=account)
-                    records = journal.records(name, plan.recipients, account=account, contact=False)
-                basis = records
+                    mark, records = read()
                 todo = [
                     (m, sender, plan.text[i], plan.parts[i], plan.variant[i])
                     for m, i in plan.recipients.items()
@@ -1093,7 +1098,7 @@ def send_campaign(
                             break
                         if gate is None and not run.skipped:
                             # this run claimed (and answered) every one of them itself
-                            known = run.records_after(basis, (t[0] for t in todo))
+                            known = run.records_after(records, (t[0] for t in todo))
                             if known is not None and journal.changed_since(
                                 name, mark, account=account, token=run.token
                             ):
