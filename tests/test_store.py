@@ -1211,3 +1211,129 @@ def test_a_result_shows_what_others_did_to_the_campaign_during_the_run(store, me
     assert stored[x]["status"] == "sent"
     assert frame.loc[x, "outcome"] == "sent", frame
     assert (frame.loc[[y, z], "outcome"] == "sent").all()
+
+
+# ---------------------------------------------------------------- several intents, one commit
+
+
+def _wave(phones: list[str], size: int = 2) -> list[dict]:
+    return [
+        {"phones": phones[k : k + size], "text": "Hi", "parts": 1, "variant": "A",
+         "contacts": {p: {"name": f"n{p[-1]}"} for p in phones[k : k + size]}}
+        for k in range(0, len(phones), size)
+    ]  # fmt: skip
+
+
+def _begin_batches(j: Journal, batches: list[dict], **kw):
+    return j.begin_batches("c", batches, sender="SHOP", user="demo", url=URL, **kw)
+
+
+def test_begin_batches_claims_a_new_campaigns_first_batches_with_its_rows(store):
+    """A run's first intents in one commit; on PostgreSQL a new campaign's rows and the intents
+    are one statement: every recipient has its row, the claimed ones in flight in their batch."""
+    phones = [f"7900123456{i}" for i in range(7)]
+    with Journal(store) as j, Journal(store) as other:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        token = j.begin_run("c", account=ACCOUNT)
+        tickets = _begin_batches(
+            j, _wave(phones[:6]), token=token, prepare=[(p, "SHOP", "Hi", 1) for p in phones]
+        )
+        assert [t.phones for t in tickets] == [phones[0:2], phones[2:4], phones[4:6]]
+        assert len({t.id for t in tickets}) == 3 and all(t.refused_at is None for t in tickets)
+        assert tickets[1].fingerprint == request_fingerprint(URL, "demo", "SHOP", phones[2:4], "Hi")
+        seen = other.records("c", account=ACCOUNT)  # committed: another connection sees them
+        assert {p: r["status"] for p, r in seen.items() if r["status"] == "inflight"} == {
+            p: "inflight" for p in phones[:6]
+        }
+        assert [seen[p]["batch"] for p in phones[:6]] == [t.id for t in tickets for _ in (0, 1)]
+        assert seen[phones[2]]["variant"] == "A"
+        assert seen[phones[3]]["contact"] == {"name": "n3"}
+        batches = other.batches("c").set_index("id")
+        assert list(batches.loc[[t.id for t in tickets], "state"]) == ["inflight"] * 3
+        assert list(batches.loc[[t.id for t in tickets], "size"]) == [2, 2, 2]
+        if j.backend == "postgresql":  # the one recipient no batch took has its row, pending
+            assert seen[phones[6]]["status"] == "pending"
+        assert begin(other, phones).phones == [phones[6]]  # the rest are held
+        for t in tickets:
+            j.finish_batch(t.id, "sent", sms_ids=[f"id{p}" for p in t.phones], phones=t.phones)
+        j.end_run(token)
+        records = j.records("c", account=ACCOUNT)
+        assert {records[p]["sms_id"] for p in phones[:6]} == {f"id{p}" for p in phones[:6]}
+
+
+def test_begin_batches_leaves_out_what_has_an_outcome_or_another_sender_holds(store):
+    """A campaign with rows already (a rerun): each batch claims only its free recipients."""
+    phones = [f"7900123456{i}" for i in range(6)]
+    with Journal(store) as j, Journal(store) as other:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        done = begin(j, [phones[0]])
+        j.finish_batch(done.id, "sent", sms_ids=["s0"], phones=done.phones)
+        _prepared(other, phones)
+        held = begin(other, [phones[3]])
+        items = [(p, "SHOP", "Hi", 1) for p in phones]
+        tickets = _begin_batches(j, _wave(phones, 3), prepare=items)
+        assert [t.phones for t in tickets] == [phones[1:3], phones[4:6]]
+        assert all(t.id for t in tickets) and tickets[0].id != tickets[1].id
+        assert _begin_batches(j, []) == []
+        other.finish_batch(held.id, "rejected", error_code="phone_stop_listed", phones=held.phones)
+        records = j.records("c", account=ACCOUNT)
+        assert records[phones[0]]["sms_id"] == "s0" and records[phones[3]]["status"] == "rejected"
+        assert {records[p]["status"] for p in phones[1:3] + phones[4:6]} == {"inflight"}
+
+
+def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(pg_url):
+    """Two senders start a new campaign at once: the one whose rows are written first keeps
+    them; the other's rows-and-intents statement, which waited for them, is rolled back, and it
+    claims what is left the usual way: nobody is claimed twice, no batch is left half written."""
+    import psycopg
+
+    phones = [f"7900123456{i}" for i in range(6)]
+    with Journal(pg_url) as j, psycopg.connect(pg_url, autocommit=True) as first:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        first.execute("BEGIN")  # another sender's prepare, not committed yet
+        first.execute(
+            "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
+            " created_at) VALUES (%s, 'c', %s, 'Hi', 1, 'SHOP', 'pending', '2026-01-01')",
+            (ACCOUNT, phones[3]),
+        )
+        got: list = []
+        items = [(p, "SHOP", "Hi", 1) for p in phones]
+        worker = threading.Thread(
+            target=lambda: got.append(_begin_batches(j, _wave(phones), prepare=items))
+        )
+        worker.start()
+        deadline = time.monotonic() + 60
+        with _admin_connect(pg_url) as watch:  # (outside `first`'s transaction: fresh views)
+            while not watch.execute(  # until j's insert waits for the row `first` wrote
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO messages%'"
+            ).fetchall():
+                assert time.monotonic() < deadline, "the rows-and-intents statement never waited"
+                time.sleep(0.01)
+        first.execute("COMMIT")
+        worker.join(30)
+        tickets = got[0]
+        assert [t.phones for t in tickets] == [phones[0:2], phones[2:4], phones[4:6]]
+        records = j.records("c", account=ACCOUNT)
+        assert [records[p]["batch"] for p in phones] == [t.id for t in tickets for _ in (0, 1)]
+        batches = j.batches("c")
+        assert sorted(batches["id"]) == sorted(t.id for t in tickets)  # none rolled back left
+        assert set(batches["state"]) == {"inflight"}
+
+
+def test_connected_here_says_whether_this_thread_has_a_connection(store):
+    with Journal(store) as j:
+        j.campaigns()
+        assert j.connected_here()
+        seen: list[bool] = []
+
+        def other_thread() -> None:
+            seen.append(j.connected_here())
+            j.records("c", account=ACCOUNT)
+            seen.append(j.connected_here())
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert seen == ([False, True] if j.backend == "postgresql" else [True, True])
+

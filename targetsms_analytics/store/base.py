@@ -417,6 +417,15 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
                 work.done = True
                 work.wake.set()
 
+    def connected_here(self) -> bool:
+        """Whether this thread can write without opening a connection first: SQLite always;
+        PostgreSQL once the thread has a connection of its own. A sender without one hands its
+        answers to the answer writer rather than connect for them.
+
+        Example: ``Journal(":memory:").connected_here()`` is True.
+        """
+        return True
+
     def flush(self) -> None:
         """Wait until every answer journaled with ``wait=False`` is committed.
 

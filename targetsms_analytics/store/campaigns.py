@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -481,6 +481,80 @@ class CampaignsMixin:
         url=client.url)``.
         """
         account = account or account_of(user, url)
+        work = self._intent_work(
+            account, campaign, phones, text, parts, sender=sender, user=user, url=url,
+            parent=parent, token=token, variant=variant, contacts=contacts,
+        )  # fmt: skip
+        return self._ticket(account, campaign, self._grouped(work, durable=True))
+
+    def begin_batches(
+        self,
+        campaign: str,
+        batches: Sequence[Mapping[str, Any]],
+        *,
+        sender: str,
+        user: str,
+        url: str,
+        token: str | None = None,
+        account: str | None = None,
+        prepare: Sequence[tuple[str, str, str | None, int | None]] | None = None,
+    ) -> list[BatchTicket]:
+        """:meth:`begin_batch` for several batches at once, in one transaction (one commit, one
+        flush to disk): the intents of a run's first requests, which go out together.
+        ``prepare``: the run's recipients, as :meth:`prepare` takes them, given their rows
+        first (PostgreSQL writes a new campaign's rows and these intents in one statement).
+
+        Each of ``batches`` maps ``phones``, ``text``, ``parts`` and optionally ``variant``,
+        ``contacts`` and ``parent`` as :meth:`begin_batch` takes them; the tickets come back in
+        the same order, each as :meth:`begin_batch` would have answered it (a batch whose
+        recipients someone else claimed meanwhile has fewer phones, or none).
+
+        Example: ``a, b = journal.begin_batches("c", [{"phones": ["79001234567"], "text": "Hi",
+        "parts": 1}, {"phones": ["79007654321"], "text": "Hi", "parts": 1}], sender="SHOP",
+        user="demo", url=client.url)``.
+        """
+        account = account or account_of(user, url)
+        if prepare is not None:
+            self.prepare(campaign, prepare, account=account)
+        works = [
+            self._intent_work(
+                account, campaign, b["phones"], b["text"], b.get("parts"), sender=sender,
+                user=user, url=url, parent=b.get("parent"), token=token,
+                variant=b.get("variant"), contacts=b.get("contacts"),
+            )
+            for b in batches
+        ]  # fmt: skip
+        if not works:
+            return []
+        results = self._grouped(lambda c: [work(c) for work in works], durable=True)
+        return [self._ticket(account, campaign, r) for r in results]
+
+    def _ticket(
+        self, account: str, campaign: str, result: tuple[int, list[str], str, str | None]
+    ) -> BatchTicket:
+        batch_id, claimed, fingerprint, refused = result
+        if batch_id:
+            self._known_campaigns.add((account, campaign))
+        refused_at = None if refused is None else datetime.fromisoformat(refused)
+        return BatchTicket(batch_id, claimed, fingerprint, refused_at)
+
+    def _intent_work(
+        self,
+        account: str,
+        campaign: str,
+        phones: Sequence[str],
+        text: str,
+        parts: int | None,
+        *,
+        sender: str,
+        user: str,
+        url: str,
+        parent: int | None,
+        token: str | None,
+        variant: str | None,
+        contacts: dict[str, dict[str, Any]] | None,
+    ) -> Callable[[Any], tuple[int, list[str], str, str | None]]:
+        """A batch's intent (see :meth:`begin_batch`) as a function of the connection."""
         contacts = contacts or {}
         wanted = list(dict.fromkeys(phones))
 
@@ -525,11 +599,7 @@ class CampaignsMixin:
             )  # fmt: skip
             return batch_id, claimed, fingerprint, refused
 
-        batch_id, claimed, fingerprint, refused = self._grouped(work, durable=True)
-        if batch_id:
-            self._known_campaigns.add((account, campaign))
-        refused_at = None if refused is None else datetime.fromisoformat(refused)
-        return BatchTicket(batch_id, claimed, fingerprint, refused_at)
+        return work
 
     def prepare(
         self,

@@ -118,6 +118,14 @@ WITH c AS ({_CLAIM_SQL.replace("?", "%(sorted)s", 1).replace("?", "%(a)s", 1).re
 SELECT (SELECT id FROM b), CASE WHEN (SELECT COUNT(*) FROM m) > 0 THEN ({_REFUSAL_SQL.replace("?", "%(fp)s")}) END
 """
 
+# The last refusal of each of several requests (fingerprint, when), as _REFUSAL_SQL for one.
+_REFUSALS_SQL = (
+    _REFUSAL_SQL.replace("SELECT MAX(", "SELECT fingerprint, MAX(").replace(
+        "fingerprint = ?", "fingerprint = ANY(CAST(%s AS text[]))"
+    )
+    + " GROUP BY fingerprint"
+)
+
 # One row of hold(): update it only if it is sendable (pending or scheduled), else insert it if
 # it has no row. Unlike INSERT … ON CONFLICT DO UPDATE … WHERE, which locks the conflicting row
 # even when the WHERE is false, a row in flight or with an outcome is never locked: a sender's
@@ -200,6 +208,14 @@ def _array(values: Sequence[Any]) -> str:
 
     Example: ``_array(["79001234567", None, 'a "b"'])`` is ``'{"79001234567",NULL,"a \\"b\\""}'``.
     """
+    if not values:
+        return "{}"
+    try:  # the usual case, strings that need no escape: joined in one go
+        joined = '","'.join(values)  # type: ignore[arg-type]
+    except TypeError:  # None or a number among them
+        joined = '"'
+    if '"' not in joined and "\\" not in joined:
+        return '{"' + joined + '"}'
     return (
         "{"
         + ",".join(
@@ -344,6 +360,13 @@ class PostgresJournal(Journal):
                 self._owners[threading.current_thread()] = conn
         return conn
 
+    def connected_here(self) -> bool:
+        """As :meth:`Journal.connected_here`: this thread has a connection of its own.
+
+        Example: ``journal.connected_here()``.
+        """
+        return getattr(self._local, "conn", None) is not None
+
     def _reuse(self) -> _Conn | None:
         """A connection whose thread has ended (rolled back if it was left in a transaction)."""
         with self._lock:
@@ -481,28 +504,171 @@ class PostgresJournal(Journal):
         statement, committed with ``synchronous_commit = on`` before this returns. Only when
         every recipient could be claimed; otherwise nothing is written and None is returned (the
         general path then claims the ones it can)."""
-        wanted = list(dict.fromkeys(str(p) for p in phones))
-        if not wanted:
+        intent = _fast_intent(
+            account, campaign, phones, text, parts, sender=sender, user=user, url=url,
+            parent=parent, token=token, variant=variant, contacts=contacts,
+        )  # fmt: skip
+        if intent is None:
             return None
-        contacts = contacts or {}
-        now = iso(now_utc())
-        fingerprint = request_fingerprint(url, user, sender, wanted, text)
-        params = {
-            "a": account, "c": campaign, "phones": _array(wanted),
-            "sorted": _array(sorted(wanted)), "n": len(wanted), "parent": parent,
-            "recipients": json.dumps(wanted), "hash": text_hash(text), "fp": fingerprint,
-            "sender": sender, "variant": variant, "pid": os.getpid(), "host": _HOST,
-            "token": token, "now": now, "text": text, "parts": parts,
-            "contacts": _array([json_or_none(contacts.get(p)) for p in wanted]),
-        }  # fmt: skip
         # One statement in autocommit mode is its own transaction, committed (and flushed:
         # the session's synchronous_commit is on) before execute() returns.
-        row = self._thread_conn().fast.execute(_FAST_INTENT, params).fetchone()
-        if row[0] is None:  # someone else holds a recipient, or one has an outcome
+        row = self._thread_conn().fast.execute(_FAST_INTENT, intent[2]).fetchone()
+        return _fast_ticket(intent, row)
+
+    def begin_batches(self, campaign: str, batches: Sequence[Any], *, sender: str, user: str,
+                      url: str, token: str | None = None, account: str | None = None,
+                      prepare: Sequence[Any] | None = None) -> list[BatchTicket]:  # fmt: skip
+        """As :meth:`Journal.begin_batches`: the one-statement intents (see :meth:`begin_batch`)
+        sent as one pipeline in one transaction (one round trip, one commit); a batch whose
+        recipients were not all claimable is then journaled on its own, as begin_batch does.
+
+        With ``prepare`` on a campaign that has no rows yet, the rows and the intents are one
+        statement: each recipient's row is written once, in flight or ``pending``, not written
+        ``pending`` first and then claimed (see :meth:`_prepare_and_begin`)."""
+        account = account or account_of(user, url)
+        key = (account, campaign)
+        common = {"sender": sender, "user": user, "url": url, "token": token, "account": account}
+
+        def alone(b: Any) -> BatchTicket:
+            return self.begin_batch(
+                campaign, b["phones"], b["text"], b.get("parts"), parent=b.get("parent"),
+                variant=b.get("variant"), contacts=b.get("contacts"), **common,
+            )  # fmt: skip
+
+        if prepare is not None:
+            if key in self._known_campaigns and not self.readonly:
+                tickets = self._prepare_and_begin(key, prepare, batches, sender=sender,
+                                                  user=user, url=url, token=token)  # fmt: skip
+                if tickets is not None:
+                    self._prepared.add(key)
+                    return tickets
+            self.prepare(campaign, prepare, account=account)
+        fast = key in self._prepared and key in self._known_campaigns and not self.readonly
+        intents = [
+            _fast_intent(
+                account, campaign, b["phones"], b["text"], b.get("parts"), sender=sender,
+                user=user, url=url, parent=b.get("parent"), token=token,
+                variant=b.get("variant"), contacts=b.get("contacts"),
+            )
+            if fast
+            else None
+            for b in batches
+        ]  # fmt: skip
+        rows: dict[int, Any] = {}
+        todo = [k for k, i in enumerate(intents) if i is not None]
+        if len(todo) > 1:
+            psycopg = _driver()
+            raw = self._thread_conn().raw
+            try:
+                with raw.pipeline():
+                    raw.execute("BEGIN")
+                    tuples = psycopg.rows.tuple_row
+                    cursors = [
+                        raw.cursor(row_factory=tuples).execute(_FAST_INTENT, intents[k][2])
+                        for k in todo
+                    ]
+                    raw.execute("COMMIT")
+            except BaseException:
+                try:
+                    idle = psycopg.pq.TransactionStatus.IDLE
+                    if not raw.closed and raw.info.transaction_status != idle:
+                        raw.execute("ROLLBACK")
+                except psycopg.Error:  # a broken connection: the error below says so
+                    pass
+                raise
+            rows = {k: cur.fetchone() for k, cur in zip(todo, cursors, strict=True)}
+        out = []
+        for k, b in enumerate(batches):
+            ticket = None
+            if k in rows:
+                ticket = _fast_ticket(intents[k], rows[k])
+            elif intents[k] is not None:
+                ticket = self._begin_fast(account, campaign, b["phones"], b["text"],
+                                          b.get("parts"), parent=b.get("parent"),
+                                          variant=b.get("variant"), contacts=b.get("contacts"),
+                                          sender=sender, user=user, url=url,
+                                          token=token)  # fmt: skip
+            out.append(ticket or alone(b))
+        return out
+
+    def _prepare_and_begin(self, key: tuple[str, str], items: Sequence[Any],
+                           batches: Sequence[Any], *, sender: str, user: str, url: str,
+                           token: str | None) -> list[BatchTicket] | None:  # fmt: skip
+        """A new campaign's rows and its first intents in one transaction: every recipient's row
+        in one statement (byte order, as prepare() writes them: no cycle with another sender's),
+        ``pending``, or ``inflight`` in its batch for those of ``batches``. Only when the
+        campaign has no rows yet; should another sender have written some of these meanwhile,
+        nothing is written (rolled back) and None is returned, as when it had rows before."""
+        account, campaign = key
+        intents = [
+            _batch_row(
+                account, campaign, b["phones"], b["text"], sender=sender, user=user, url=url,
+                parent=b.get("parent"), token=token, variant=b.get("variant"),
+            )
+            for b in batches
+        ]  # fmt: skip
+        if not intents or any(i is None for i in intents):
             return None
-        refused = row[1]
-        refused_at = None if refused is None else datetime.fromisoformat(refused)
-        return BatchTicket(int(row[0]), wanted, fingerprint, refused_at)
+        claimed = sum(len(i[0]) for i in intents)
+        if len({p for i in intents for p in i[0]}) != claimed:  # a phone in two batches
+            return None
+        psycopg = _driver()
+        conn = self._thread_conn()
+        had, ids = conn.fast.execute(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE account = %s AND campaign = %s),"
+            " ARRAY(SELECT nextval(pg_get_serial_sequence('batches', 'id'))"
+            " FROM generate_series(1, %s))",
+            (account, campaign, len(intents)),
+        ).fetchone()
+        if had:
+            return None
+        rows: dict[str, tuple[Any, ...]] = {
+            str(i[0]): (i[2] or "", i[3], i[1], None, None, None, "pending") for i in items
+        }
+        for (wanted, _, _), b, batch_id in zip(intents, batches, ids, strict=True):
+            contacts = b.get("contacts") or {}
+            for p in wanted:
+                rows[p] = (b["text"], b.get("parts"), sender, b.get("variant"),
+                           json_or_none(contacts.get(p)), batch_id, "inflight")  # fmt: skip
+        phones = sorted(rows)
+        columns = list(zip(*(rows[p] for p in phones), strict=True))
+        now = iso(now_utc())
+        with conn.raw.transaction():
+            cur = conn.raw.cursor(row_factory=psycopg.rows.tuple_row)
+            cur.executemany(
+                "INSERT INTO batches (id, account, campaign, parent, state, recipients,"
+                " size, text_hash, fingerprint, sender, variant, owner_pid, owner_host,"
+                " owner_token, started_at) VALUES (%(id)s, %(a)s, %(c)s, %(parent)s,"
+                " 'inflight', %(recipients)s, %(n)s, %(hash)s, %(fp)s, %(sender)s,"
+                " %(variant)s, %(pid)s, %(host)s, %(token)s, %(now)s)",
+                [{**i[2], "id": batch_id} for i, batch_id in zip(intents, ids, strict=True)],
+            )
+            inserted = cur.execute(
+                "WITH i AS (INSERT INTO messages (account, campaign, msisdn, text, parts,"
+                " sender, variant, contact, batch, status, created_at)"
+                " SELECT %s, %s, u.m, u.t, u.p, u.s, u.v, u.ct, u.b, u.st, %s"
+                " FROM unnest(CAST(%s AS text[]), CAST(%s AS text[]), CAST(%s AS integer[]),"
+                " CAST(%s AS text[]), CAST(%s AS text[]), CAST(%s AS text[]),"
+                " CAST(%s AS bigint[]), CAST(%s AS text[])) AS u(m, t, p, s, v, ct, b, st)"
+                ' ORDER BY u.m COLLATE "C"'
+                " ON CONFLICT (account, campaign, msisdn) DO NOTHING RETURNING batch)"
+                " SELECT COUNT(batch) FROM i",
+                (account, campaign, now, _array(phones), *(_array(c) for c in columns)),
+            ).fetchone()[0]
+            if inserted != claimed:  # someone else wrote some of them meanwhile
+                raise psycopg.Rollback  # (the block ends there, rolled back)
+            fingerprints = _array([i[1] for i in intents])
+            refused = dict(cur.execute(_REFUSALS_SQL, (fingerprints,)).fetchall())
+        if inserted != claimed:
+            return None
+        return [
+            BatchTicket(
+                int(batch_id), wanted, fingerprint,
+                None if refused.get(fingerprint) is None
+                else datetime.fromisoformat(refused[fingerprint]),
+            )
+            for (wanted, fingerprint, _), batch_id in zip(intents, ids, strict=True)
+        ]  # fmt: skip
 
     def _write_queued(self, queued: list[Any]) -> None:
         """The answer writer's batch: its one-statement answers sent as one pipeline (one round
@@ -625,6 +791,53 @@ class PostgresJournal(Journal):
         if key is None:  # a run without a lock (an older writer): pid and age decide
             return super()._orphaned(row, now)
         return not row["live"] or not self._lock_held(int(key))
+
+
+def _fast_intent(account: str, campaign: str, phones: Sequence[str], text: str,
+                 parts: int | None, *, sender: str, user: str, url: str, parent: int | None,
+                 token: str | None, variant: str | None,
+                 contacts: dict[str, Any] | None) -> tuple[list[str], str, dict] | None:  # fmt: skip
+    """``_FAST_INTENT``'s parameters for a batch: (its phones, its fingerprint, the parameters),
+    or None when it has no phones."""
+    batch = _batch_row(account, campaign, phones, text, sender=sender, user=user, url=url,
+                       parent=parent, token=token, variant=variant)  # fmt: skip
+    if batch is None:
+        return None
+    wanted, fingerprint, params = batch
+    contacts = contacts or {}
+    params.update(
+        phones=_array(wanted), sorted=_array(sorted(wanted)), text=text, parts=parts,
+        contacts=_array([json_or_none(contacts.get(p)) for p in wanted]),
+    )  # fmt: skip
+    return wanted, fingerprint, params
+
+
+def _batch_row(account: str, campaign: str, phones: Sequence[str], text: str, *, sender: str,
+               user: str, url: str, parent: int | None, token: str | None,
+               variant: str | None) -> tuple[list[str], str, dict] | None:  # fmt: skip
+    """A batch row's parameters, as ``_FAST_INTENT`` and ``_prepare_and_begin`` write it:
+    (its phones, its fingerprint, the parameters), or None when it has no phones."""
+    wanted = list(dict.fromkeys(str(p) for p in phones))
+    if not wanted:
+        return None
+    fingerprint = request_fingerprint(url, user, sender, wanted, text)
+    params = {
+        "a": account, "c": campaign, "n": len(wanted), "parent": parent,
+        "recipients": json.dumps(wanted), "hash": text_hash(text), "fp": fingerprint,
+        "sender": sender, "variant": variant, "pid": os.getpid(), "host": _HOST,
+        "token": token, "now": iso(now_utc()),
+    }  # fmt: skip
+    return wanted, fingerprint, params
+
+
+def _fast_ticket(intent: tuple[list[str], str, dict], row: Any) -> BatchTicket | None:
+    """The ticket ``_FAST_INTENT`` answered with ``row``; None when it wrote nothing (someone
+    else holds a recipient, or one has an outcome)."""
+    if row[0] is None:
+        return None
+    refused = row[1]
+    refused_at = None if refused is None else datetime.fromisoformat(refused)
+    return BatchTicket(int(row[0]), intent[0], intent[1], refused_at)
 
 
 class _OneStatement:
