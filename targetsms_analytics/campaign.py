@@ -199,8 +199,13 @@ class _Run:
 
             self.bar = tqdm(total=total, desc=campaign, unit="rcpt", dynamic_ncols=True)
 
-    def run(self, batches: Sequence[tuple[str, str, int | None, list[str]]]) -> None:
+    def run(
+        self,
+        batches: Sequence[tuple[str, str, int | None, list[str]]],
+        prepare: Sequence[tuple[str, str, str | None, int | None]] | None = None,
+    ) -> None:
         """Send ``batches`` from ``concurrency`` workers that take them one by one, in order.
+        ``prepare``: the recipients to give their rows first (see ``Journal.prepare``).
 
         An error that stops the campaign is kept in ``self.error``; a bug or an interrupt is raised.
         Either way no new batch starts, and requests under way finish and journal their answers.
@@ -212,20 +217,24 @@ class _Run:
         self._known_refusals = self.journal.recent_refusals(
             self._wall() - timedelta(seconds=interval + 1.0)
         )
-        queue = iter(batches)
         take = threading.Lock()
         self._left = len(batches)
+        tickets: dict[int, BatchTicket] = {}  # the first requests' intents, committed together
+        queue = enumerate(batches)
 
         def worker() -> None:
             while not self.stop.is_set():
                 with take:
-                    batch = next(queue, None)
+                    k, batch = next(queue, (None, None))
                     self._left = max(self._left - 1, 0)
+                    ticket = tickets.pop(k, None)
                 if batch is None:
                     return
-                self._batch(*batch[:4], variant=batch[4] if len(batch) > 4 else None)
+                variant = batch[4] if len(batch) > 4 else None
+                self._batch(*batch[:4], variant=variant, ticket=ticket)
 
         try:
+            tickets.update(self._first_intents(batches, prepare))
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="targetsms-send") as pool:
                 workers = [pool.submit(worker) for _ in range(min(self.concurrency, len(batches)))]
                 try:
@@ -235,6 +244,12 @@ class _Run:
                     self.stop.set()
                     raise
         finally:
+            for ticket in tickets.values():  # claimed, never sent: the run stopped first
+                if ticket.phones:
+                    try:
+                        self._record(ticket, *self._not_sent())
+                    except Exception:  # logged by _record: the batch stays in flight (unknown)
+                        self._journal_failed = True
             try:
                 self.journal.flush()  # the answers written behind the workers' backs
                 self.journal.end_run(self.token)
@@ -244,6 +259,51 @@ class _Run:
             if self.bar is not None:
                 self._postfix()
                 self.bar.close()
+
+    def _first_intents(
+        self,
+        batches: Sequence[tuple[str, str, int | None, list[str]]],
+        prepare: Sequence[tuple[str, str, str | None, int | None]] | None,
+    ) -> dict[int, BatchTicket]:
+        """The intents of the first request of each worker, committed together in one
+        transaction before any of them goes out (one commit instead of one per request, and
+        on PostgreSQL no connection per worker for them, and a new campaign's rows written
+        with them): batch index -> its ticket. ``prepare`` is given its rows either way.
+
+        Only for runs with nothing to do before a claim (no rate cap or send window, not a
+        resend), and not for a request the service refused lately (it waits that out first).
+        """
+        client = self.client
+        first = []
+        if self.gate is None and not self.resend and not self.stop.is_set():
+            for k, batch in enumerate(batches[: self.concurrency]):
+                sender, text, _, phones = batch[:4]
+                fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
+                if fingerprint not in self._known_refusals:
+                    first.append(k)
+        if len(first) < 2 or len({batches[k][0] for k in first}) != 1:
+            if prepare is not None:
+                self.journal.prepare(self.campaign, prepare, account=self.account)
+            return {}
+        wanted = []
+        for k in first:
+            sender, text, parts, phones = batches[k][:4]
+            wanted.append(
+                {
+                    "phones": phones,
+                    "text": text,
+                    "parts": parts,
+                    "variant": batches[k][4] if len(batches[k]) > 4 else None,
+                    "contacts": None
+                    if self.contacts is None
+                    else {p: self.contacts.get(p) or {} for p in phones},
+                }
+            )
+        made = self.journal.begin_batches(
+            self.campaign, wanted, sender=batches[first[0]][0], user=client.user,
+            url=client.url, token=self.token, account=self.account, prepare=prepare,
+        )  # fmt: skip
+        return dict(zip(first, made, strict=True))
 
     def _postfix(self) -> None:
         elapsed = max(time.monotonic() - self._started, 1e-9)
@@ -298,17 +358,37 @@ class _Run:
         phones: list[str],
         parent: int | None = None,
         variant: str | None = None,
+        ticket: BatchTicket | None = None,
     ) -> None:
+        """Claim, send and journal one batch (``ticket``: its intent, already committed)."""
+        if ticket is None:
+            claimed = self._claim(sender, text, parts, phones, parent, variant)
+            if claimed is None:
+                return
+            ticket, phones = claimed
+        self._go(ticket, sender, text, parts, phones, variant)
+
+    def _claim(
+        self,
+        sender: str,
+        text: str,
+        parts: int | None,
+        phones: list[str],
+        parent: int | None,
+        variant: str | None,
+    ) -> tuple[BatchTicket, list[str]] | None:
+        """Commit a batch's intent: its ticket and the phones it asked for (those the gate let
+        through); None when there is nothing to send (stopped, or the gate let nobody through)."""
         # Wait out the service's window after a refusal of this very request before claiming
         # anyone: a process killed while waiting leaves them unsent, not unknown.
         client = self.client
         fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
         if self._wait_out(fingerprint, self._known_refusals.get(fingerprint)):
-            return
+            return None
         if self.gate is not None:  # max_per_minute, window: wait and check before claiming anyone
             phones = self.gate(phones, self.stop)
             if not phones:
-                return
+                return None
         if self.resend and parent is None:  # the lost request, repeated: release it, then claim
             self.journal.set_outcome(
                 self.campaign, phones, "pending", account=self.account, only_from=("unknown",)
@@ -329,6 +409,19 @@ class _Run:
             if self.contacts is None
             else {p: self.contacts.get(p) or {} for p in phones},
         )
+        return ticket, phones
+
+    def _go(
+        self,
+        ticket: BatchTicket,
+        sender: str,
+        text: str,
+        parts: int | None,
+        phones: list[str],
+        variant: str | None,
+    ) -> None:
+        """Send a claimed batch and journal its answer (splitting it when refused for one);
+        ``phones``: those its claim asked for."""
         skipped = len(phones) - len(ticket.phones)
         if skipped:  # another run holds them, or they have an outcome already
             with self._lock:
@@ -440,8 +533,10 @@ class _Run:
             self._fail(exc)
 
         # With no batch left to take, this worker has no next request to go on to: it writes
-        # its final answer itself (errors as for a deferred one: logged, and the run stops).
-        now = self._left == 0 and outcome in OUTCOMES
+        # its final answer itself (errors as for a deferred one: logged, and the run stops),
+        # unless it would have to open a connection for it (a PostgreSQL worker whose intents
+        # were all committed for it: the answer writer's one connection takes it sooner).
+        now = self._left == 0 and outcome in OUTCOMES and self.journal.connected_here()
         try:
             self.journal.finish_batch(
                 ticket.id, outcome, sms_ids=ids, error_code=code, error_text=why,
@@ -1087,10 +1182,9 @@ def send_campaign(
                         )
                     ),
                 )
-                journal.prepare(name, todo, account=account)
                 known = None  # the records after this pass, when the run alone decided them
                 try:
-                    run.run(batches)
+                    run.run(batches, prepare=todo)
                     # Other senders of this campaign (processes, machines): wait for their
                     # answers, and send what they left (one that died before claiming them).
                     for _ in range(_MAX_PASSES):

@@ -1337,3 +1337,31 @@ def test_connected_here_says_whether_this_thread_has_a_connection(store):
         thread.join()
         assert seen == ([False, True] if j.backend == "postgresql" else [True, True])
 
+
+def test_first_intents_no_worker_took_go_back_to_pending(store, client, emulator, monkeypatch):
+    """A run commits its first requests' intents before any worker starts: should it stop
+    first (Ctrl-C, an error), those batches never went out and must not come back `unknown`
+    (resend_unknown territory): the next call sends them, once."""
+    from targetsms_analytics import campaign as campaign_mod
+
+    made = []
+    original = campaign_mod._Run._first_intents
+
+    def then_stop(self, batches, prepare):
+        tickets = original(self, batches, prepare)
+        made.append(len(tickets))
+        self.stop.set()
+        return tickets
+
+    monkeypatch.setattr(campaign_mod._Run, "_first_intents", then_stop)
+    contacts = pd.DataFrame({"phone": [f"7916123450{i}" for i in range(6)], "name": list("abcdef")})
+    args = (client, contacts, "Hi {name}", "SHOP")
+    ts.send_campaign(*args, campaign="w", store=store, concurrency=3, progress=False)
+    assert made == [3] and emulator.sent_phones() == []
+    with Journal(store) as j:
+        assert set(j.batches("w")["state"]) == {"failed"}
+        assert {r["status"] for r in j.records("w").values()} <= {"pending"}
+    monkeypatch.undo()
+    result = ts.send_campaign(*args, campaign="w", store=store, concurrency=3, progress=False)
+    assert list(result["outcome"]) == ["sent"] * 6
+    assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])
