@@ -626,7 +626,24 @@ class TargetSMSClient:
         retry: Callable[[BaseException], bool],
         key: tuple[str, ...] | None = None,
     ) -> str:
-        """One exchange, retried by tenacity: ``retry`` says which failures, the policy how often."""
+        """One exchange, retried by tenacity: ``retry`` says which failures, the policy how often.
+
+        The first attempt is made before any retry machinery is built (most exchanges need
+        none); should it fail in a way ``retry`` allows, tenacity takes over with that failure
+        as its first attempt, so the attempts, waits and log lines are the same.
+        """
+        try:
+            return self._exchange(params, op=op, key=key)
+        except Exception as exc:
+            if not retry(exc):
+                raise
+            first: list[Exception] = [exc]
+
+        def attempt() -> str:
+            if first:  # the failure seen above, as tenacity's attempt 1
+                raise first.pop()
+            return self._exchange(params, op=op, key=key)
+
         spent: Counter[str] = Counter()
 
         def out_of_attempts(state: RetryCallState) -> bool:
@@ -661,7 +678,7 @@ class TargetSMSClient:
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(self._exchange, params, op=op, key=key)
+        return retrying(attempt)
 
     def _exchange(
         self, params: list[tuple[str, str]], *, op: str, key: tuple[str, ...] | None
