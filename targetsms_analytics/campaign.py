@@ -221,8 +221,10 @@ class _Run:
         self._left = len(batches)
         tickets: dict[int, BatchTicket] = {}  # the first requests' intents, committed together
         queue = enumerate(batches)
+        ready = threading.Event()  # set once those are committed (or could not be)
 
         def worker() -> None:
+            ready.wait()
             while not self.stop.is_set():
                 with take:
                     k, batch = next(queue, (None, None))
@@ -234,10 +236,18 @@ class _Run:
                 self._batch(*batch[:4], variant=variant, ticket=ticket)
 
         try:
-            tickets.update(self._first_intents(batches, prepare))
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="targetsms-send") as pool:
+                # The workers start first and wait: each request goes out as soon as its intent
+                # is committed, not after the threads of the ones before it have started.
                 workers = [pool.submit(worker) for _ in range(min(self.concurrency, len(batches)))]
                 try:
+                    try:
+                        tickets.update(self._first_intents(batches, prepare))
+                    except BaseException:
+                        self.stop.set()  # (before the workers are let go: none takes a batch)
+                        raise
+                    finally:
+                        ready.set()
                     for future in as_completed(workers):
                         future.result()
                 except BaseException:  # Ctrl-C in a notebook, or a bug in a worker
