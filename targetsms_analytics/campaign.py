@@ -280,12 +280,14 @@ class _Run:
         on PostgreSQL no connection per worker for them, and a new campaign's rows written
         with them): batch index -> its ticket. ``prepare`` is given its rows either way.
 
-        Only for runs with nothing to do before a claim (no rate cap or send window, not a
-        resend), and not for a request the service refused lately (it waits that out first).
+        Only where the journal gains by it (``Journal.first_intents_together``), for runs with
+        nothing to do before a claim (no rate cap or send window, not a resend), and not for a
+        request the service refused lately (it waits that out first).
         """
         client = self.client
         first = []
-        if self.gate is None and not self.resend and not self.stop.is_set():
+        together = self.journal.first_intents_together
+        if together and self.gate is None and not self.resend and not self.stop.is_set():
             for k, batch in enumerate(batches[: self.concurrency]):
                 sender, text, _, phones = batch[:4]
                 fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)

@@ -1343,7 +1343,10 @@ def test_first_intents_no_worker_took_go_back_to_pending(store, client, emulator
     first (Ctrl-C, an error), those batches never went out and must not come back `unknown`
     (resend_unknown territory): the next call sends them, once."""
     from targetsms_analytics import campaign as campaign_mod
+    from targetsms_analytics.store.sqlite import SQLiteJournal
 
+    # (SQLite's runs claim their first requests one by one: the same mechanism, forced here)
+    monkeypatch.setattr(SQLiteJournal, "first_intents_together", True)
     made = []
     original = campaign_mod._Run._first_intents
 

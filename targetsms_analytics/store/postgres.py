@@ -278,6 +278,7 @@ class PostgresJournal(Journal):
     _seq = "seq"
     _cross = "JOIN"
     _lock_key_column = "r.lock_key"
+    first_intents_together = True
 
     def __init__(
         self,
