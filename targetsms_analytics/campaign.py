@@ -237,38 +237,41 @@ class _Run:
 
         try:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="targetsms-send") as pool:
-                # The workers start first and wait: each request goes out as soon as its intent
-                # is committed, not after the threads of the ones before it have started.
-                workers = [pool.submit(worker) for _ in range(min(self.concurrency, len(batches)))]
                 try:
                     try:
+                        # The workers start first and wait: each request goes out as soon as its
+                        # intent is committed, not after the threads before it have started.
+                        n = min(self.concurrency, len(batches))
+                        workers = [pool.submit(worker) for _ in range(n)]
                         tickets.update(self._first_intents(batches, prepare))
                     except BaseException:
                         self.stop.set()  # (before the workers are let go: none takes a batch)
                         raise
                     finally:
-                        ready.set()
+                        ready.set()  # whatever happened: no worker waits for ever
                     for future in as_completed(workers):
                         future.result()
                 except BaseException:  # Ctrl-C in a notebook, or a bug in a worker
                     self.stop.set()
                     raise
         finally:
-            for ticket in tickets.values():  # claimed, never sent: the run stopped first
-                if ticket.phones:
-                    try:
-                        self._record(ticket, *self._not_sent())
-                    except Exception:  # logged by _record: the batch stays in flight (unknown)
-                        self._journal_failed = True
             try:
-                self.journal.flush()  # the answers written behind the workers' backs
-                self.journal.end_run(self.token)
-            except Exception as exc:  # the journal failed meanwhile: its batches go stale
-                self._journal_failed = True
-                logger.error("%s: could not end the run in the journal: %s", self.campaign, exc)
-            if self.bar is not None:
-                self._postfix()
-                self.bar.close()
+                for ticket in tickets.values():  # claimed, never sent: the run stopped first
+                    if ticket.phones:
+                        try:
+                            self._record(ticket, *self._not_sent())
+                        except Exception:  # logged by _record: it stays in flight (unknown)
+                            self._journal_failed = True
+            finally:
+                try:
+                    self.journal.flush()  # the answers written behind the workers' backs
+                    self.journal.end_run(self.token)
+                except Exception as exc:  # the journal failed meanwhile: its batches go stale
+                    self._journal_failed = True
+                    logger.error("%s: could not end the run in the journal: %s", self.campaign, exc)
+                if self.bar is not None:
+                    self._postfix()
+                    self.bar.close()
 
     def _first_intents(
         self,

@@ -1253,6 +1253,14 @@ def test_begin_batches_claims_a_new_campaigns_first_batches_with_its_rows(store)
         assert list(batches.loc[[t.id for t in tickets], "size"]) == [2, 2, 2]
         if j.backend == "postgresql":  # the one recipient no batch took has its row, pending
             assert seen[phones[6]]["status"] == "pending"
+            import psycopg
+
+            with psycopg.connect(store) as conn:  # rows and intents: one transaction, rows once
+                xmins = conn.execute(
+                    "SELECT COUNT(DISTINCT xmin::text) FROM (SELECT xmin FROM messages"
+                    " UNION ALL SELECT xmin FROM batches) AS written"
+                ).fetchone()[0]
+            assert xmins == 1
         assert begin(other, phones).phones == [phones[6]]  # the rest are held
         for t in tickets:
             j.finish_batch(t.id, "sent", sms_ids=[f"id{p}" for p in t.phones], phones=t.phones)
@@ -1297,6 +1305,14 @@ def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(
             (ACCOUNT, phones[3]),
         )
         got: list = []
+        tried: list = []
+        attempt = j._prepare_and_begin
+
+        def spy(*args, **kwargs):
+            tried.append(attempt(*args, **kwargs))
+            return tried[-1]
+
+        j._prepare_and_begin = spy
         items = [(p, "SHOP", "Hi", 1) for p in phones]
         worker = threading.Thread(
             target=lambda: got.append(_begin_batches(j, _wave(phones), prepare=items))
@@ -1306,13 +1322,14 @@ def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(
         with _admin_connect(pg_url) as watch:  # (outside `first`'s transaction: fresh views)
             while not watch.execute(  # until j's insert waits for the row `first` wrote
                 "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO messages%'"
+                " AND wait_event_type = 'Lock' AND query LIKE '%RETURNING batch)%'"
             ).fetchall():
                 assert time.monotonic() < deadline, "the rows-and-intents statement never waited"
                 time.sleep(0.01)
         first.execute("COMMIT")
         worker.join(30)
         tickets = got[0]
+        assert tried == [None]  # it gave way (rolled back), and the usual path claimed them
         assert [t.phones for t in tickets] == [phones[0:2], phones[2:4], phones[4:6]]
         records = j.records("c", account=ACCOUNT)
         assert [records[p]["batch"] for p in phones] == [t.id for t in tickets for _ in (0, 1)]
@@ -1368,3 +1385,62 @@ def test_first_intents_no_worker_took_go_back_to_pending(store, client, emulator
     result = ts.send_campaign(*args, campaign="w", store=store, concurrency=3, progress=False)
     assert list(result["outcome"]) == ["sent"] * 6
     assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])
+
+
+def test_postgres_begin_batches_releases_what_it_committed_when_a_later_batch_fails(
+    pg_url, monkeypatch
+):
+    """The pipelined intents commit together; a batch journaled after them (its recipients were
+    not all free) may fail: the committed ones go back to pending before the error is raised,
+    never left in flight with no ticket (they would come back `unknown`, never sent)."""
+    phones = [f"7900123456{i}" for i in range(6)]
+    with Journal(pg_url) as j, Journal(pg_url) as other:
+        _prepared(j, phones)
+        _prepared(other, phones)
+        held = begin(other, [phones[2]])  # batch 2 cannot be claimed whole: it goes alone
+
+        def broken(*args, **kwargs):
+            raise JournalError("the connection was lost")
+
+        monkeypatch.setattr(j, "begin_batch", broken)
+        with pytest.raises(JournalError, match="connection was lost"):
+            _begin_batches(j, _wave(phones))
+        records = j.records("c", account=ACCOUNT)
+        assert {p: records[p]["status"] for p in phones if p != phones[2]} == {
+            p: "pending" for p in phones if p != phones[2]
+        }
+        assert records[phones[2]]["batch"] == held.id
+        mine = j.batches("c").query("id != @held.id")
+        assert len(mine) == 2 and set(mine["state"]) == {"failed"}
+
+
+def test_a_worker_that_cannot_start_stops_the_run_instead_of_hanging(store, client, monkeypatch):
+    """Workers start before the first intents and wait for them: should starting one fail, the
+    others must be let go (and stop) rather than wait for ever."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from targetsms_analytics import campaign as campaign_mod
+
+    class OneThreadOnly(ThreadPoolExecutor):
+        def submit(self, *args, **kwargs):
+            if getattr(self, "_started_one", False):
+                raise RuntimeError("can't start new thread")
+            self._started_one = True
+            return super().submit(*args, **kwargs)
+
+    monkeypatch.setattr(campaign_mod, "ThreadPoolExecutor", OneThreadOnly)
+    contacts = pd.DataFrame({"phone": [f"7916123450{i}" for i in range(4)], "name": list("abcd")})
+    raised: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            ts.send_campaign(client, contacts, "Hi {name}", "SHOP", campaign="t", store=store,
+                             concurrency=2, progress=False)  # fmt: skip
+        except BaseException as exc:  # the test looks at it
+            raised.append(exc)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    thread.join(120)  # a watchdog, not a timing: it returns at once, or hangs for ever
+    assert not thread.is_alive(), "send_campaign hung"
+    assert [type(e) for e in raised] == [RuntimeError]

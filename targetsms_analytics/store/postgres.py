@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import socket
@@ -56,6 +57,8 @@ from .base import Journal, _report
 from .schema import _REFUSAL_SQL
 
 __all__ = ["INSTALL_HINT", "PostgresJournal"]
+
+logger = logging.getLogger("targetsms_analytics")
 
 #: What to install when the driver is missing.
 INSTALL_HINT = "pip install targetsms-analytics[postgres]"
@@ -578,19 +581,31 @@ class PostgresJournal(Journal):
                     pass
                 raise
             rows = {k: cur.fetchone() for k, cur in zip(todo, cursors, strict=True)}
-        out = []
-        for k, b in enumerate(batches):
-            ticket = None
-            if k in rows:
-                ticket = _fast_ticket(intents[k], rows[k])
-            elif intents[k] is not None:
-                ticket = self._begin_fast(account, campaign, b["phones"], b["text"],
-                                          b.get("parts"), parent=b.get("parent"),
-                                          variant=b.get("variant"), contacts=b.get("contacts"),
-                                          sender=sender, user=user, url=url,
-                                          token=token)  # fmt: skip
-            out.append(ticket or alone(b))
-        return out
+        # Committed already: should a batch journaled after them fail (or Ctrl-C come), they go
+        # back to pending before the error is raised, never left in flight without a ticket.
+        out: list[BatchTicket | None] = [
+            _fast_ticket(intents[k], rows[k]) if k in rows else None for k in range(len(batches))
+        ]
+        try:
+            for k, b in enumerate(batches):
+                if out[k] is None and intents[k] is not None and k not in rows:
+                    out[k] = self._begin_fast(account, campaign, b["phones"], b["text"],
+                                              b.get("parts"), parent=b.get("parent"),
+                                              variant=b.get("variant"),
+                                              contacts=b.get("contacts"), sender=sender,
+                                              user=user, url=url, token=token)  # fmt: skip
+                if out[k] is None:
+                    out[k] = alone(b)
+        except BaseException:
+            for ticket in out:
+                if ticket is not None and ticket.id and ticket.phones:
+                    try:
+                        self.finish_batch(ticket.id, "pending", phones=ticket.phones)
+                    except Exception as exc:  # it stays in flight: unknown, never resent
+                        logger.error("%s: batch %d could not go back to pending: %s",
+                                     campaign, ticket.id, exc)  # fmt: skip
+            raise
+        return [t for t in out if t is not None]
 
     def _prepare_and_begin(self, key: tuple[str, str], items: Sequence[Any],
                            batches: Sequence[Any], *, sender: str, user: str, url: str,
