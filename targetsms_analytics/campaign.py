@@ -309,9 +309,7 @@ class _Run:
                     "text": text,
                     "parts": parts,
                     "variant": batches[k][4] if len(batches[k]) > 4 else None,
-                    "contacts": None
-                    if self.contacts is None
-                    else {p: self.contacts.get(p) or {} for p in phones},
+                    "contacts": self._contacts_of(phones),
                 }
             )
         made = self.journal.begin_batches(
@@ -420,11 +418,15 @@ class _Run:
             token=self.token,
             account=self.account,
             variant=variant,
-            contacts=None
-            if self.contacts is None
-            else {p: self.contacts.get(p) or {} for p in phones},
+            contacts=self._contacts_of(phones),
         )
         return ticket, phones
+
+    def _contacts_of(self, phones: list[str]) -> dict[str, dict[str, Any]] | None:
+        """The input rows' other columns of ``phones``, as the journal keeps them."""
+        if self.contacts is None:
+            return None
+        return {p: self.contacts.get(p) or {} for p in phones}
 
     def _go(
         self,

@@ -531,14 +531,6 @@ class PostgresJournal(Journal):
         ``pending`` first and then claimed (see :meth:`_prepare_and_begin`)."""
         account = account or account_of(user, url)
         key = (account, campaign)
-        common = {"sender": sender, "user": user, "url": url, "token": token, "account": account}
-
-        def alone(b: Any) -> BatchTicket:
-            return self.begin_batch(
-                campaign, b["phones"], b["text"], b.get("parts"), parent=b.get("parent"),
-                variant=b.get("variant"), contacts=b.get("contacts"), **common,
-            )  # fmt: skip
-
         if prepare is not None:
             if key in self._known_campaigns and not self.readonly:
                 tickets = self._prepare_and_begin(key, prepare, batches, sender=sender,
@@ -558,44 +550,26 @@ class PostgresJournal(Journal):
             else None
             for b in batches
         ]  # fmt: skip
-        rows: dict[int, Any] = {}
         todo = [k for k, i in enumerate(intents) if i is not None]
-        if len(todo) > 1:
-            psycopg = _driver()
-            raw = self._thread_conn().raw
-            try:
-                with raw.pipeline():
-                    raw.execute("BEGIN")
-                    tuples = psycopg.rows.tuple_row
-                    cursors = [
-                        raw.cursor(row_factory=tuples).execute(_FAST_INTENT, intents[k][2])
-                        for k in todo
-                    ]
-                    raw.execute("COMMIT")
-            except BaseException:
-                try:
-                    idle = psycopg.pq.TransactionStatus.IDLE
-                    if not raw.closed and raw.info.transaction_status != idle:
-                        raw.execute("ROLLBACK")
-                except psycopg.Error:  # a broken connection: the error below says so
-                    pass
-                raise
-            rows = {k: cur.fetchone() for k, cur in zip(todo, cursors, strict=True)}
+        cursors = _pipelined(
+            self._thread_conn().raw, [(_FAST_INTENT, intents[k][2]) for k in todo], durable=True
+        )
         # Committed already: should a batch journaled after them fail (or Ctrl-C come), they go
         # back to pending before the error is raised, never left in flight without a ticket.
-        out: list[BatchTicket | None] = [
-            _fast_ticket(intents[k], rows[k]) if k in rows else None for k in range(len(batches))
-        ]
+        out: list[BatchTicket | None] = [None] * len(batches)
+        for k, cur in zip(todo, cursors, strict=True):
+            out[k] = _fast_ticket(intents[k], cur.fetchone())
+        # The rest on their own: the general claim where the one statement was tried (it wrote
+        # nothing: not every recipient was free), else begin_batch from the start.
+        alone = super().begin_batch if fast else self.begin_batch
         try:
             for k, b in enumerate(batches):
-                if out[k] is None and intents[k] is not None and k not in rows:
-                    out[k] = self._begin_fast(account, campaign, b["phones"], b["text"],
-                                              b.get("parts"), parent=b.get("parent"),
-                                              variant=b.get("variant"),
-                                              contacts=b.get("contacts"), sender=sender,
-                                              user=user, url=url, token=token)  # fmt: skip
                 if out[k] is None:
-                    out[k] = alone(b)
+                    out[k] = alone(
+                        campaign, b["phones"], b["text"], b.get("parts"), parent=b.get("parent"),
+                        variant=b.get("variant"), contacts=b.get("contacts"), sender=sender,
+                        user=user, url=url, token=token, account=account,
+                    )  # fmt: skip
         except BaseException:
             for ticket in out:
                 if ticket is not None and ticket.id and ticket.phones:
@@ -696,28 +670,11 @@ class PostgresJournal(Journal):
         rest = [w for w in queued if not isinstance(w.fn, _OneStatement)]
         if rest:
             super()._write_queued(rest)
-        psycopg = _driver()
-        raw = None
         try:
             try:
-                raw = self._thread_conn().raw
-                with raw.pipeline():
-                    raw.execute("BEGIN")
-                    raw.execute("SET LOCAL synchronous_commit = off")
-                    tuples = psycopg.rows.tuple_row
-                    answered = [
-                        raw.cursor(row_factory=tuples).execute(w.fn.sql, w.fn.params) for w in fast
-                    ]
-                    raw.execute("COMMIT")
-            except BaseException as exc:
-                try:
-                    idle = psycopg.pq.TransactionStatus.IDLE
-                    if raw is not None and not raw.closed and raw.info.transaction_status != idle:
-                        raw.execute("ROLLBACK")
-                except psycopg.Error:  # a broken connection: each alone finds out, below
-                    pass
-                if not isinstance(exc, Exception):
-                    raise
+                statements = [(w.fn.sql, w.fn.params) for w in fast]
+                answered = _pipelined(self._thread_conn().raw, statements, durable=False)
+            except Exception:
                 # One of them failed, or the connection did: each alone, so that the error
                 # finds its owner (the base reports and marks each one).
                 super()._write_queued(fast)
@@ -807,6 +764,33 @@ class PostgresJournal(Journal):
         if key is None:  # a run without a lock (an older writer): pid and age decide
             return super()._orphaned(row, now)
         return not row["live"] or not self._lock_held(int(key))
+
+
+def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]], *, durable: bool) -> list[Any]:
+    """``statements`` (sql, params) in one transaction sent as one pipeline (one round trip):
+    their cursors, to read once it is committed. An error rolls the transaction back (when the
+    connection still can) and is raised. ``durable=False``: the commit does not wait for the
+    WAL flush (``synchronous_commit = off``). No statements: nothing is sent.
+    """
+    if not statements:
+        return []
+    psycopg = _driver()
+    try:
+        with raw.pipeline():
+            raw.execute("BEGIN")
+            if not durable:
+                raw.execute("SET LOCAL synchronous_commit = off")
+            tuples = psycopg.rows.tuple_row
+            cursors = [raw.cursor(row_factory=tuples).execute(q, p) for q, p in statements]
+            raw.execute("COMMIT")
+    except BaseException:
+        try:
+            if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                raw.execute("ROLLBACK")
+        except psycopg.Error:  # a broken connection: the error raised says so
+            pass
+        raise
+    return cursors
 
 
 def _fast_intent(account: str, campaign: str, phones: Sequence[str], text: str,
