@@ -30,18 +30,28 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
-from requests.cookies import RequestsCookieJar, merge_cookies
+from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_cookies
 from requests.structures import CaseInsensitiveDict
+from requests.utils import select_proxy
 from tenacity import RetryCallState, Retrying, retry_if_exception
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
+    ClosedPoolError,
     ConnectTimeoutError,
+    DecodeError,
+    HTTPError,
+    InvalidHeader,
     LocationParseError,
     LocationValueError,
     MaxRetryError,
     NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    ResponseError,
+    SSLError,
 )
-from urllib3.util import parse_url
+from urllib3.util import Timeout, parse_url
 
 from . import protocol
 from .errors import (
@@ -334,6 +344,14 @@ def _idle_limited(
     return IdleLimitedPool
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """The service's answer as :meth:`TargetSMSClient._request` reads it."""
+
+    status_code: int
+    content: bytes
+
+
 class _PoolAdapter(HTTPAdapter):
     """requests' adapter with urllib3 pools that never reuse a connection idle too long."""
 
@@ -352,6 +370,83 @@ class _PoolAdapter(HTTPAdapter):
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         manager.pool_classes_by_scheme = dict(self._pool_classes)
         return manager
+
+    def fetch(
+        self, base: requests.PreparedRequest, target: str, headers: Any, *, timeout: float,
+        verify: Any, cert: Any,
+    ) -> tuple[Any, bytes | None]:  # fmt: skip
+        """GET ``target`` (path and query, already encoded) on ``base``'s host, with no proxy:
+        the urllib3 response and its body (None for a redirect: left unread, for requests to
+        follow). The pool, TLS settings, urllib3 arguments and errors (requests') are those of
+        :meth:`send`, without ``Session.send`` and the ``Response`` around the answer: about a
+        quarter of a send's CPU in this process (measured: 0.95 -> 0.72 ms a send, one thread,
+        on a slow two-core machine).
+        """
+        try:
+            pool = self.get_connection_with_tls_context(base, verify, proxies=None, cert=cert)
+        except LocationValueError as e:
+            raise requests.exceptions.InvalidURL(e) from None
+        self.cert_verify(pool, base.url, verify, cert)
+        try:
+            response = pool.urlopen(
+                method="GET", url=target, body=None, headers=headers, redirect=False,
+                assert_same_host=False, preload_content=False, decode_content=False,
+                retries=self.max_retries, timeout=Timeout(connect=timeout, read=timeout),
+                chunked=False,
+            )  # fmt: skip
+        except Exception as exc:
+            raise _as_requests_error(exc, _URLOPEN_ERRORS) from None
+        if response.get_redirect_location():
+            return response, None  # requests follows it (see TargetSMSClient._get)
+        try:
+            body = response.read(decode_content=True)
+        except Exception as exc:
+            response.close()
+            raise _as_requests_error(exc, _READ_ERRORS) from None
+        finally:
+            response.release_conn()
+        return response, body
+
+
+_rx = requests.exceptions
+#: ``HTTPAdapter.send``'s translation of urllib3's errors (requests 2.x), first match wins: of
+#: ``urlopen``'s, of the reason of a ``MaxRetryError`` (else a ``ConnectionError``), and, as
+#: ``Response.content`` has them, of the body's read (requests lets the last two through; the
+#: answer is lost all the same).
+_URLOPEN_ERRORS = (
+    (ProtocolError | OSError, _rx.ConnectionError),
+    (ClosedPoolError, _rx.ConnectionError),
+    (ProxyError, _rx.ProxyError),
+    (SSLError, _rx.SSLError),
+    (ReadTimeoutError, _rx.ReadTimeout),
+    (InvalidHeader, _rx.InvalidHeader),
+)
+_RETRY_REASONS = (
+    (ResponseError, _rx.RetryError),
+    (ProxyError, _rx.ProxyError),
+    (SSLError, _rx.SSLError),
+)
+_READ_ERRORS = (
+    (ProtocolError, _rx.ChunkedEncodingError),
+    (DecodeError, _rx.ContentDecodingError),
+    (ReadTimeoutError, _rx.ConnectionError),
+    (SSLError, _rx.SSLError),
+    (HTTPError | OSError, _rx.ConnectionError),
+)
+
+
+def _as_requests_error(exc: Exception, table: Sequence[tuple[Any, type]]) -> Exception:
+    """``exc`` as requests raises it (see ``_URLOPEN_ERRORS``); any other error as it is."""
+    if isinstance(exc, MaxRetryError) and table is _URLOPEN_ERRORS:
+        reason = exc.reason
+        if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
+            return _rx.ConnectTimeout(exc)
+        ours = next((o for t, o in _RETRY_REASONS if isinstance(reason, t)), _rx.ConnectionError)
+        return ours(exc)
+    for theirs, ours in table:
+        if isinstance(exc, theirs):
+            return ours(exc)
+    return exc
 
 
 class HandlerAdapter(BaseAdapter):
@@ -474,7 +569,16 @@ class TargetSMSClient:
         # Our own session sends through a lean path (see _get); the URL must be plain ASCII
         # (an IDN host is left to requests' own preparation).
         self._own_session = own_session and url.isascii()
-        self._settings: tuple[tuple[str | None, ...], dict[str, Any]] | None = None
+        #: (environment, settings, no proxy): see _send_settings
+        self._settings: tuple[tuple[str | None, ...], dict[str, Any], bool] | None = None
+        #: Our own adapter, and a request naming the service's host: see _fetch.
+        self._direct: tuple[_PoolAdapter, requests.PreparedRequest] | None = None
+        self._origin = len(url) - len(urlsplit(url).path)
+        adapter = session.get_adapter(url) if self._own_session else None
+        if type(adapter) is _PoolAdapter and urlsplit(url).path.startswith("/"):
+            base = requests.PreparedRequest()
+            base.prepare_url(url, None)
+            self._direct = (adapter, base)
         #: When each identical read (op, sms_id) was last sent or answered (by ``clock``).
         self._last_read: dict[tuple[str, ...], float] = {}
         self._prune_at = _PRUNE_MIN
@@ -741,7 +845,8 @@ class TargetSMSClient:
         cached = self._settings
         if cached is None or cached[0] != env:
             settings = self._session.merge_environment_settings(self.url, {}, None, None, None)
-            cached = self._settings = (env, settings)
+            direct = select_proxy(self.url, settings["proxies"]) is None and not settings["stream"]
+            cached = self._settings = (env, settings, direct)
         return cached[1]
 
     def _prepared(self, url: str) -> requests.PreparedRequest:
@@ -756,15 +861,19 @@ class TargetSMSClient:
         request.prepare_cookies(merge_cookies(RequestsCookieJar(), self._session.cookies))
         return request
 
-    def _get(self, url: str) -> requests.Response:
+    def _get(self, url: str) -> requests.Response | _Answer:
         try:
             if not self._own_session:  # the caller's session: its own get(), as it is
                 return self._session.get(url, timeout=self.timeout)
+            settings = self._send_settings()
+            no_proxy = self._settings[2]  # (set by _send_settings)
+            if self._direct is not None and no_proxy and not self._session.cookies:
+                return self._fetch(url, settings)
             return self._session.send(
                 self._prepared(url),
                 timeout=self.timeout,
                 allow_redirects=True,
-                **self._send_settings(),
+                **settings,
             )
         except requests.exceptions.SSLError as exc:
             error: TransportError = ConnectError(
@@ -782,6 +891,28 @@ class TargetSMSClient:
         # Raised outside the except clauses: requests' exception, whose message holds the full
         # URL, must not ride along as __context__.
         raise error
+
+    def _fetch(self, url: str, settings: dict[str, Any]) -> requests.Response | _Answer:
+        """Our own session's GET with no proxy and no cookies: straight to the adapter's urllib3
+        pool (:meth:`_PoolAdapter.fetch`). A redirect, or an answer that sets a cookie, goes on
+        as ``Session.send`` would take it from there (cookies kept, the redirect followed)."""
+        adapter, base = self._direct
+        verify, cert = settings["verify"], settings["cert"]
+        response, body = adapter.fetch(
+            base, url[self._origin:], self._session.headers, timeout=self.timeout,
+            verify=verify, cert=cert,
+        )  # fmt: skip
+        if body is not None and "set-cookie" not in response.headers:
+            return _Answer(response.status, body)
+        request = self._prepared(url)
+        extract_cookies_to_jar(self._session.cookies, request, response)
+        if body is not None:
+            return _Answer(response.status, body)
+        first = adapter.build_response(request, response)
+        followed = list(
+            self._session.resolve_redirects(first, request, timeout=self.timeout, **settings)
+        )
+        return followed[-1] if followed else first
 
     def _request(self, params: list[tuple[str, str]], *, op: str) -> str:
         url = _Hidden(protocol.build_url(self.url, params))
