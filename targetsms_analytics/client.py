@@ -577,8 +577,11 @@ class TargetSMSClient:
         adapter = session.get_adapter(url) if self._own_session else None
         if type(adapter) is _PoolAdapter and urlsplit(url).path.startswith("/"):
             base = requests.PreparedRequest()
-            base.prepare_url(url, None)
-            self._direct = (adapter, base)
+            try:
+                base.prepare_url(url, None)
+                self._direct = (adapter, base)
+            except requests.exceptions.RequestException:  # requests says why at the first send
+                pass
         #: When each identical read (op, sms_id) was last sent or answered (by ``clock``).
         self._last_read: dict[tuple[str, ...], float] = {}
         self._prune_at = _PRUNE_MIN

@@ -242,6 +242,53 @@ def test_postgres_answers_written_together_survive_one_that_fails(pg_url):
         assert j.campaign_messages("c")["sms_id"].tolist()[3:] == ["x0", "x1", "x2"]
 
 
+def test_postgres_a_single_queued_answer_is_one_statement_and_reports_its_error(pg_url):
+    """The answer writer's lone answer: one statement (its own transaction), no BEGIN and
+    COMMIT round trips; a missing batch reaches on_error, a good answer goes in."""
+    from targetsms_analytics.store.base import _Work
+
+    with Journal(pg_url) as j:
+        t = begin(j, ["79001234567"])
+        errors = []
+        missing = _Work(j._answer_work(99_999, "sent", ["y"], None, None, ["79000000000"]), False,
+                        errors.append)  # fmt: skip
+        j._write_queued([missing])
+        assert missing.done and len(errors) == 1 and isinstance(errors[0], KeyError)
+        sent = []
+        raw = j._thread_conn().raw
+        real = type(raw).execute
+        good = _Work(j._answer_work(t.id, "sent", ["1"], None, None, t.phones), False,
+                     errors.append)  # fmt: skip
+        try:
+            type(raw).execute = lambda self, q, *a, **k: sent.append(q) or real(self, q, *a, **k)
+            j._write_queued([good])
+        finally:
+            type(raw).execute = real
+        assert good.done and len(errors) == 1
+        assert not [q for q in sent if str(q).strip().upper() in ("BEGIN", "COMMIT")]
+        assert j.campaign_messages("c")["sms_id"].tolist() == ["1"]
+
+
+def test_postgres_a_pipeline_is_one_transaction_without_begin(pg_url):
+    """_pipelined sends no BEGIN or COMMIT: PostgreSQL runs a pipeline's statements up to its
+    Sync as one transaction. Should one fail, none of them is written."""
+    from targetsms_analytics.store.postgres import _pipelined
+
+    with Journal(pg_url) as j:
+        a, b = begin(j, ["79001234567"]), begin(j, ["79001234568"])
+        works = [j._answer_work(t.id, "sent", [str(i)], None, None, t.phones)
+                 for i, t in enumerate((a, b))]  # fmt: skip
+        raw = j._thread_conn().raw
+        with pytest.raises(Exception, match="no_such_table"):
+            _pipelined(raw, [(works[0].sql, works[0].params), ("SELECT * FROM no_such_table", {})])
+        assert j.campaign_messages("c")["sms_id"].isna().all()  # rolled back, both
+        _pipelined(raw, [(w.sql, w.params) for w in works])
+        rows = raw.execute(
+            "SELECT xmin::text, status FROM messages ORDER BY msisdn"
+        ).fetchall()  # fmt: skip
+        assert [r[1] for r in rows] == ["sent", "sent"] and rows[0][0] == rows[1][0]
+
+
 def test_records_without_the_contacts_are_the_same_records(store):
     with Journal(store) as j:
         t = begin(j, ["79001234567", "79001234568"], contacts={"79001234567": {"name": "Анна"}})

@@ -13,9 +13,10 @@ psycopg 3, the optional extra ``pip install targetsms-analytics[postgres]``.
   recipients it had not claimed yet stay sendable by the others.
 - **Commits**: every thread writes on a connection of its own and PostgreSQL flushes concurrent
   commits together. An intent is one statement in autocommit mode (one round trip), flushed
-  before it returns (``synchronous_commit = on``, the sessions' setting); the other writes use
-  ``synchronous_commit = off``. Answers are written by the answer writer on its own connection
-  (see :meth:`Journal.finish_batch`'s ``wait=False``).
+  before it returns (``synchronous_commit = on``, the sessions' setting). Answers are written by
+  the answer writer on its own connection (see :meth:`Journal.finish_batch`'s ``wait=False``),
+  as one statement each, several in one pipeline, flushed like intents; the other writes (a
+  transaction of several statements) use ``synchronous_commit = off``.
 - Migrations run under a transaction-level advisory lock: two processes opening a new database
   at once do not both create the schema.
 
@@ -551,9 +552,7 @@ class PostgresJournal(Journal):
             for b in batches
         ]  # fmt: skip
         todo = [k for k, i in enumerate(intents) if i is not None]
-        cursors = _pipelined(
-            self._thread_conn().raw, [(_FAST_INTENT, intents[k][2]) for k in todo], durable=True
-        )
+        cursors = _pipelined(self._thread_conn().raw, [(_FAST_INTENT, intents[k][2]) for k in todo])
         # Committed already: should a batch journaled after them fail (or Ctrl-C come), they go
         # back to pending before the error is raised, never left in flight without a ticket.
         out: list[BatchTicket | None] = [None] * len(batches)
@@ -662,9 +661,10 @@ class PostgresJournal(Journal):
 
     def _write_queued(self, queued: list[Any]) -> None:
         """The answer writer's batch: its one-statement answers sent as one pipeline (one round
-        trip: BEGIN, the answers, COMMIT); the rest, or all after an error, as the base does."""
+        trip, one transaction, flushed like a single answer's); the rest, or all after an error,
+        as the base does."""
         fast = [w for w in queued if isinstance(w.fn, _OneStatement)]
-        if len(fast) < 2 or self.readonly:
+        if not fast or self.readonly:
             super()._write_queued(queued)
             return
         rest = [w for w in queued if not isinstance(w.fn, _OneStatement)]
@@ -672,8 +672,11 @@ class PostgresJournal(Journal):
             super()._write_queued(rest)
         try:
             try:
-                statements = [(w.fn.sql, w.fn.params) for w in fast]
-                answered = _pipelined(self._thread_conn().raw, statements, durable=False)
+                conn = self._thread_conn()
+                if len(fast) == 1:  # a statement in autocommit mode: its own transaction
+                    answered = [conn.fast.execute(fast[0].fn.sql, fast[0].fn.params)]
+                else:
+                    answered = _pipelined(conn.raw, [(w.fn.sql, w.fn.params) for w in fast])
             except Exception:
                 # One of them failed, or the connection did: each alone, so that the error
                 # finds its owner (the base reports and marks each one).
@@ -766,25 +769,22 @@ class PostgresJournal(Journal):
         return not row["live"] or not self._lock_held(int(key))
 
 
-def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]], *, durable: bool) -> list[Any]:
-    """``statements`` (sql, params) in one transaction sent as one pipeline (one round trip):
-    their cursors, to read once it is committed. An error rolls the transaction back (when the
-    connection still can) and is raised. ``durable=False``: the commit does not wait for the
-    WAL flush (``synchronous_commit = off``). No statements: nothing is sent.
+def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]]) -> list[Any]:
+    """``statements`` (sql, params) sent as one pipeline (one round trip) on ``raw`` (in
+    autocommit mode): their cursors, to read once they are committed. They are one transaction
+    without a BEGIN or COMMIT to send: PostgreSQL runs a pipeline's statements up to its Sync as
+    one, commits it there (with the session's ``synchronous_commit = on``: flushed before this
+    returns) and rolls it all back on an error, which is raised. No statements: nothing is sent.
     """
     if not statements:
         return []
     psycopg = _driver()
     try:
         with raw.pipeline():
-            raw.execute("BEGIN")
-            if not durable:
-                raw.execute("SET LOCAL synchronous_commit = off")
             tuples = psycopg.rows.tuple_row
             cursors = [raw.cursor(row_factory=tuples).execute(q, p) for q, p in statements]
-            raw.execute("COMMIT")
     except BaseException:
-        try:
+        try:  # (an interrupt mid-pipeline may leave it open)
             if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 raw.execute("ROLLBACK")
         except psycopg.Error:  # a broken connection: the error raised says so
