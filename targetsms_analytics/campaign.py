@@ -94,6 +94,7 @@ from .schedule import (
     utc_now,
     window_openings,
 )
+from .store import encode_dicts
 
 if TYPE_CHECKING:
     from .client import TargetSMSClient
@@ -965,10 +966,32 @@ def _contact_columns(
     contacts: pd.DataFrame, phone_column: str, positions: Sequence[int]
 ) -> list[dict[str, Any]]:
     """The row's other columns (JSON-safe) for the journal, by position."""
+    keys, columns = _contact_table(contacts, phone_column, positions)
+    if not keys:
+        return [{} for _ in positions]
+    return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _encoded_contacts(
+    contacts: pd.DataFrame, phone_column: str, positions: Sequence[int]
+) -> list[Any]:
+    """:func:`_contact_columns` as the journal stores them, encoded already (JSON, column by
+    column: see ``encode_dicts``)."""
+    keys, columns = _contact_table(contacts, phone_column, positions)
+    if not keys:
+        return [{} for _ in positions]
+    return encode_dicts(keys, columns)
+
+
+def _contact_table(
+    contacts: pd.DataFrame, phone_column: str, positions: Sequence[int]
+) -> tuple[list[str], list[list[Any]]]:
+    """The rows' other columns, by position: (their names as text, one list of JSON-safe values
+    per column); no names when there are no other columns or no positions."""
     at = [j for j, c in enumerate(contacts.columns) if c != phone_column]  # names may repeat
     others = [contacts.columns[j] for j in at]
     if not others or not positions:
-        return [{} for _ in positions]
+        return [], []
     frame = contacts.iloc[list(positions), at]
     columns = []
     for j in range(len(at)):  # column by column: one conversion per column, not per cell
@@ -980,8 +1003,7 @@ def _contact_columns(
             columns.append([None if v != v else v for v in series.tolist()])
         else:
             columns.append([_json_safe(v) for v in series.tolist()])
-    keys = [str(k) for k in others]
-    return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+    return [str(k) for k in others], columns
 
 
 def _json_safe(value: Any) -> Any:
@@ -1192,7 +1214,7 @@ def send_campaign(
                     contacts=dict(
                         zip(
                             [t[0] for t in todo],
-                            _contact_columns(
+                            _encoded_contacts(
                                 contacts, phone_column, [plan.recipients[t[0]] for t in todo]
                             ),
                             strict=True,

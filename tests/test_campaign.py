@@ -1512,6 +1512,30 @@ def test_contact_columns_match_the_cell_by_cell_rule(rows, rnd):
     assert json.dumps(got) == json.dumps(_cell_by_cell(frame, "phone", positions))
 
 
+def test_the_journal_keeps_each_rows_other_columns_as_their_json(tmp_path, emulator, client):
+    """send_campaign hands the journal the contact columns encoded already (column by column):
+    the stored text is what encoding each row's dict gives, and reads back as that dict."""
+    from targetsms_analytics.campaign import _contact_columns
+    from targetsms_analytics.store._common import json_or_none
+
+    contacts = pd.DataFrame({
+        "phone": ["79161234501", "79161234502", "79161234503"],
+        "name": ["Анна", 'О"лег', None], "code": [1, 2, 3], "score": [1.5, np.nan, 2.0],
+        "vip": [True, False, True], "since": pd.to_datetime(["2020-01-01", None, "2021-06-01"]),
+    })  # fmt: skip
+    store = tmp_path / "j.sqlite"
+    result = send_campaign(client, contacts, "Hi {code}", "SHOP", campaign="c", store=store,
+                           progress=False)  # fmt: skip
+    assert (result["outcome"] == "sent").all()
+    expected = _contact_columns(contacts, "phone", [0, 1, 2])
+    with Journal(store) as journal:
+        stored = dict(journal._query("SELECT msisdn, contact FROM messages"))
+        records = journal.records("c")
+    for phone, row in zip(contacts["phone"], expected, strict=True):
+        assert stored[phone] == json_or_none(row)
+        assert records[phone]["contact"] == row
+
+
 def test_contact_columns_with_a_repeated_column_name_keep_the_last():
     """A frame may repeat a column name (selecting by name would give each twice)."""
     from targetsms_analytics.campaign import _contact_columns

@@ -289,6 +289,34 @@ def test_postgres_a_pipeline_is_one_transaction_without_begin(pg_url):
         assert [r[1] for r in rows] == ["sent", "sent"] and rows[0][0] == rows[1][0]
 
 
+_JSON_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=6),
+)  # fmt: skip
+
+
+@given(
+    st.lists(st.sampled_from(["name", "n", 'q"u', "имя", "\\", ""]), min_size=1, max_size=5),
+    st.data(),
+)
+def test_encode_dicts_is_the_text_of_each_dict(keys, data):
+    """Column by column, the same text as json_or_none of each row's dict: duplicate keys
+    (first place, last value), escapes, NaN and infinities, big ints, mixed columns."""
+    from targetsms_analytics.store._common import JSONText, encode_dicts, json_or_none
+
+    n = data.draw(st.integers(0, 6))
+    kinds = st.sampled_from(["str", "int", "any"])
+    columns = []
+    for _ in keys:
+        kind = data.draw(kinds)
+        values = {"str": st.text(max_size=4), "int": st.integers(-5, 2**40)}.get(kind, _JSON_VALUES)
+        columns.append(data.draw(st.lists(values, min_size=n, max_size=n)))
+    got = encode_dicts(keys, columns)
+    want = [json_or_none(dict(zip(keys, row, strict=True))) for row in zip(*columns, strict=True)]
+    assert got == want
+    assert all(type(t) is JSONText and type(json_or_none(t)) is str for t in got)
+
+
 def test_records_without_the_contacts_are_the_same_records(store):
     with Journal(store) as j:
         t = begin(j, ["79001234567", "79001234568"], contacts={"79001234567": {"name": "Анна"}})
