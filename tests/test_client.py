@@ -362,6 +362,22 @@ def test_a_cookie_the_service_sets_is_sent_back_as_session_get_would(local_serve
     assert cookies == [None, "sid=abc"]
 
 
+def test_a_compressed_answer_is_read_as_requests_reads_it(local_server):
+    """The lean path reads the body decoded (Content-Encoding), as Response.content does."""
+    import gzip
+
+    encodings = []
+
+    def service(handler):
+        encodings.append(handler.headers.get("Accept-Encoding"))
+        _answer(handler, gzip.compress(b"1234"), {"Content-Encoding": "gzip"})
+
+    client = ts.TargetSMSClient("demo", "demo", url=local_server(service) + "/sendsms.php")
+    assert client._direct is not None
+    assert client.send("SHOP", ["79161234567"], "Hi") == ["1234"]
+    assert "gzip" in encodings[0]
+
+
 def test_an_answer_cut_short_is_a_read_error_never_a_connect_error(local_server):
     """The request arrived: a body shorter than announced must not look "never sent"."""
 
