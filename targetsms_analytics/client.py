@@ -323,12 +323,32 @@ def _checked_url(url: object, *, allow_insecure: bool) -> str:
 # ---------------------------------------------------------------- transports
 
 
+#: Per thread: whether the exchange under way has begun writing a request on one of our pools'
+#: connections (a TLS error after that may come after the request reached the service).
+_WIRE = threading.local()
+
+
+def _marking(base: type[Any]) -> type[Any]:
+    """A urllib3 connection class that notes in ``_WIRE`` when a request starts to be written
+    (after the connection, and for HTTPS its TLS handshake, is made)."""
+
+    class MarkingConnection(base):  # type: ignore[valid-type,misc]
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            _WIRE.sent = True
+            return super().request(*args, **kwargs)
+
+    return MarkingConnection
+
+
 def _idle_limited(
     base: type[HTTPConnectionPool], max_idle: float, clock: Callable[[], float]
 ) -> type[HTTPConnectionPool]:
-    """A urllib3 pool class that closes (so reconnects) a connection idle over ``max_idle`` s."""
+    """A urllib3 pool class that closes (so reconnects) a connection idle over ``max_idle`` s,
+    and whose connections note when a request starts to go out (see ``_WIRE``)."""
 
     class IdleLimitedPool(base):  # type: ignore[valid-type,misc]
+        ConnectionCls = _marking(base.ConnectionCls)
+
         def _get_conn(self, timeout: float | None = None) -> Any:
             conn = super()._get_conn(timeout)
             since = getattr(conn, "_targetsms_idle_since", None)
@@ -372,7 +392,7 @@ class _PoolAdapter(HTTPAdapter):
         return manager
 
     def fetch(
-        self, base: requests.PreparedRequest, target: str, headers: Any, *, timeout: float,
+        self, base: requests.PreparedRequest, target: str, headers: Any, *, timeout: Any,
         verify: Any, cert: Any,
     ) -> tuple[Any, bytes | None]:  # fmt: skip
         """GET ``target`` (path and query, already encoded) on ``base``'s host, with no proxy:
@@ -391,7 +411,7 @@ class _PoolAdapter(HTTPAdapter):
             response = pool.urlopen(
                 method="GET", url=target, body=None, headers=headers, redirect=False,
                 assert_same_host=False, preload_content=False, decode_content=False,
-                retries=self.max_retries, timeout=Timeout(connect=timeout, read=timeout),
+                retries=self.max_retries, timeout=_timeout(timeout),
                 chunked=False,
             )  # fmt: skip
         except Exception as exc:
@@ -408,11 +428,21 @@ class _PoolAdapter(HTTPAdapter):
         return response, body
 
 
+def _timeout(timeout: Any) -> Timeout:
+    """``timeout`` (seconds, or ``(connect, read)``) as urllib3's, as ``HTTPAdapter.send`` reads it."""
+    if isinstance(timeout, Timeout):
+        return timeout
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return Timeout(connect=connect, read=read)
+    return Timeout(connect=timeout, read=timeout)
+
+
 _rx = requests.exceptions
 #: ``HTTPAdapter.send``'s translation of urllib3's errors (requests 2.x), first match wins: of
 #: ``urlopen``'s, of the reason of a ``MaxRetryError`` (else a ``ConnectionError``), and, as
-#: ``Response.content`` has them, of the body's read (requests lets the last two through; the
-#: answer is lost all the same).
+#: ``Response.content`` has them, of the body's read (requests lets the last row through: any
+#: error there comes after the request was sent).
 _URLOPEN_ERRORS = (
     (ProtocolError | OSError, _rx.ConnectionError),
     (ClosedPoolError, _rx.ConnectionError),
@@ -431,7 +461,7 @@ _READ_ERRORS = (
     (DecodeError, _rx.ContentDecodingError),
     (ReadTimeoutError, _rx.ConnectionError),
     (SSLError, _rx.SSLError),
-    (HTTPError | OSError, _rx.ConnectionError),
+    (HTTPError | OSError, _rx.ChunkedEncodingError),  # (never "nothing was sent")
 )
 
 
@@ -840,17 +870,18 @@ class TargetSMSClient:
         self._last_read = {k: t for k, t in self._last_read.items() if t > horizon}
         self._prune_at = max(_PRUNE_MIN, 2 * len(self._last_read))
 
-    def _send_settings(self) -> dict[str, Any]:
+    def _send_settings(self) -> tuple[dict[str, Any], bool]:
         """``proxies``, ``verify``, ``cert`` and ``stream`` from the environment, as
         ``Session.get`` would find them, computed again only when a variable they come from
-        changes (reading them costs more than a request's own work on a fast network)."""
+        changes (reading them costs more than a request's own work on a fast network); and
+        whether the service's URL goes through no proxy then."""
         env = tuple(os.environ.get(k) for k in _ENV_SETTINGS)
         cached = self._settings
         if cached is None or cached[0] != env:
             settings = self._session.merge_environment_settings(self.url, {}, None, None, None)
             direct = select_proxy(self.url, settings["proxies"]) is None and not settings["stream"]
             cached = self._settings = (env, settings, direct)
-        return cached[1]
+        return cached[1], cached[2]
 
     def _prepared(self, url: str) -> requests.PreparedRequest:
         """The GET of ``url`` (already encoded by :func:`protocol.build_url`) with the session's
@@ -865,11 +896,11 @@ class TargetSMSClient:
         return request
 
     def _get(self, url: str) -> requests.Response | _Answer:
+        _WIRE.sent = False
         try:
             if not self._own_session:  # the caller's session: its own get(), as it is
                 return self._session.get(url, timeout=self.timeout)
-            settings = self._send_settings()
-            no_proxy = self._settings[2]  # (set by _send_settings)
+            settings, no_proxy = self._send_settings()
             if self._direct is not None and no_proxy and not self._session.cookies:
                 return self._fetch(url, settings)
             return self._session.send(
@@ -879,9 +910,15 @@ class TargetSMSClient:
                 **settings,
             )
         except requests.exceptions.SSLError as exc:
-            error: TransportError = ConnectError(
-                text=protocol.redact(f"TLS failed: {exc}", self._secrets), retryable=False
-            )
+            if getattr(_WIRE, "sent", False):
+                # Review: TLS broke after the request began to go out (the status line or body
+                # garbled): it may have reached the service, so it is never "never sent".
+                said = f"TLS failed after the request was sent: {exc}"
+                error: TransportError = ReadError(text=protocol.redact(said, self._secrets))
+            else:  # the handshake or the certificate: nothing was sent
+                error = ConnectError(
+                    text=protocol.redact(f"TLS failed: {exc}", self._secrets), retryable=False
+                )
         except requests.exceptions.RequestException as exc:
             kind = ConnectError if _failed_before_sending(exc) else ReadError
             error = kind(text=protocol.redact(f"{type(exc).__name__}: {exc}", self._secrets))

@@ -394,12 +394,9 @@ def test_an_answer_cut_short_is_a_read_error_never_a_connect_error(local_server)
     assert type(info.value) is ts.ReadError
 
 
-@pytest.fixture
-def tls_server(local_server, tmp_path):
-    """``(url, ca_file)``: a loopback HTTPS server answering ``1234`` with a self-signed
-    certificate for 127.0.0.1 (made by the ``openssl`` command)."""
+def _self_signed(tmp_path):
+    """(certificate, key) files for 127.0.0.1, made by the ``openssl`` command."""
     import shutil
-    import ssl
     import subprocess
 
     if shutil.which("openssl") is None:
@@ -411,6 +408,16 @@ def tls_server(local_server, tmp_path):
          "-out", str(cert)],
         check=True, capture_output=True,
     )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(local_server, tmp_path):
+    """``(url, ca_file)``: a loopback HTTPS server answering ``1234`` with a self-signed
+    certificate for 127.0.0.1 (made by the ``openssl`` command)."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
     seen = []
 
     def service(handler):
@@ -439,6 +446,64 @@ def test_https_is_verified_on_the_lean_path(tls_server):
     assert trusting._direct is not None
     assert trusting.send("SHOP", ["79161234567"], "Hi") == ["1234"]
     assert len(seen) == 1 and seen[0].startswith("/sendsms.php?user=demo&")
+
+
+@pytest.fixture
+def garbling_tls_server(tmp_path):
+    """``(url, ca_file, received)``: a loopback HTTPS server that reads each request, answers
+    ``mode["status"]`` (the status line and part of the body, or nothing) and then breaks the
+    TLS stream with a garbled record."""
+    import os
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    received, mode, done = [], {"status": True}, threading.Event()
+
+    def serve():
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                tls = context.wrap_socket(conn, server_side=True)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += tls.recv(4096)
+                received.append(data.split(b"\r\n")[0])
+                if mode["status"]:
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12")
+                os.write(tls.fileno(), b"\x17\x03\x03\x00\x05garbage-not-a-record")
+                time.sleep(0.2)
+                tls.close()
+            except (OSError, ssl.SSLError):
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}/sendsms.php", str(cert), received, mode
+    done.set()
+    listener.close()
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "session"])
+@pytest.mark.parametrize("status", [True, False], ids=["in-body", "before-status"])
+def test_tls_broken_after_the_request_left_is_a_read_error(garbling_tls_server, lean, status):
+    """Review: every TLS error was "never sent" (ConnectError, sent again by the next run), also
+    one that broke the answer after the service had the request: that one may have arrived."""
+    url, ca_file, received, mode = garbling_tls_server
+    mode["status"] = status
+    client = ts.TargetSMSClient("demo", "demo", url=url, retry=RetryPolicy(base_delay=0.01))
+    client._session.verify = ca_file
+    if not lean:
+        client._direct = None  # requests' own Session.send
+    with pytest.raises(ts.TransportError) as info:
+        client.send("SHOP", ["79161234567"], "Hi")
+    assert type(info.value) is ts.ReadError, info.value.text
+    assert len(received) == 1 and received[0].startswith(b"GET /sendsms.php?user=demo&")
 
 
 def test_repr_has_no_password():

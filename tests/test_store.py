@@ -269,9 +269,11 @@ def test_postgres_a_single_queued_answer_is_one_statement_and_reports_its_error(
         assert j.campaign_messages("c")["sms_id"].tolist() == ["1"]
 
 
-def test_postgres_a_pipeline_is_one_transaction_without_begin(pg_url):
-    """_pipelined sends no BEGIN or COMMIT: PostgreSQL runs a pipeline's statements up to its
-    Sync as one transaction. Should one fail, none of them is written."""
+def test_postgres_a_pipeline_is_all_or_nothing_whichever_side_fails(pg_url):
+    """_pipelined's statements are one transaction: should one fail in the database, or on this
+    side before it is sent (review: a value the driver cannot encode; psycopg still ends the
+    pipeline with a Sync, which commits what was sent in an implicit transaction), none of
+    them is written; when none fails they commit together."""
     from targetsms_analytics.store.postgres import _pipelined
 
     with Journal(pg_url) as j:
@@ -279,13 +281,14 @@ def test_postgres_a_pipeline_is_one_transaction_without_begin(pg_url):
         works = [j._answer_work(t.id, "sent", [str(i)], None, None, t.phones)
                  for i, t in enumerate((a, b))]  # fmt: skip
         raw = j._thread_conn().raw
+        first = (works[0].sql, works[0].params)
         with pytest.raises(Exception, match="no_such_table"):
-            _pipelined(raw, [(works[0].sql, works[0].params), ("SELECT * FROM no_such_table", {})])
-        assert j.campaign_messages("c")["sms_id"].isna().all()  # rolled back, both
+            _pipelined(raw, [first, ("SELECT * FROM no_such_table", {})])
+        with pytest.raises(UnicodeEncodeError):
+            _pipelined(raw, [first, ("SELECT %(x)s", {"x": "c\ud800"})])
+        assert j.campaign_messages("c")["sms_id"].isna().all()  # rolled back, both times
         _pipelined(raw, [(w.sql, w.params) for w in works])
-        rows = raw.execute(
-            "SELECT xmin::text, status FROM messages ORDER BY msisdn"
-        ).fetchall()  # fmt: skip
+        rows = raw.execute("SELECT xmin::text, status FROM messages ORDER BY msisdn").fetchall()
         assert [r[1] for r in rows] == ["sent", "sent"] and rows[0][0] == rows[1][0]
 
 

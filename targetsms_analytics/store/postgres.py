@@ -661,8 +661,8 @@ class PostgresJournal(Journal):
 
     def _write_queued(self, queued: list[Any]) -> None:
         """The answer writer's batch: its one-statement answers sent as one pipeline (one round
-        trip, one transaction, flushed like a single answer's); the rest, or all after an error,
-        as the base does."""
+        trip: BEGIN, the answers, COMMIT, flushed like a single answer's), a lone one as one
+        statement; the rest, or all after an error, as the base does."""
         fast = [w for w in queued if isinstance(w.fn, _OneStatement)]
         if not fast or self.readonly:
             super()._write_queued(queued)
@@ -770,21 +770,27 @@ class PostgresJournal(Journal):
 
 
 def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]]) -> list[Any]:
-    """``statements`` (sql, params) sent as one pipeline (one round trip) on ``raw`` (in
-    autocommit mode): their cursors, to read once they are committed. They are one transaction
-    without a BEGIN or COMMIT to send: PostgreSQL runs a pipeline's statements up to its Sync as
-    one, commits it there (with the session's ``synchronous_commit = on``: flushed before this
-    returns) and rolls it all back on an error, which is raised. No statements: nothing is sent.
+    """``statements`` (sql, params) in one transaction sent as one pipeline (one round trip):
+    their cursors, to read once it is committed (with the session's ``synchronous_commit = on``:
+    flushed before this returns). An error rolls the transaction back (when the connection still
+    can) and is raised. No statements: nothing is sent.
+
+    The BEGIN is needed although PostgreSQL would run a pipeline's statements up to its Sync as
+    one transaction anyway: should an error come on this side (a value the driver cannot encode,
+    Ctrl-C between two statements), psycopg still ends the pipeline with a Sync, which would
+    commit the statements sent before it; in an open transaction block it commits nothing.
     """
     if not statements:
         return []
     psycopg = _driver()
     try:
         with raw.pipeline():
+            raw.execute("BEGIN")
             tuples = psycopg.rows.tuple_row
             cursors = [raw.cursor(row_factory=tuples).execute(q, p) for q, p in statements]
+            raw.execute("COMMIT")
     except BaseException:
-        try:  # (an interrupt mid-pipeline may leave it open)
+        try:
             if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 raw.execute("ROLLBACK")
         except psycopg.Error:  # a broken connection: the error raised says so
