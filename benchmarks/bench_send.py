@@ -143,6 +143,14 @@ class Servers:
             self._proc.join(10)
 
 
+def _timed_pool(send, items: list, concurrency: int) -> tuple[float, list]:
+    """(wall time, answers) of ``concurrency`` threads calling ``send`` on each of ``items``."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        answers = list(pool.map(send, items))
+    return time.perf_counter() - started, answers
+
+
 def bare_pool(
     servers: Servers, requests_: list[tuple[str, str]], latency: float, concurrency: int
 ) -> float:
@@ -158,10 +166,7 @@ def bare_pool(
         return session.get(url, params=params, timeout=30).text
 
     try:
-        started = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            answers = list(pool.map(send, requests_))
-        wall = time.perf_counter() - started
+        wall, answers = _timed_pool(send, requests_, concurrency)
     finally:
         session.close()
         servers.stop(url)
@@ -183,10 +188,7 @@ def client_pool(
         return client.send("SHOP", dadr.split(","), text)
 
     try:
-        started = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            answers = list(pool.map(send, requests_))
-        wall = time.perf_counter() - started
+        wall, answers = _timed_pool(send, requests_, concurrency)
     finally:
         client.close()
         servers.stop(url)

@@ -439,12 +439,24 @@ def _timeout(timeout: Any) -> Timeout:
 
 
 _rx = requests.exceptions
+
+
+def _after_retries(exc: MaxRetryError) -> Exception:
+    """What ``HTTPAdapter.send`` raises for a ``MaxRetryError``, by its reason."""
+    reason = exc.reason
+    if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
+        return _rx.ConnectTimeout(exc)
+    ours = next((o for t, o in _RETRY_REASONS if isinstance(reason, t)), _rx.ConnectionError)
+    return ours(exc)
+
+
 #: ``HTTPAdapter.send``'s translation of urllib3's errors (requests 2.x), first match wins: of
 #: ``urlopen``'s, of the reason of a ``MaxRetryError`` (else a ``ConnectionError``), and, as
 #: ``Response.content`` has them, of the body's read (requests lets the last row through: any
 #: error there comes after the request was sent).
-_URLOPEN_ERRORS = (
+_URLOPEN_ERRORS: tuple[tuple[Any, Callable[[Any], Exception]], ...] = (
     (ProtocolError | OSError, _rx.ConnectionError),
+    (MaxRetryError, _after_retries),
     (ClosedPoolError, _rx.ConnectionError),
     (ProxyError, _rx.ProxyError),
     (SSLError, _rx.SSLError),
@@ -465,14 +477,11 @@ _READ_ERRORS = (
 )
 
 
-def _as_requests_error(exc: Exception, table: Sequence[tuple[Any, type]]) -> Exception:
-    """``exc`` as requests raises it (see ``_URLOPEN_ERRORS``); any other error as it is."""
-    if isinstance(exc, MaxRetryError) and table is _URLOPEN_ERRORS:
-        reason = exc.reason
-        if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
-            return _rx.ConnectTimeout(exc)
-        ours = next((o for t, o in _RETRY_REASONS if isinstance(reason, t)), _rx.ConnectionError)
-        return ours(exc)
+def _as_requests_error(
+    exc: Exception, table: Sequence[tuple[Any, Callable[[Any], Exception]]]
+) -> Exception:
+    """``exc`` as requests raises it: the first row of ``table`` whose type it is (see
+    ``_URLOPEN_ERRORS``); any other error as it is."""
     for theirs, ours in table:
         if isinstance(exc, theirs):
             return ours(exc)
@@ -603,9 +612,10 @@ class TargetSMSClient:
         self._settings: tuple[tuple[str | None, ...], dict[str, Any], bool] | None = None
         #: Our own adapter, and a request naming the service's host: see _fetch.
         self._direct: tuple[_PoolAdapter, requests.PreparedRequest] | None = None
-        self._origin = len(url) - len(urlsplit(url).path)
+        path = urlsplit(url).path
+        self._origin = len(url) - len(path)
         adapter = session.get_adapter(url) if self._own_session else None
-        if type(adapter) is _PoolAdapter and urlsplit(url).path.startswith("/"):
+        if type(adapter) is _PoolAdapter and path.startswith("/"):
             base = requests.PreparedRequest()
             try:
                 base.prepare_url(url, None)

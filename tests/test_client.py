@@ -258,10 +258,6 @@ def local_server():
         server.server_close()
 
 
-def _servers_of(start):
-    return start.servers
-
-
 def _answer(handler, body: bytes, headers: dict[str, str] | None = None, length=None) -> None:
     handler.send_response(200)
     for name, value in (headers or {}).items():
@@ -426,7 +422,7 @@ def tls_server(local_server, tmp_path):
 
     address = local_server(service)
     port = int(address.rsplit(":", 1)[1])
-    server = next(s for s in _servers_of(local_server) if s.server_address[1] == port)
+    server = next(s for s in local_server.servers if s.server_address[1] == port)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)

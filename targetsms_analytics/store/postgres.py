@@ -660,9 +660,9 @@ class PostgresJournal(Journal):
         ]  # fmt: skip
 
     def _write_queued(self, queued: list[Any]) -> None:
-        """The answer writer's batch: its one-statement answers sent as one pipeline (one round
-        trip: BEGIN, the answers, COMMIT, flushed like a single answer's), a lone one as one
-        statement; the rest, or all after an error, as the base does."""
+        """The answer writer's batch: its one-statement answers sent as one pipeline (see
+        :func:`_pipelined`: one round trip, flushed like a single answer's); the rest, or all
+        after an error, as the base does."""
         fast = [w for w in queued if isinstance(w.fn, _OneStatement)]
         if not fast or self.readonly:
             super()._write_queued(queued)
@@ -672,11 +672,8 @@ class PostgresJournal(Journal):
             super()._write_queued(rest)
         try:
             try:
-                conn = self._thread_conn()
-                if len(fast) == 1:  # a statement in autocommit mode: its own transaction
-                    answered = [conn.fast.execute(fast[0].fn.sql, fast[0].fn.params)]
-                else:
-                    answered = _pipelined(conn.raw, [(w.fn.sql, w.fn.params) for w in fast])
+                statements = [(w.fn.sql, w.fn.params) for w in fast]
+                answered = _pipelined(self._thread_conn().raw, statements)
             except Exception:
                 # One of them failed, or the connection did: each alone, so that the error
                 # finds its owner (the base reports and marks each one).
@@ -773,7 +770,7 @@ def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]]) -> list[Any]:
     """``statements`` (sql, params) in one transaction sent as one pipeline (one round trip):
     their cursors, to read once it is committed (with the session's ``synchronous_commit = on``:
     flushed before this returns). An error rolls the transaction back (when the connection still
-    can) and is raised. No statements: nothing is sent.
+    can) and is raised. No statements: nothing is sent; one: sent alone, no BEGIN and COMMIT.
 
     The BEGIN is needed although PostgreSQL would run a pipeline's statements up to its Sync as
     one transaction anyway: should an error come on this side (a value the driver cannot encode,
@@ -783,10 +780,13 @@ def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]]) -> list[Any]:
     if not statements:
         return []
     psycopg = _driver()
+    tuples = psycopg.rows.tuple_row
+    if len(statements) == 1:  # one statement in autocommit mode is its own transaction
+        (sql, params), = statements
+        return [raw.cursor(row_factory=tuples).execute(sql, params)]
     try:
         with raw.pipeline():
             raw.execute("BEGIN")
-            tuples = psycopg.rows.tuple_row
             cursors = [raw.cursor(row_factory=tuples).execute(q, p) for q, p in statements]
             raw.execute("COMMIT")
     except BaseException:
