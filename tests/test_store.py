@@ -1369,8 +1369,9 @@ def test_begin_batches_leaves_out_what_has_an_outcome_or_another_sender_holds(st
 
 def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(pg_url):
     """Two senders start a new campaign at once: the one whose rows are written first keeps
-    them; the other's rows-and-intents statement, which waited for them, is rolled back, and it
-    claims what is left the usual way: nobody is claimed twice, no batch is left half written."""
+    them; the other's COPY of its rows and intents, which waited for them, fails on the key and
+    is rolled back, and it claims what is left the usual way: nobody is claimed twice, no batch
+    is left half written."""
     import psycopg
 
     phones = [f"7900123456{i}" for i in range(6)]
@@ -1398,11 +1399,11 @@ def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(
         worker.start()
         deadline = time.monotonic() + 60
         with _admin_connect(pg_url) as watch:  # (outside `first`'s transaction: fresh views)
-            while not watch.execute(  # until j's insert waits for the row `first` wrote
+            while not watch.execute(  # until j's COPY waits for the row `first` wrote
                 "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE '%RETURNING batch)%'"
+                " AND wait_event_type = 'Lock' AND query LIKE 'COPY messages%'"
             ).fetchall():
-                assert time.monotonic() < deadline, "the rows-and-intents statement never waited"
+                assert time.monotonic() < deadline, "the COPY of rows and intents never waited"
                 time.sleep(0.01)
         first.execute("COMMIT")
         worker.join(30)
