@@ -1347,6 +1347,38 @@ def test_begin_batches_claims_a_new_campaigns_first_batches_with_its_rows(store)
         assert {records[p]["sms_id"] for p in phones[:6]} == {f"id{p}" for p in phones[:6]}
 
 
+def test_a_new_campaigns_rows_keep_every_character_of_their_text_and_contact(store):
+    """The first intents of a new campaign are written in one COPY on PostgreSQL: texts with a
+    line break, a tab or a backslash, contacts whose JSON holds escapes, quotes and Cyrillic, and
+    rows not in a batch (no contact, an empty text) come back exactly as given."""
+    phones = [f"7900123456{i}" for i in range(5)]
+    texts = ["Скидка 20%\nдо воскресенья", "tab\there \\N", 'кавычки "и" \\ слэш']
+    contacts = {
+        phones[0]: {"name": 'О"лег\t\\', "note": "строка\nвторая"},
+        phones[1]: {"code": 7, "empty": None},
+        phones[2]: {},
+    }
+    batches = [
+        {"phones": [p], "text": t, "parts": 2, "contacts": {p: contacts[p]}}
+        for p, t in zip(phones[:3], texts, strict=True)
+    ]
+    prepare = [(p, "SHOP", t, 2) for p, t in zip(phones, [*texts, "", None], strict=True)]
+    with Journal(store) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        tickets = _begin_batches(j, batches, token=j.begin_run("c", account=ACCOUNT),
+                                 prepare=prepare)  # fmt: skip
+        assert [t.phones for t in tickets] == [[p] for p in phones[:3]]
+        records = j.records("c", account=ACCOUNT)
+        backend = j.backend
+    assert [records[p]["text"] for p in phones[:3]] == texts
+    assert [records[p]["status"] for p in phones[:3]] == ["inflight"] * 3
+    # (the rest: PostgreSQL gives them their rows up front; SQLite writes none before a claim)
+    rest = [(records[p]["status"], records[p]["text"]) for p in phones[3:] if p in records]
+    assert rest == ([("pending", "")] * 2 if backend == "postgresql" else [])
+    assert [records[p]["contact"] for p in phones[:3]] == [contacts[p] for p in phones[:3]]
+    assert [records[p]["batch"] for p in phones[:3]] == [t.id for t in tickets]
+
+
 def test_begin_batches_leaves_out_what_has_an_outcome_or_another_sender_holds(store):
     """A campaign with rows already (a rerun): each batch claims only its free recipients."""
     phones = [f"7900123456{i}" for i in range(6)]
