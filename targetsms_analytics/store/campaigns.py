@@ -502,7 +502,7 @@ class CampaignsMixin:
         """:meth:`begin_batch` for several batches at once, in one transaction (one commit, one
         flush to disk): the intents of a run's first requests, which go out together.
         ``prepare``: the run's recipients, as :meth:`prepare` takes them, given their rows
-        first (PostgreSQL writes a new campaign's rows and these intents in one statement).
+        first (PostgreSQL writes a new campaign's rows and these intents in one COPY).
 
         Each of ``batches`` maps ``phones``, ``text``, ``parts`` and optionally ``variant``,
         ``contacts`` and ``parent`` as :meth:`begin_batch` takes them; the tickets come back in

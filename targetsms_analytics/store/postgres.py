@@ -535,8 +535,9 @@ class PostgresJournal(Journal):
         recipients were not all claimable is then journaled on its own, as begin_batch does.
 
         With ``prepare`` on a campaign that has no rows yet, the rows and the intents are one
-        statement: each recipient's row is written once, in flight or ``pending``, not written
-        ``pending`` first and then claimed (see :meth:`_prepare_and_begin`)."""
+        transaction, the rows one ``COPY``: each recipient's row is written once, in flight or
+        ``pending``, not written ``pending`` first and then claimed (see
+        :meth:`_prepare_and_begin`)."""
         account = account or account_of(user, url)
         key = (account, campaign)
         if prepare is not None:
