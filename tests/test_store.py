@@ -369,6 +369,67 @@ def test_postgres_answers_whose_writer_cannot_connect_are_reported_and_nothing_h
         assert set(j.batches("c")["state"]) == {"inflight"}  # hence unknown, never resent
 
 
+@pytest.mark.parametrize("new_campaign", [True, False])
+def test_postgres_first_intents_connect_the_answer_writer_before_the_first_answer(
+    pg_url, monkeypatch, new_campaign
+):
+    """Once a run's first intents are committed (begin_batches), the answer writer connects
+    while their requests are out: their answers are written on that connection, with none to
+    open then (here: none could be)."""
+    import psycopg
+
+    phones = [f"7900123456{i}" for i in range(4)]
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        items = [(p, "SHOP", "Hi", 1) for p in phones]
+        if not new_campaign:  # the rows are there already: the one-statement intents
+            j.prepare("c", items, account=ACCOUNT)
+        tickets = _begin_batches(j, _wave(phones), prepare=items)
+        assert [t.phones for t in tickets] == [phones[:2], phones[2:]]
+        deadline = time.monotonic() + 60
+        while not any(t.name == "targetsms-journal-answers" for t in list(j._owners)):
+            assert time.monotonic() < deadline, "the answer writer never connected"
+            time.sleep(0.01)
+
+        def refused(*args, **kwargs):
+            raise psycopg.OperationalError("sorry, too many clients already")
+
+        monkeypatch.setattr(psycopg, "connect", refused)
+        errors: list[BaseException] = []
+        for t in tickets:
+            j.finish_batch(t.id, "sent", sms_ids=[f"{t.id}{p}" for p in t.phones],
+                           phones=t.phones, wait=False, on_error=errors.append)  # fmt: skip
+        j.flush()
+        assert not errors
+        sent = j.campaign_messages("c").set_index("msisdn")
+        assert sent.loc[phones, "sms_id"].tolist() == [
+            f"{t.id}{p}" for t in tickets for p in t.phones
+        ]
+
+
+def test_postgres_a_connection_opened_as_the_journal_closes_is_closed_at_once(pg_url):
+    """A thread (the answer writer, warming up) that connects while the journal closes does not
+    keep a connection nobody will close: it is closed, and the thread hears so."""
+    j = Journal(pg_url)
+    j.close()
+    with _admin_connect(pg_url) as watch:
+        count = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        before = watch.execute(count).fetchone()[0]
+        failed: list[BaseException] = []
+
+        def connect() -> None:
+            try:
+                j._thread_conn()
+            except JournalError as exc:
+                failed.append(exc)
+
+        thread = threading.Thread(target=connect)
+        thread.start()
+        thread.join(60)
+        assert len(failed) == 1 and "closed" in str(failed[0])
+        assert watch.execute(count).fetchone()[0] == before
+
+
 def test_split_and_pending_answers_are_written_before_finish_batch_returns(store):
     """Their recipients are claimed again at once: they are never deferred."""
     with Journal(store) as j:
@@ -1252,6 +1313,22 @@ def test_postgres_sending_sessions_prepare_only_their_hot_statements(pg_url):
         worker.join()
     assert names, "nothing was prepared: the hot statements plan anew each time"
     assert all("INSERT INTO batches" in n or "UPDATE batches" in n for n in names), names
+
+
+def test_postgres_the_answer_writer_plans_an_answer_once_from_the_first(pg_url):
+    """A shared text's run has a few answers, each written once: the answer writer prepares its
+    statement from the first (not after psycopg's default five executions), so the next ones
+    are not planned again."""
+    with Journal(pg_url) as j:
+        ticket = begin(j, ["79001234567", "79001234568"])
+        j.finish_batch(ticket.id, "sent", sms_ids=["1", "2"], phones=ticket.phones, wait=False)
+        j.flush()
+        writer = [c for t, c in list(j._owners.items()) if t.name == "targetsms-journal-answers"]
+        assert len(writer) == 1
+        names = [r[0] for r in writer[0].raw.execute(
+            "SELECT statement FROM pg_prepared_statements").fetchall()]  # fmt: skip
+        assert j.campaign_messages("c")["sms_id"].tolist() == ["1", "2"]
+    assert any("UPDATE messages SET status = 'sent'" in n for n in names), names
 
 
 @pytest.mark.parametrize("meanwhile", ["answer_of_a_batch_in_flight", "mark_outcome"])

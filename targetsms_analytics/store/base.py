@@ -366,6 +366,7 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         ``on_error`` hears of it) and it goes on with the next ones.
         """
         me = threading.current_thread()
+        self._answer_writer_started()
         while True:
             with self._answers:
                 if not self._answer_queue and not self._answer_poked:
@@ -397,6 +398,19 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
                     self._commit_riders()
                 except Exception as exc:  # they stay queued: the next writer or flush() tries
                     logger.warning("the journal could not write deferred answers: %s", exc)
+
+    def _answer_writer_started(self) -> None:
+        """Backend hook, on the answer writer's thread before it waits for its first answer
+        (PostgreSQL: it opens its connection; see :meth:`_warm_answer_writer`)."""
+
+    def _warm_answer_writer(self) -> None:
+        """Start the answer writer now, before any answer is queued (it connects meanwhile, and
+        waits a second for the first answer as usual). PostgreSQL does so once a run's first
+        intents are committed: its answers' connection is opened while their requests are out,
+        not once the first answer has come (a backend starting takes ~5 ms, and every answer
+        queued behind it waited), nor before (it would delay those intents)."""
+        with self._answers:
+            self._start_answer_writer()
 
     def _write_queued(self, queued: list[_Work]) -> None:
         """Commit ``queued`` in one transaction; should that fail, each alone (errors go to

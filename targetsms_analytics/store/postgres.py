@@ -306,6 +306,7 @@ class PostgresJournal(Journal):
         self.path = redact_url(str(path))
         self.readonly = readonly
         self._run_locks: dict[str, tuple[int, _Conn]] = {}
+        self._closed = False
         self._prepared: set[tuple[str, str]] = set()
         try:
             raw = psycopg.connect(
@@ -346,6 +347,7 @@ class PostgresJournal(Journal):
         """
         self.flush()  # answers still being written
         with self._lock:
+            self._closed = True  # (a connection being opened meanwhile is closed at once)
             for raw in self._all:
                 raw.close()
 
@@ -366,8 +368,11 @@ class PostgresJournal(Journal):
             if self.readonly:
                 raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             raw.execute(_SESSION_SETUP + _SENDER_SETUP)
-            conn = self._local.conn = _Conn(raw, generic=True)
             with self._lock:
+                if self._closed:
+                    raw.close()
+                    raise JournalError(f"the store {self.path} is closed")
+                conn = self._local.conn = _Conn(raw, generic=True)
                 self._all.append(raw)
                 self._owners[threading.current_thread()] = conn
         return conn
@@ -546,6 +551,7 @@ class PostgresJournal(Journal):
                                                   user=user, url=url, token=token)  # fmt: skip
                 if tickets is not None:
                     self._prepared.add(key)
+                    self._warm_answer_writer()
                     return tickets
             self.prepare(campaign, prepare, account=account)
         fast = key in self._prepared and key in self._known_campaigns and not self.readonly
@@ -586,6 +592,7 @@ class PostgresJournal(Journal):
                         logger.error("%s: batch %d could not go back to pending: %s",
                                      campaign, ticket.id, exc)  # fmt: skip
             raise
+        self._warm_answer_writer()
         return [t for t in out if t is not None]
 
     def _prepare_and_begin(self, key: tuple[str, str], items: Sequence[Any],
@@ -675,7 +682,7 @@ class PostgresJournal(Journal):
         try:
             try:
                 statements = [(w.fn.sql, w.fn.params) for w in fast]
-                answered = _pipelined(self._thread_conn().raw, statements)
+                answered = _pipelined(self._thread_conn().raw, statements, prepare=True)
             except Exception:
                 # One of them failed, or the connection did: each alone, so that the error
                 # finds its owner (the base reports and marks each one).
@@ -744,6 +751,12 @@ class PostgresJournal(Journal):
         conn.execute("UPDATE runs SET lock_key = ? WHERE token = ?", (key, token))
         self._run_locks[token] = (key, conn)
 
+    def _answer_writer_started(self) -> None:
+        try:
+            self._thread_conn()
+        except Exception as exc:  # the first answer connects again, and reports the error
+            logger.debug("%s: the answer writer could not connect yet: %s", self.path, exc)
+
     def _run_ended(self, token: str) -> None:
         held = self._run_locks.pop(token, None)
         if held is not None:
@@ -768,7 +781,8 @@ class PostgresJournal(Journal):
         return not row["live"] or not self._lock_held(int(key))
 
 
-def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]]) -> list[Any]:
+def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]], *,
+               prepare: bool | None = None) -> list[Any]:  # fmt: skip
     """``statements`` (sql, params) in one transaction sent as one pipeline (one round trip):
     their cursors, to read once it is committed (with the session's ``synchronous_commit = on``:
     flushed before this returns). An error rolls the transaction back (when the connection still
@@ -778,6 +792,7 @@ def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]]) -> list[Any]:
     one transaction anyway: should an error come on this side (a value the driver cannot encode,
     Ctrl-C between two statements), psycopg still ends the pipeline with a Sync, which would
     commit the statements sent before it; in an open transaction block it commits nothing.
+    ``prepare``: as psycopg's ``execute`` takes it, for each statement.
     """
     if not statements:
         return []
@@ -785,11 +800,13 @@ def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]]) -> list[Any]:
     tuples = psycopg.rows.tuple_row
     if len(statements) == 1:  # one statement in autocommit mode is its own transaction
         ((sql, params),) = statements
-        return [raw.cursor(row_factory=tuples).execute(sql, params)]
+        return [raw.cursor(row_factory=tuples).execute(sql, params, prepare=prepare)]
     try:
         with raw.pipeline():
             raw.execute("BEGIN")
-            cursors = [raw.cursor(row_factory=tuples).execute(q, p) for q, p in statements]
+            cursors = [
+                raw.cursor(row_factory=tuples).execute(q, p, prepare=prepare) for q, p in statements
+            ]
             raw.execute("COMMIT")
     except BaseException:
         try:
@@ -858,7 +875,7 @@ class _OneStatement:
         self.sql, self.params, self.batch_id = sql, params, batch_id
 
     def __call__(self, c: _Conn) -> None:
-        row = c.fast.execute(self.sql, self.params).fetchone()
+        row = c.fast.execute(self.sql, self.params, prepare=True).fetchone()
         if not row[0]:
             raise KeyError(f"no batch {self.batch_id}")
 
