@@ -430,6 +430,38 @@ def test_postgres_a_connection_opened_as_the_journal_closes_is_closed_at_once(pg
         assert watch.execute(count).fetchone()[0] == before
 
 
+def test_postgres_a_connection_whose_session_setup_fails_is_closed(pg_url, monkeypatch):
+    """Review: a thread's new connection whose session settings failed was left open."""
+    import psycopg
+
+    real = psycopg.Connection.execute
+
+    def execute(self, query, *args, **kwargs):
+        if threading.current_thread().name == "setup-fails" and "tcp_keepalives" in str(query):
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return real(self, query, *args, **kwargs)
+
+    with Journal(pg_url) as j, _admin_connect(pg_url) as watch:
+        count = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        before = watch.execute(count).fetchone()[0]
+        monkeypatch.setattr(psycopg.Connection, "execute", execute)
+        failed: list[BaseException] = []
+
+        def connect() -> None:
+            try:
+                j._thread_conn()
+            except psycopg.OperationalError as exc:
+                failed.append(exc)
+
+        thread = threading.Thread(target=connect, name="setup-fails")
+        thread.start()
+        thread.join(60)
+        monkeypatch.undo()
+        assert len(failed) == 1
+        assert watch.execute(count).fetchone()[0] == before
+        assert j.campaigns().empty  # (the journal's own connection is fine)
+
+
 def test_split_and_pending_answers_are_written_before_finish_batch_returns(store):
     """Their recipients are claimed again at once: they are never deferred."""
     with Journal(store) as j:
@@ -1315,19 +1347,31 @@ def test_postgres_sending_sessions_prepare_only_their_hot_statements(pg_url):
     assert all("INSERT INTO batches" in n or "UPDATE batches" in n for n in names), names
 
 
-def test_postgres_the_answer_writer_plans_an_answer_once_from_the_first(pg_url):
-    """A shared text's run has a few answers, each written once: the answer writer prepares its
-    statement from the first (not after psycopg's default five executions), so the next ones
-    are not planned again."""
+@pytest.mark.parametrize("how", ["alone", "pipelined", "by_the_worker"])
+def test_postgres_answers_are_planned_once_from_the_first(pg_url, how):
+    """A shared text's run has a few answers, each written once: their statement is prepared
+    from the first (not after psycopg's default five executions), so the next ones are not
+    planned again: a lone answer and a pipeline of them (the answer writer's), and one a worker
+    writes itself."""
+    from targetsms_analytics.store.base import _Work
+
     with Journal(pg_url) as j:
-        ticket = begin(j, ["79001234567", "79001234568"])
-        j.finish_batch(ticket.id, "sent", sms_ids=["1", "2"], phones=ticket.phones, wait=False)
-        j.flush()
-        writer = [c for t, c in list(j._owners.items()) if t.name == "targetsms-journal-answers"]
-        assert len(writer) == 1
-        names = [r[0] for r in writer[0].raw.execute(
+        tickets = [begin(j, [f"7900123456{i}"]) for i in range(2)]
+        works = [
+            _Work(j._answer_work(t.id, "sent", [f"{t.id}"], None, None, t.phones), False)
+            for t in tickets
+        ]
+        if how == "alone":
+            j._write_queued(works[:1])
+        elif how == "pipelined":
+            j._write_queued(works)
+        else:
+            j._commit_answer(works[0].fn)
+        assert not any(w.error for w in works)
+        names = [r[0] for r in j._thread_conn().raw.execute(
             "SELECT statement FROM pg_prepared_statements").fetchall()]  # fmt: skip
-        assert j.campaign_messages("c")["sms_id"].tolist() == ["1", "2"]
+        answered = 1 if how != "pipelined" else 2
+        assert j.campaign_messages("c")["sms_id"].notna().sum() == answered
     assert any("UPDATE messages SET status = 'sent'" in n for n in names), names
 
 
@@ -1575,6 +1619,65 @@ def test_first_intents_no_worker_took_go_back_to_pending(store, client, emulator
     assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])
 
 
+def test_postgres_a_new_campaigns_copy_and_another_senders_prepare_do_not_deadlock(pg_url):
+    """Review: the COPY of a new campaign's rows writes them in the order prepare() does (byte
+    order), so two senders that both wait for a row a third session holds never deadlock once it
+    lets go: the one that holds the first rows goes on, the other waits for it (in the opposite
+    order each would hold rows the other waits for)."""
+    phones = [f"790012345{i:02d}" for i in range(12)]
+    items = [(p, "SHOP", "Hi", 1) for p in phones]
+    with (
+        Journal(pg_url) as j,
+        Journal(pg_url) as other,
+        _admin_connect(pg_url) as third,
+        _admin_connect(pg_url) as watch,
+    ):
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        third.execute("BEGIN")  # holds a row in the middle, not committed yet
+        third.execute(
+            "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
+            " created_at) VALUES (%s, 'c', %s, 'Hi', 1, 'SHOP', 'pending', '2026-01-01')",
+            (ACCOUNT, phones[6]),
+        )
+        errors: list[BaseException] = []
+        got: list = []
+
+        def run(fn) -> threading.Thread:
+            def target() -> None:
+                try:
+                    got.append(fn())
+                except BaseException as exc:
+                    errors.append(exc)
+
+            thread = threading.Thread(target=target)
+            thread.start()
+            return thread
+
+        def waiting(query: str) -> None:
+            deadline = time.monotonic() + 60
+            while not watch.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND query LIKE %s",
+                (query,),
+            ).fetchall():
+                assert time.monotonic() < deadline, f"{query} never waited"
+                assert not errors, errors
+                time.sleep(0.01)
+
+        copying = run(lambda: _begin_batches(j, _wave(phones, size=4), prepare=items))
+        waiting("COPY messages%")
+        preparing = run(lambda: other.prepare("c", items, account=ACCOUNT))
+        waiting("INSERT INTO messages%")
+        third.execute("ROLLBACK")
+        copying.join(60)
+        preparing.join(60)
+        assert not errors, errors
+        tickets = next(g for g in got if g is not None)
+        assert [t.phones for t in tickets] == [phones[0:4], phones[4:8], phones[8:12]]
+        records = j.records("c", account=ACCOUNT)
+        assert sorted(records) == phones and {r["status"] for r in records.values()} == {"inflight"}
+
+
 def test_postgres_begin_batches_releases_what_it_committed_when_a_later_batch_fails(
     pg_url, monkeypatch
 ):
@@ -1600,6 +1703,89 @@ def test_postgres_begin_batches_releases_what_it_committed_when_a_later_batch_fa
         assert records[phones[2]]["batch"] == held.id
         mine = j.batches("c").query("id != @held.id")
         assert len(mine) == 2 and set(mine["state"]) == {"failed"}
+
+
+@pytest.mark.parametrize("new_campaign", [True, False])
+@pytest.mark.parametrize(
+    "failure",
+    [RuntimeError("can't start new thread"), KeyboardInterrupt()],
+    ids=["thread_cannot_start", "ctrl_c"],
+)
+def test_postgres_begin_batches_hands_over_its_tickets_whatever_the_answer_writer_does(
+    pg_url, monkeypatch, new_campaign, failure
+):
+    """Review: the answer writer is started after the first intents are committed and before
+    their tickets are returned. A thread that cannot start must not cost the tickets (it is
+    started again for the first answer); an interrupt there sends the intents back to pending
+    before it is raised, never leaving them in flight with no ticket (unknown, never sent)."""
+    phones = [f"7900123456{i}" for i in range(4)]
+    items = [(p, "SHOP", "Hi", 1) for p in phones]
+    real_start = threading.Thread.start
+
+    def start(thread):
+        if thread.name == "targetsms-journal-answers":
+            raise failure
+        real_start(thread)
+
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        if not new_campaign:
+            j.prepare("c", items, account=ACCOUNT)
+        monkeypatch.setattr(threading.Thread, "start", start)
+        if isinstance(failure, KeyboardInterrupt):
+            with pytest.raises(KeyboardInterrupt):
+                _begin_batches(j, _wave(phones), prepare=items)
+            monkeypatch.undo()
+            records = j.records("c", account=ACCOUNT)
+            assert {records[p]["status"] for p in phones} == {"pending"}
+            assert set(j.batches("c")["state"]) == {"failed"}
+            return
+        tickets = _begin_batches(j, _wave(phones), prepare=items)
+        assert [t.phones for t in tickets] == [phones[:2], phones[2:]]
+        monkeypatch.undo()
+        for t in tickets:
+            j.finish_batch(t.id, "sent", sms_ids=list(t.phones), phones=t.phones, wait=False)
+        j.flush()
+        assert set(j.campaign_messages("c")["outcome"]) == {"sent"}
+
+
+def test_postgres_a_ctrl_c_as_the_copy_starts_leaves_nothing_written_and_the_journal_usable(
+    pg_url, monkeypatch
+):
+    """Review: a Ctrl-C after ``COPY … FROM STDIN`` went out and before its answer came left the
+    server waiting for data psycopg had no copy object to end: the rollback failed, and every
+    later statement of that connection failed ("another command is already in progress")."""
+    import psycopg
+    import psycopg.waiting
+
+    phones = [f"7900123456{i}" for i in range(4)]
+    items = [(p, "SHOP", "Hi", 1) for p in phones]
+    armed = {"on": False}
+    real_copy, real_wait = psycopg.Cursor.copy, psycopg.waiting.wait
+
+    def copy(self, *args, **kwargs):
+        armed["on"] = True
+        return real_copy(self, *args, **kwargs)
+
+    def wait(gen, *args, **kwargs):
+        if armed["on"]:  # the COPY statement goes out, and Ctrl-C lands before its answer
+            armed["on"] = False
+            next(gen)
+            raise KeyboardInterrupt
+        return real_wait(gen, *args, **kwargs)
+
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        monkeypatch.setattr(psycopg.Cursor, "copy", copy)
+        monkeypatch.setattr(psycopg.waiting, "wait", wait)
+        with pytest.raises(KeyboardInterrupt):
+            _begin_batches(j, _wave(phones), prepare=items)
+        assert not armed["on"], "the interrupt never came"
+        monkeypatch.undo()
+        assert j.records("c", account=ACCOUNT) == {}  # nothing written, and the connection works
+        assert j.batches("c").empty
+        tickets = _begin_batches(j, _wave(phones), prepare=items)
+        assert [t.phones for t in tickets] == [phones[:2], phones[2:]]
 
 
 def test_a_worker_that_cannot_start_stops_the_run_instead_of_hanging(store, client, monkeypatch):

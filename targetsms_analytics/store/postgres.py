@@ -365,16 +365,19 @@ class PostgresJournal(Journal):
                 connect_timeout=max(1, int(self._timeout)),
                 row_factory=_row_factory,
             )
-            if self.readonly:
-                raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            raw.execute(_SESSION_SETUP + _SENDER_SETUP)
-            with self._lock:
-                if self._closed:
-                    raw.close()
-                    raise JournalError(f"the store {self.path} is closed")
-                conn = self._local.conn = _Conn(raw, generic=True)
-                self._all.append(raw)
-                self._owners[threading.current_thread()] = conn
+            try:
+                if self.readonly:
+                    raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                raw.execute(_SESSION_SETUP + _SENDER_SETUP)
+                with self._lock:
+                    if self._closed:
+                        raise JournalError(f"the store {self.path} is closed")
+                    conn = self._local.conn = _Conn(raw, generic=True)
+                    self._all.append(raw)
+                    self._owners[threading.current_thread()] = conn
+            except BaseException:  # (a connection nobody would close otherwise)
+                raw.close()
+                raise
         return conn
 
     def connected_here(self) -> bool:
@@ -551,8 +554,7 @@ class PostgresJournal(Journal):
                                                   user=user, url=url, token=token)  # fmt: skip
                 if tickets is not None:
                     self._prepared.add(key)
-                    self._warm_answer_writer()
-                    return tickets
+                    return self._handed_over(campaign, tickets)
             self.prepare(campaign, prepare, account=account)
         fast = key in self._prepared and key in self._known_campaigns and not self.readonly
         intents = [
@@ -584,16 +586,32 @@ class PostgresJournal(Journal):
                         user=user, url=url, token=token, account=account,
                     )  # fmt: skip
         except BaseException:
-            for ticket in out:
-                if ticket is not None and ticket.id and ticket.phones:
-                    try:
-                        self.finish_batch(ticket.id, "pending", phones=ticket.phones)
-                    except Exception as exc:  # it stays in flight: unknown, never resent
-                        logger.error("%s: batch %d could not go back to pending: %s",
-                                     campaign, ticket.id, exc)  # fmt: skip
+            self._release(campaign, out)
             raise
-        self._warm_answer_writer()
-        return [t for t in out if t is not None]
+        return self._handed_over(campaign, [t for t in out if t is not None])
+
+    def _release(self, campaign: str, tickets: Sequence[BatchTicket | None]) -> None:
+        """Committed intents whose tickets never reach the caller: back to pending."""
+        for ticket in tickets:
+            if ticket is not None and ticket.id and ticket.phones:
+                try:
+                    self.finish_batch(ticket.id, "pending", phones=ticket.phones)
+                except Exception as exc:  # it stays in flight: unknown, never resent
+                    logger.error("%s: batch %d could not go back to pending: %s",
+                                 campaign, ticket.id, exc)  # fmt: skip
+
+    def _handed_over(self, campaign: str, tickets: list[BatchTicket]) -> list[BatchTicket]:
+        """``tickets``, once the answer writer is started (see :meth:`_warm_answer_writer`):
+        best effort (a thread that cannot start now is started again for the first answer);
+        an interrupt meanwhile sends them back to pending before it is raised."""
+        try:
+            self._warm_answer_writer()
+        except Exception as exc:
+            logger.debug("%s: the answer writer could not start yet: %s", self.path, exc)
+        except BaseException:
+            self._release(campaign, tickets)
+            raise
+        return tickets
 
     def _prepare_and_begin(self, key: tuple[str, str], items: Sequence[Any],
                            batches: Sequence[Any], *, sender: str, user: str, url: str,
@@ -651,10 +669,14 @@ class PostgresJournal(Journal):
                     " %(variant)s, %(pid)s, %(host)s, %(token)s, %(now)s)",
                     [{**i[2], "id": batch_id} for i, batch_id in zip(intents, ids, strict=True)],
                 )
-                with cur.copy(_COPY_MESSAGES) as copy:
-                    write = copy.write_row
-                    for p in sorted(rows):
-                        write((account, campaign, p, *rows[p], now))
+                try:
+                    with cur.copy(_COPY_MESSAGES) as copy:
+                        write = copy.write_row
+                        for p in sorted(rows):
+                            write((account, campaign, p, *rows[p], now))
+                except BaseException:
+                    _end_copy(conn.raw)
+                    raise
                 fingerprints = _array([i[1] for i in intents])
                 refused = dict(cur.execute(_REFUSALS_SQL, (fingerprints,)).fetchall())
         except psycopg.errors.UniqueViolation:  # someone else wrote some of them meanwhile
@@ -779,6 +801,22 @@ class PostgresJournal(Journal):
         if key is None:  # a run without a lock (an older writer): pid and age decide
             return super()._orphaned(row, now)
         return not row["live"] or not self._lock_held(int(key))
+
+
+def _end_copy(raw: Any) -> None:
+    """End a ``COPY … FROM STDIN`` the server still waits for data of, so that the transaction
+    can roll back and the connection stays usable: a Ctrl-C that lands after the statement went
+    out and before its answer came leaves psycopg no copy object to end it with (every later
+    statement would fail: "another command is already in progress")."""
+    pgconn = raw.pgconn
+    if pgconn.transaction_status != _driver().pq.TransactionStatus.ACTIVE:
+        return
+    try:
+        pgconn.put_copy_end(b"interrupted")
+        while pgconn.get_result() is not None:
+            pass
+    except Exception as exc:  # the connection is gone: the error raised says so
+        logger.debug("could not end an interrupted COPY: %s", exc)
 
 
 def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]], *,
