@@ -48,6 +48,43 @@ def _admin_connect(url: str):
     return psycopg.connect(url, autocommit=True)
 
 
+def _backends(watch) -> int:
+    """How many sessions the database has (``watch`` is one of them)."""
+    return watch.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    ).fetchone()[0]
+
+
+def _until_waiting_for_a_lock(watch, query: str, errors: list | None = None) -> None:
+    """Until a session whose statement is ``LIKE query`` waits for a lock (a minute at most;
+    ``errors``: a thread's, which end the wait)."""
+    deadline = time.monotonic() + 60
+    while not watch.execute(
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND query LIKE %s",
+        (query,),
+    ).fetchall():
+        assert time.monotonic() < deadline, f"{query} never waited"
+        assert not errors, errors
+        time.sleep(0.01)
+
+
+def _connect_in_a_thread(j: Journal, catch: type[BaseException], name: str = "other") -> list:
+    """The errors of type ``catch`` that ``j`` raised opening a connection for a new thread."""
+    failed: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            j._thread_conn()
+        except catch as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=connect, name=name)
+    thread.start()
+    thread.join(60)
+    return failed
+
+
 @pytest.fixture(scope="session")
 def pg_database():
     """A fresh database for this test session (dropped at the end); its URL."""
@@ -413,21 +450,10 @@ def test_postgres_a_connection_opened_as_the_journal_closes_is_closed_at_once(pg
     j = Journal(pg_url)
     j.close()
     with _admin_connect(pg_url) as watch:
-        count = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        before = watch.execute(count).fetchone()[0]
-        failed: list[BaseException] = []
-
-        def connect() -> None:
-            try:
-                j._thread_conn()
-            except JournalError as exc:
-                failed.append(exc)
-
-        thread = threading.Thread(target=connect)
-        thread.start()
-        thread.join(60)
+        before = _backends(watch)
+        failed = _connect_in_a_thread(j, JournalError)
         assert len(failed) == 1 and "closed" in str(failed[0])
-        assert watch.execute(count).fetchone()[0] == before
+        assert _backends(watch) == before
 
 
 def test_postgres_a_connection_whose_session_setup_fails_is_closed(pg_url, monkeypatch):
@@ -442,23 +468,12 @@ def test_postgres_a_connection_whose_session_setup_fails_is_closed(pg_url, monke
         return real(self, query, *args, **kwargs)
 
     with Journal(pg_url) as j, _admin_connect(pg_url) as watch:
-        count = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        before = watch.execute(count).fetchone()[0]
+        before = _backends(watch)
         monkeypatch.setattr(psycopg.Connection, "execute", execute)
-        failed: list[BaseException] = []
-
-        def connect() -> None:
-            try:
-                j._thread_conn()
-            except psycopg.OperationalError as exc:
-                failed.append(exc)
-
-        thread = threading.Thread(target=connect, name="setup-fails")
-        thread.start()
-        thread.join(60)
+        failed = _connect_in_a_thread(j, psycopg.OperationalError, name="setup-fails")
         monkeypatch.undo()
         assert len(failed) == 1
-        assert watch.execute(count).fetchone()[0] == before
+        assert _backends(watch) == before
         assert j.campaigns().empty  # (the journal's own connection is fine)
 
 
@@ -1550,14 +1565,8 @@ def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(
             target=lambda: got.append(_begin_batches(j, _wave(phones), prepare=items))
         )
         worker.start()
-        deadline = time.monotonic() + 60
         with _admin_connect(pg_url) as watch:  # (outside `first`'s transaction: fresh views)
-            while not watch.execute(  # until j's COPY waits for the row `first` wrote
-                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE 'COPY messages%'"
-            ).fetchall():
-                assert time.monotonic() < deadline, "the COPY of rows and intents never waited"
-                time.sleep(0.01)
+            _until_waiting_for_a_lock(watch, "COPY messages%")  # for the row `first` wrote
         first.execute("COMMIT")
         worker.join(30)
         tickets = got[0]
@@ -1653,21 +1662,10 @@ def test_postgres_a_new_campaigns_copy_and_another_senders_prepare_do_not_deadlo
             thread.start()
             return thread
 
-        def waiting(query: str) -> None:
-            deadline = time.monotonic() + 60
-            while not watch.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE %s",
-                (query,),
-            ).fetchall():
-                assert time.monotonic() < deadline, f"{query} never waited"
-                assert not errors, errors
-                time.sleep(0.01)
-
         copying = run(lambda: _begin_batches(j, _wave(phones, size=4), prepare=items))
-        waiting("COPY messages%")
+        _until_waiting_for_a_lock(watch, "COPY messages%", errors)
         preparing = run(lambda: other.prepare("c", items, account=ACCOUNT))
-        waiting("INSERT INTO messages%")
+        _until_waiting_for_a_lock(watch, "INSERT INTO messages%", errors)
         third.execute("ROLLBACK")
         copying.join(60)
         preparing.join(60)

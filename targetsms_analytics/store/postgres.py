@@ -34,7 +34,7 @@ import os
 import random
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -669,14 +669,8 @@ class PostgresJournal(Journal):
                     " %(variant)s, %(pid)s, %(host)s, %(token)s, %(now)s)",
                     [{**i[2], "id": batch_id} for i, batch_id in zip(intents, ids, strict=True)],
                 )
-                try:
-                    with cur.copy(_COPY_MESSAGES) as copy:
-                        write = copy.write_row
-                        for p in sorted(rows):
-                            write((account, campaign, p, *rows[p], now))
-                except BaseException:
-                    _end_copy(conn.raw)
-                    raise
+                _copy_rows(cur, _COPY_MESSAGES,
+                           ((account, campaign, p, *rows[p], now) for p in sorted(rows)))  # fmt: skip
                 fingerprints = _array([i[1] for i in intents])
                 refused = dict(cur.execute(_REFUSALS_SQL, (fingerprints,)).fetchall())
         except psycopg.errors.UniqueViolation:  # someone else wrote some of them meanwhile
@@ -803,20 +797,27 @@ class PostgresJournal(Journal):
         return not row["live"] or not self._lock_held(int(key))
 
 
-def _end_copy(raw: Any) -> None:
-    """End a ``COPY … FROM STDIN`` the server still waits for data of, so that the transaction
-    can roll back and the connection stays usable: a Ctrl-C that lands after the statement went
-    out and before its answer came leaves psycopg no copy object to end it with (every later
-    statement would fail: "another command is already in progress")."""
-    pgconn = raw.pgconn
-    if pgconn.transaction_status != _driver().pq.TransactionStatus.ACTIVE:
-        return
+def _copy_rows(cur: Any, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """``rows`` written with ``sql`` (a ``COPY … FROM STDIN``) on ``cur``. Should anything stop
+    it, a COPY the server still waits for data of is ended, so that the transaction can roll back
+    and the connection stays usable: a Ctrl-C that lands after the statement went out and before
+    its answer came leaves psycopg no copy object to end it with (every later statement would
+    fail: "another command is already in progress")."""
     try:
-        pgconn.put_copy_end(b"interrupted")
-        while pgconn.get_result() is not None:
-            pass
-    except Exception as exc:  # the connection is gone: the error raised says so
-        logger.debug("could not end an interrupted COPY: %s", exc)
+        with cur.copy(sql) as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
+    except BaseException:
+        pgconn = cur.connection.pgconn
+        if pgconn.transaction_status == _driver().pq.TransactionStatus.ACTIVE:
+            try:
+                pgconn.put_copy_end(b"interrupted")
+                while pgconn.get_result() is not None:
+                    pass
+            except Exception as exc:  # the connection is gone: the error raised says so
+                logger.debug("could not end an interrupted COPY: %s", exc)
+        raise
 
 
 def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]], *,
