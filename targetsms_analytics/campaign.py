@@ -245,11 +245,14 @@ class _Run:
                         n = min(self.concurrency, len(batches))
                         workers = [pool.submit(worker) for _ in range(n)]
                         tickets.update(self._first_intents(batches, prepare))
+                        together = len(tickets)
                     except BaseException:
                         self.stop.set()  # (before the workers are let go: none takes a batch)
                         raise
                     finally:
                         ready.set()  # whatever happened: no worker waits for ever
+                    if together:  # the workers claim the batches after these themselves
+                        self._warm_up(min(n, len(batches) - together))
                     for future in as_completed(workers):
                         future.result()
                 except BaseException:  # Ctrl-C in a notebook, or a bug in a worker
@@ -318,6 +321,17 @@ class _Run:
             url=client.url, token=self.token, account=self.account, prepare=prepare,
         )  # fmt: skip
         return dict(zip(first, made, strict=True))
+
+    def _warm_up(self, claimers: int) -> None:
+        """Have the journal ready a connection for each of ``claimers`` workers, which will
+        claim their next batch once their first request (its intent committed for them) is
+        answered: opened while those requests are out (see ``Journal.warm_up``)."""
+        if claimers <= 0:
+            return
+        try:
+            self.journal.warm_up(claimers)
+        except Exception as exc:  # each worker connects when it claims, as without it
+            logger.debug("%s: the journal could not warm up: %s", self.campaign, exc)
 
     def _postfix(self) -> None:
         elapsed = max(time.monotonic() - self._started, 1e-9)

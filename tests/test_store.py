@@ -444,6 +444,126 @@ def test_postgres_first_intents_connect_the_answer_writer_before_the_first_answe
         ]
 
 
+def _until(condition, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def test_postgres_warm_up_opens_connections_the_next_threads_write_on(pg_url, monkeypatch):
+    """warm_up(n) opens n connections in the background, those spare or being opened counted;
+    n threads that need one then write on them, with none to open (here: none could be)."""
+    import psycopg
+
+    with Journal(pg_url) as j, _admin_connect(pg_url) as watch:
+        before = _backends(watch)
+        j.warm_up(2)
+        j.warm_up(2)  # (being opened: they count)
+        _until(lambda: len(j._free) == 2 and not j._warming, "never warmed up")
+        assert _backends(watch) == before + 2
+        j.warm_up(1)  # (spare: they count)
+        assert _backends(watch) == before + 2 and not j._warming
+
+        def refused(*args, **kwargs):
+            raise psycopg.OperationalError("sorry, too many clients already")
+
+        monkeypatch.setattr(psycopg, "connect", refused)
+        hold, errors = threading.Event(), []
+
+        def write(k: int) -> None:
+            try:
+                j._thread_conn().execute("SELECT 1")
+            except Exception as exc:
+                errors.append(exc)
+            hold.wait(60)  # (alive: its connection is not given to the next thread)
+
+        threads = [threading.Thread(target=write, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        _until(lambda: errors or len(j._owners) == 3, "the threads never wrote")
+        hold.set()
+        for t in threads:
+            t.join(60)
+        assert len(errors) == 1 and "too many clients" in str(errors[0])  # the third: none left
+        assert _backends(watch) == before + 2
+
+
+def test_postgres_a_thread_that_needs_a_connection_as_warm_up_opens_one_waits_for_it(
+    pg_url, monkeypatch
+):
+    """A thread that needs a connection while warm_up() is opening one takes that one when it is
+    ready (begun earlier, it is ready sooner) rather than open another: a run holds no more
+    connections than it has threads."""
+    import psycopg
+
+    real = psycopg.connect
+    let_go, connecting = threading.Event(), []
+
+    def connect(*args, **kwargs):
+        connecting.append(threading.current_thread().name)
+        if threading.current_thread().name == "targetsms-journal-connect":
+            let_go.wait(60)
+        return real(*args, **kwargs)
+
+    with Journal(pg_url) as j, _admin_connect(pg_url) as watch:
+        before = _backends(watch)
+        monkeypatch.setattr(psycopg, "connect", connect)
+        j.warm_up(1)
+        _until(lambda: connecting, "warm_up never connected")
+        waiter = threading.Thread(target=lambda: j._thread_conn().execute("SELECT 1"))
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive() and connecting == ["targetsms-journal-connect"]  # it waits
+        let_go.set()
+        waiter.join(60)
+        assert not waiter.is_alive() and connecting == ["targetsms-journal-connect"]
+        assert _backends(watch) == before + 1 and j._owners.get(waiter) is not None
+
+
+def test_postgres_warm_up_of_a_closed_journal_opens_nothing(pg_url):
+    j = Journal(pg_url)
+    j.close()
+    with _admin_connect(pg_url) as watch:
+        before = _backends(watch)
+        j.warm_up(2)
+        time.sleep(0.2)  # (nothing to wait for: no thread was started)
+        assert _backends(watch) == before and not j._warming and not j._free
+
+
+def test_postgres_a_runs_workers_claim_on_connections_opened_while_their_first_requests_are_out(
+    pg_url, client, emulator, monkeypatch
+):
+    """A run's first intents are committed for its workers (no connection of their own); those
+    that go on to claim a next batch find one opened meanwhile (warm_up), not connect then."""
+    import psycopg
+
+    real = psycopg.connect
+    connected: list[str] = []
+
+    def connect(*args, **kwargs):
+        connected.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg, "connect", connect)
+    send = type(client).send
+
+    def slow_first(self, *args, **kwargs):  # the first requests are out until the warm-up ends
+        _until(lambda: connected.count("targetsms-journal-connect") == 2, "never warmed up")
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(client), "send", slow_first)
+    phones = [f"7916123450{i}" for i in range(8)]
+    result = ts.send_campaign(
+        client, pd.DataFrame({"phone": phones}), "Hi", "SHOP", campaign="w", store=pg_url,
+        concurrency=2, max_url_length=client.send_url_length("SHOP", phones[:2], "Hi") + 2,
+        progress=False,
+    )  # fmt: skip
+    assert list(result["outcome"]) == ["sent"] * 8
+    assert len(emulator.log) > 2  # (more requests than workers: they claimed)
+    assert not [name for name in connected if name.startswith("targetsms-send")]
+
+
 def test_postgres_a_connection_opened_as_the_journal_closes_is_closed_at_once(pg_url):
     """A thread (the answer writer, warming up) that connects while the journal closes does not
     keep a connection nobody will close: it is closed, and the thread hears so."""

@@ -34,6 +34,7 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -329,6 +330,8 @@ class PostgresJournal(Journal):
         # journal that serves many runs (thread pools come and go) keeps a bounded number.
         self._owners: dict[threading.Thread, _Conn] = {threading.current_thread(): self._conn}
         self._free: list[_Conn] = []
+        self._warming = 0  # connections warm_up() is opening now
+        self._spare = threading.Condition(self._lock)  # notified as each is opened
         try:
             self._migrate()
             raw.execute(_SESSION_SETUP)
@@ -350,6 +353,7 @@ class PostgresJournal(Journal):
             self._closed = True  # (a connection being opened meanwhile is closed at once)
             for raw in self._all:
                 raw.close()
+            self._spare.notify_all()  # (a thread waiting for a spare one: none will come)
 
     def _thread_conn(self) -> _Conn:
         """This thread's connection: threads write in parallel, and PostgreSQL commits their
@@ -358,27 +362,78 @@ class PostgresJournal(Journal):
         if conn is None:
             conn = self._reuse()
         if conn is None:
-            psycopg = _driver()
-            raw = psycopg.connect(
-                self._url,
-                autocommit=True,
-                connect_timeout=max(1, int(self._timeout)),
-                row_factory=_row_factory,
-            )
-            try:
-                if self.readonly:
-                    raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-                raw.execute(_SESSION_SETUP + _SENDER_SETUP)
-                with self._lock:
-                    if self._closed:
-                        raise JournalError(f"the store {self.path} is closed")
-                    conn = self._local.conn = _Conn(raw, generic=True)
-                    self._all.append(raw)
-                    self._owners[threading.current_thread()] = conn
-            except BaseException:  # (a connection nobody would close otherwise)
-                raw.close()
-                raise
+            me = threading.current_thread()
+
+            def mine(c: _Conn) -> None:
+                self._owners[me] = c
+
+            conn = self._local.conn = self._open(mine)
         return conn
+
+    def _open(self, keep: Any) -> _Conn:
+        """A new connection with a sender's session settings, kept for close() and handed to
+        ``keep`` under the journal's lock; none is left open should the journal close first
+        (the caller then hears so) or its setup fail."""
+        psycopg = _driver()
+        raw = psycopg.connect(
+            self._url,
+            autocommit=True,
+            connect_timeout=max(1, int(self._timeout)),
+            row_factory=_row_factory,
+        )
+        try:
+            if self.readonly:
+                raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            raw.execute(_SESSION_SETUP + _SENDER_SETUP)
+            conn = _Conn(raw, generic=True)
+            with self._lock:
+                if self._closed:
+                    raise JournalError(f"the store {self.path} is closed")
+                self._all.append(raw)
+                keep(conn)
+        except BaseException:  # (a connection nobody would close otherwise)
+            raw.close()
+            raise
+        return conn
+
+    def warm_up(self, senders: int) -> None:
+        """As :meth:`Journal.warm_up`: connections for ``senders`` threads, opened one after
+        another by a thread of their own, each given (as a connection whose thread has ended
+        is) to the next thread that needs one. Those already spare, or being opened, count.
+
+        Example: ``journal.warm_up(3)``.
+        """
+        with self._lock:
+            self._collect_ended()
+            wanted = senders - len(self._free) - self._warming
+            if wanted <= 0 or self._closed or self.readonly:
+                return
+            self._warming += wanted
+        try:
+            threading.Thread(
+                target=self._open_spares, args=(wanted,), name="targetsms-journal-connect",
+                daemon=True,
+            ).start()  # fmt: skip
+        except BaseException:
+            with self._lock:
+                self._warming -= wanted
+            raise
+
+    def _open_spares(self, n: int) -> None:
+        opened = 0
+        try:
+            while opened < n:
+                self._open(self._free.append)
+                opened += 1
+                with self._lock:
+                    self._warming -= 1
+                    self._spare.notify()
+        except Exception as exc:  # the threads that need one connect, and hear the error
+            logger.debug("%s: could not open a connection ahead: %s", self.path, exc)
+        finally:
+            with self._lock:
+                self._warming -= n - opened
+                self._spare.notify_all()
 
     def connected_here(self) -> bool:
         """As :meth:`Journal.connected_here`: this thread has a connection of its own.
@@ -388,10 +443,16 @@ class PostgresJournal(Journal):
         return getattr(self._local, "conn", None) is not None
 
     def _reuse(self) -> _Conn | None:
-        """A connection whose thread has ended (rolled back if it was left in a transaction)."""
+        """A connection whose thread has ended (rolled back if it was left in a transaction), or
+        one :meth:`warm_up` opened; while it is still opening some, the next of those (begun
+        before this thread needed one, it is ready sooner than a new one would be, and a run
+        holds no more connections than it has threads)."""
         with self._lock:
-            for thread in [t for t in self._owners if not t.is_alive()]:
-                self._free.append(self._owners.pop(thread))
+            self._collect_ended()
+            deadline = time.monotonic() + self._timeout
+            while not self._free and self._warming and not self._closed:
+                if not self._spare.wait(max(deadline - time.monotonic(), 0.0)):
+                    break  # (the thread opening them is stuck: this one connects)
             if not self._free:
                 return None
             conn = self._free.pop()
@@ -400,6 +461,10 @@ class PostgresJournal(Journal):
             conn.raw.execute("ROLLBACK")
         self._local.conn = conn
         return conn
+
+    def _collect_ended(self) -> None:  # with self._lock held
+        for thread in [t for t in self._owners if not t.is_alive()]:
+            self._free.append(self._owners.pop(thread))
 
     def _tx(self, *, durable: bool = False) -> _Transaction:
         return _Transaction(self, durable)
