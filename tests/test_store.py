@@ -576,6 +576,123 @@ def test_postgres_a_connection_opened_as_the_journal_closes_is_closed_at_once(pg
         assert _backends(watch) == before
 
 
+def _terminate(url: str, *pids: int) -> None:
+    """End these server sessions, as a server restart or a dropped network would."""
+    with _admin_connect(url) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def test_postgres_a_lost_connection_is_the_journals_error_and_the_next_call_connects_again(
+    pg_url,
+):
+    """Review: after a lost connection the journal raised the driver's OperationalError, and
+    again on every later call ("the connection is closed"), until a new journal was made."""
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        _terminate(pg_url, j._raw.info.backend_pid)
+        with pytest.raises(JournalError) as lost:
+            j.campaigns()
+        assert lost.value.code == "store_unavailable" and lost.value.retryable
+        assert pg_url in str(lost.value) and "call again" in str(lost.value)
+        assert list(j.campaigns()["campaign"]) == ["c"]  # connected again
+        assert not j._conn.generic  # (with the journal's first connection's settings)
+
+
+def test_postgres_send_campaign_after_the_servers_sessions_ended_says_so_then_goes_on(
+    pg_url, client, emulator
+):
+    """A notebook's journal whose server restarted between two calls: the next call raises the
+    journal's error having sent nothing, the one after that sends everyone once."""
+    contacts = pd.DataFrame({"phone": [f"7916123450{i}" for i in range(4)]})
+    with Journal(pg_url) as j:
+        j.ensure_campaign("other", user="demo", url=URL, sender="SHOP")
+        _terminate(pg_url, *(c.raw.info.backend_pid for c in j._owners.values()))
+        with pytest.raises(JournalError, match="unavailable"):
+            ts.send_campaign(client, contacts, "Hi", "SHOP", campaign="w", store=j,
+                             progress=False)  # fmt: skip
+        assert emulator.sent_phones() == []
+        result = ts.send_campaign(client, contacts, "Hi", "SHOP", campaign="w", store=j,
+                                  progress=False)  # fmt: skip
+    assert list(result["outcome"]) == ["sent"] * 4
+    assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])
+
+
+def test_postgres_an_answer_whose_writers_connection_was_lost_is_written_on_a_new_one(pg_url):
+    """The answer writer's session ended while it waited: the answer it is then given is
+    written all the same (answers may be written again: the same values), none reported."""
+    phones = [f"7900123456{i}" for i in range(4)]
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        items = [(p, "SHOP", "Hi", 1) for p in phones]
+        tickets = _begin_batches(j, _wave(phones), prepare=items)
+
+        def writer():
+            return next((c for t, c in list(j._owners.items())
+                         if t.name == "targetsms-journal-answers"), None)  # fmt: skip
+
+        _until(writer, "the answer writer never connected")
+        _terminate(pg_url, writer().raw.info.backend_pid)
+        errors: list[BaseException] = []
+        for t in tickets:
+            j.finish_batch(t.id, "sent", sms_ids=[f"{t.id}{p}" for p in t.phones],
+                           phones=t.phones, wait=False, on_error=errors.append)  # fmt: skip
+        j.flush()
+        assert not errors
+        sent = j.campaign_messages("c").set_index("msisdn")
+        assert sent.loc[phones, "outcome"].tolist() == ["sent"] * 4
+
+
+def test_postgres_a_deferred_answer_that_cannot_be_written_reports_the_journals_error(
+    pg_url, monkeypatch
+):
+    """The answer writer cannot connect (the server refuses clients): the answer's on_error
+    hears the journal's error, which names the store, not the driver's."""
+    import psycopg
+
+    phones = [f"7900123456{i}" for i in range(2)]
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        j.prepare("c", [(p, "SHOP", "Hi", 1) for p in phones], account=ACCOUNT)
+        ticket = j.begin_batch("c", phones, "Hi", 1, sender="SHOP", user="demo", url=URL)
+
+        def refused(*args, **kwargs):
+            raise psycopg.OperationalError("sorry, too many clients already")
+
+        monkeypatch.setattr(psycopg, "connect", refused)
+        errors: list[BaseException] = []
+        j.finish_batch(ticket.id, "sent", sms_ids=["1", "2"], phones=ticket.phones, wait=False,
+                       on_error=errors.append)  # fmt: skip
+        j.flush()
+        assert [type(e) for e in errors] == [JournalError]
+        assert errors[0].code == "store_unavailable" and "too many clients" in str(errors[0])
+        monkeypatch.undo()
+        assert set(j.batches("c")["state"]) == {"inflight"}  # hence unknown, never resent
+
+
+def test_postgres_a_lost_connection_of_a_thread_that_ended_is_not_given_to_the_next(pg_url):
+    """A thread whose connection was lost ended: the next thread gets a connection that works,
+    not that one (connections of ended threads are given to new ones)."""
+    with Journal(pg_url) as j:
+        errors: list[BaseException] = []
+
+        def lose() -> None:
+            conn = j._thread_conn()
+            _terminate(pg_url, conn.raw.info.backend_pid)
+            try:
+                conn.execute("SELECT 1")
+            except Exception as exc:  # (how a thread learns it)
+                errors.append(exc)
+
+        thread = threading.Thread(target=lose)
+        thread.start()
+        thread.join(60)
+        assert len(errors) == 1
+        lost = j._owners[thread]
+        assert _connect_in_a_thread(j, Exception) == []
+        assert lost.raw not in j._all and lost not in j._free
+
+
 def test_postgres_a_connection_whose_session_setup_fails_is_closed(pg_url, monkeypatch):
     """Review: a thread's new connection whose session settings failed was left open."""
     import psycopg

@@ -28,6 +28,8 @@ Example::
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import os
@@ -359,21 +361,49 @@ class PostgresJournal(Journal):
         """This thread's connection: threads write in parallel, and PostgreSQL commits their
         transactions together (its own group commit)."""
         conn = getattr(self._local, "conn", None)
-        if conn is None:
+        sender = True
+        if conn is not None and conn.raw.closed:  # lost (its error was raised): a new one
+            sender = self._forget(conn)
+            conn = None
+        if conn is None and sender:
             conn = self._reuse()
         if conn is None:
             me = threading.current_thread()
 
             def mine(c: _Conn) -> None:
                 self._owners[me] = c
+                if not sender:
+                    self._conn, self._raw = c, c.raw
 
-            conn = self._local.conn = self._open(mine)
+            conn = self._local.conn = self._open(mine, sender=sender)
         return conn
 
-    def _open(self, keep: Any) -> _Conn:
-        """A new connection with a sender's session settings, kept for close() and handed to
-        ``keep`` under the journal's lock; none is left open should the journal close first
-        (the caller then hears so) or its setup fail."""
+    def _forget(self, conn: _Conn) -> bool:
+        """Drop a lost connection of this thread; whether it was a sender's (not the journal's
+        first, which plans every statement for its own values)."""
+        with self._lock:
+            self._owners.pop(threading.current_thread(), None)
+            if conn.raw in self._all:
+                self._all.remove(conn.raw)
+        self._local.conn = None
+        return conn is not self._conn
+
+    def _unavailable(self, exc: BaseException) -> JournalError:
+        """What the driver said of a lost connection (or a server that cannot serve), as the
+        journal's error: the store named (never its password), and what to do."""
+        said = str(exc).replace(self._url, self.path).strip()
+        first = said.splitlines()[0] if said else type(exc).__name__
+        return JournalError(
+            f"the store {self.path} is unavailable: {first}. Nothing is sent twice: call again"
+            " once it is back (send_campaign goes on where it stopped)",
+            code="store_unavailable",
+            retryable=True,
+        )
+
+    def _open(self, keep: Any, *, sender: bool = True) -> _Conn:
+        """A new connection with a sender's session settings (or the journal's first's), kept
+        for close() and handed to ``keep`` under the journal's lock; none is left open should
+        the journal close first (the caller then hears so) or its setup fail."""
         psycopg = _driver()
         raw = psycopg.connect(
             self._url,
@@ -384,8 +414,8 @@ class PostgresJournal(Journal):
         try:
             if self.readonly:
                 raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            raw.execute(_SESSION_SETUP + _SENDER_SETUP)
-            conn = _Conn(raw, generic=True)
+            raw.execute(_SESSION_SETUP + _SENDER_SETUP if sender else _SESSION_SETUP)
+            conn = _Conn(raw, generic=sender)
             with self._lock:
                 if self._closed:
                     raise JournalError(f"the store {self.path} is closed")
@@ -453,6 +483,8 @@ class PostgresJournal(Journal):
             while not self._free and self._warming and not self._closed:
                 if not self._spare.wait(max(deadline - time.monotonic(), 0.0)):
                     break  # (the thread opening them is stuck: this one connects)
+            while self._free and self._free[-1].raw.closed:  # (its server session ended)
+                self._all.remove(self._free.pop().raw)
             if not self._free:
                 return None
             conn = self._free.pop()
@@ -470,8 +502,11 @@ class PostgresJournal(Journal):
         return _Transaction(self, durable)
 
     def _grouped(self, fn: Any, *, durable: bool = False) -> Any:
-        with self._tx(durable=durable) as c:
-            return fn(c)
+        try:
+            with self._tx(durable=durable) as c:
+                return fn(c)
+        except _driver().OperationalError as exc:  # (a deferred answer's on_error hears it)
+            raise self._unavailable(exc) from exc
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._thread_conn().execute(sql, params).fetchall()
@@ -840,7 +875,7 @@ class PostgresJournal(Journal):
 
     def _run_ended(self, token: str) -> None:
         held = self._run_locks.pop(token, None)
-        if held is not None:
+        if held is not None and not held[1].raw.closed:  # (else the lock went with its session)
             key, conn = held
             conn.execute("SELECT pg_advisory_unlock(?, ?)", (_LOCK_NAMESPACE, key))
 
@@ -860,6 +895,27 @@ class PostgresJournal(Journal):
         if key is None:  # a run without a lock (an older writer): pid and age decide
             return super()._orphaned(row, now)
         return not row["live"] or not self._lock_held(int(key))
+
+
+def _guarded(fn: Any) -> Any:
+    """``fn`` (a public method of the journal), raising the journal's error where the driver
+    raised an ``OperationalError`` (a lost connection, a server shutting down, too many
+    clients): the next call connects again."""
+
+    @functools.wraps(fn)
+    def call(self: PostgresJournal, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except _driver().OperationalError as exc:
+            raise self._unavailable(exc) from exc
+
+    return call
+
+
+for _name, _fn in inspect.getmembers(PostgresJournal, inspect.isfunction):
+    if not _name.startswith("_"):
+        setattr(PostgresJournal, _name, _guarded(_fn))
+del _name, _fn
 
 
 def _copy_rows(cur: Any, sql: str, rows: Iterable[Sequence[Any]]) -> None:
