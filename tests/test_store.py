@@ -85,6 +85,24 @@ def _connect_in_a_thread(j: Journal, catch: type[BaseException], name: str = "ot
     return failed
 
 
+def _too_many_clients(*args, **kwargs):
+    """psycopg.connect of a server that takes no more clients."""
+    import psycopg
+
+    raise psycopg.OperationalError("sorry, too many clients already")
+
+
+def _answered_behind(j: Journal, tickets) -> list[BaseException]:
+    """Each ticket answered ``sent`` (ids: its id and the phone) with ``wait=False``, then
+    flushed: the errors reported."""
+    errors: list[BaseException] = []
+    for t in tickets:
+        j.finish_batch(t.id, "sent", sms_ids=[f"{t.id}{p}" for p in t.phones],
+                       phones=t.phones, wait=False, on_error=errors.append)  # fmt: skip
+    j.flush()
+    return errors
+
+
 @pytest.fixture(scope="session")
 def pg_database():
     """A fresh database for this test session (dropped at the end); its URL."""
@@ -428,16 +446,8 @@ def test_postgres_first_intents_connect_the_answer_writer_before_the_first_answe
             assert time.monotonic() < deadline, "the answer writer never connected"
             time.sleep(0.01)
 
-        def refused(*args, **kwargs):
-            raise psycopg.OperationalError("sorry, too many clients already")
-
-        monkeypatch.setattr(psycopg, "connect", refused)
-        errors: list[BaseException] = []
-        for t in tickets:
-            j.finish_batch(t.id, "sent", sms_ids=[f"{t.id}{p}" for p in t.phones],
-                           phones=t.phones, wait=False, on_error=errors.append)  # fmt: skip
-        j.flush()
-        assert not errors
+        monkeypatch.setattr(psycopg, "connect", _too_many_clients)
+        assert _answered_behind(j, tickets) == []
         sent = j.campaign_messages("c").set_index("msisdn")
         assert sent.loc[phones, "sms_id"].tolist() == [
             f"{t.id}{p}" for t in tickets for p in t.phones
@@ -465,10 +475,7 @@ def test_postgres_warm_up_opens_connections_the_next_threads_write_on(pg_url, mo
         j.warm_up(1)  # (spare: they count)
         assert _backends(watch) == before + 2 and not j._warming
 
-        def refused(*args, **kwargs):
-            raise psycopg.OperationalError("sorry, too many clients already")
-
-        monkeypatch.setattr(psycopg, "connect", refused)
+        monkeypatch.setattr(psycopg, "connect", _too_many_clients)
         hold, errors = threading.Event(), []
 
         def write(k: int) -> None:
@@ -633,12 +640,7 @@ def test_postgres_an_answer_whose_writers_connection_was_lost_is_written_on_a_ne
 
         _until(writer, "the answer writer never connected")
         _terminate(pg_url, writer().raw.info.backend_pid)
-        errors: list[BaseException] = []
-        for t in tickets:
-            j.finish_batch(t.id, "sent", sms_ids=[f"{t.id}{p}" for p in t.phones],
-                           phones=t.phones, wait=False, on_error=errors.append)  # fmt: skip
-        j.flush()
-        assert not errors
+        assert _answered_behind(j, tickets) == []
         sent = j.campaign_messages("c").set_index("msisdn")
         assert sent.loc[phones, "outcome"].tolist() == ["sent"] * 4
 
@@ -656,10 +658,7 @@ def test_postgres_a_deferred_answer_that_cannot_be_written_reports_the_journals_
         j.prepare("c", [(p, "SHOP", "Hi", 1) for p in phones], account=ACCOUNT)
         ticket = j.begin_batch("c", phones, "Hi", 1, sender="SHOP", user="demo", url=URL)
 
-        def refused(*args, **kwargs):
-            raise psycopg.OperationalError("sorry, too many clients already")
-
-        monkeypatch.setattr(psycopg, "connect", refused)
+        monkeypatch.setattr(psycopg, "connect", _too_many_clients)
         errors: list[BaseException] = []
         j.finish_batch(ticket.id, "sent", sms_ids=["1", "2"], phones=ticket.phones, wait=False,
                        on_error=errors.append)  # fmt: skip
