@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import random
+import select
 import socket
 import threading
 import time
@@ -332,8 +333,11 @@ class PostgresJournal(Journal):
         # journal that serves many runs (thread pools come and go) keeps a bounded number.
         self._owners: dict[threading.Thread, _Conn] = {threading.current_thread(): self._conn}
         self._free: list[_Conn] = []
+        self._spares: list[_Conn] = []  # opened by warm_up() for senders
         self._warming = 0  # connections warm_up() is opening now
+        self._waiting = 0  # threads waiting for one of those
         self._spare = threading.Condition(self._lock)  # notified as each is opened
+        self._local.first = True  # this thread's connection is the journal's own
         try:
             self._migrate()
             raw.execute(_SESSION_SETUP)
@@ -357,36 +361,41 @@ class PostgresJournal(Journal):
                 raw.close()
             self._spare.notify_all()  # (a thread waiting for a spare one: none will come)
 
-    def _thread_conn(self) -> _Conn:
+    def _thread_conn(self, *, spare: bool = True) -> _Conn:
         """This thread's connection: threads write in parallel, and PostgreSQL commits their
-        transactions together (its own group commit)."""
+        transactions together (its own group commit). One whose server session has ended
+        (its error was raised, or the server said so while it was idle) is replaced by a new
+        one. ``spare``: the thread may take a connection :meth:`warm_up` opens for senders."""
+        if self._closed:  # (not a connection opened to be told so)
+            raise JournalError(f"the store {self.path} is closed")
         conn = getattr(self._local, "conn", None)
-        sender = True
-        if conn is not None and conn.raw.closed:  # lost (its error was raised): a new one
-            sender = self._forget(conn)
+        if conn is not None and not _lost(conn.raw):
+            return conn
+        first = getattr(self._local, "first", False)  # the journal's own: its own settings
+        if conn is not None:
+            self._forget(conn)
             conn = None
-        if conn is None and sender:
-            conn = self._reuse()
+        if not first:
+            conn = self._reuse(spare=spare)
         if conn is None:
             me = threading.current_thread()
 
             def mine(c: _Conn) -> None:
                 self._owners[me] = c
-                if not sender:
+                if first:
                     self._conn, self._raw = c, c.raw
 
-            conn = self._local.conn = self._open(mine, sender=sender)
+            conn = self._local.conn = self._open(mine, sender=not first)
         return conn
 
-    def _forget(self, conn: _Conn) -> bool:
-        """Drop a lost connection of this thread; whether it was a sender's (not the journal's
-        first, which plans every statement for its own values)."""
+    def _forget(self, conn: _Conn) -> None:
+        """Drop this thread's connection, whose server session has ended."""
+        conn.raw.close()
         with self._lock:
             self._owners.pop(threading.current_thread(), None)
             if conn.raw in self._all:
                 self._all.remove(conn.raw)
         self._local.conn = None
-        return conn is not self._conn
 
     def _unavailable(self, exc: BaseException) -> JournalError:
         """What the driver said of a lost connection (or a server that cannot serve), as the
@@ -401,7 +410,7 @@ class PostgresJournal(Journal):
         )
 
     def _open(self, keep: Any, *, sender: bool = True) -> _Conn:
-        """A new connection with a sender's session settings (or the journal's first's), kept
+        """A new connection with a sender's session settings (or the journal's own's), kept
         for close() and handed to ``keep`` under the journal's lock; none is left open should
         the journal close first (the caller then hears so) or its setup fail."""
         psycopg = _driver()
@@ -427,42 +436,40 @@ class PostgresJournal(Journal):
         return conn
 
     def warm_up(self, senders: int) -> None:
-        """As :meth:`Journal.warm_up`: connections for ``senders`` threads, opened one after
-        another by a thread of their own, each given (as a connection whose thread has ended
-        is) to the next thread that needs one. Those already spare, or being opened, count.
+        """As :meth:`Journal.warm_up`: connections for ``senders`` threads, each opened by a
+        thread of its own (in parallel, as the threads would) and given to the next thread that
+        needs one (not to the answer writer). Those spare already, being opened, or left by
+        threads that have ended count.
 
         Example: ``journal.warm_up(3)``.
         """
         with self._lock:
             self._collect_ended()
-            wanted = senders - len(self._free) - self._warming
+            wanted = senders - len(self._free) - len(self._spares) - self._warming
             if wanted <= 0 or self._closed or self.readonly:
                 return
             self._warming += wanted
+        started = 0
         try:
-            threading.Thread(
-                target=self._open_spares, args=(wanted,), name="targetsms-journal-connect",
-                daemon=True,
-            ).start()  # fmt: skip
-        except BaseException:
-            with self._lock:
-                self._warming -= wanted
-            raise
-
-    def _open_spares(self, n: int) -> None:
-        opened = 0
-        try:
-            while opened < n:
-                self._open(self._free.append)
-                opened += 1
+            for _ in range(wanted):
+                threading.Thread(
+                    target=self._open_spare, name="targetsms-journal-connect", daemon=True
+                ).start()
+                started += 1
+        finally:
+            if started < wanted:  # (a thread that cannot start: those waiting connect)
                 with self._lock:
-                    self._warming -= 1
-                    self._spare.notify()
+                    self._warming -= wanted - started
+                    self._spare.notify_all()
+
+    def _open_spare(self) -> None:
+        try:
+            self._open(self._spares.append)
         except Exception as exc:  # the threads that need one connect, and hear the error
             logger.debug("%s: could not open a connection ahead: %s", self.path, exc)
         finally:
             with self._lock:
-                self._warming -= n - opened
+                self._warming -= 1
                 self._spare.notify_all()
 
     def connected_here(self) -> bool:
@@ -472,27 +479,43 @@ class PostgresJournal(Journal):
         """
         return getattr(self._local, "conn", None) is not None
 
-    def _reuse(self) -> _Conn | None:
-        """A connection whose thread has ended (rolled back if it was left in a transaction), or
-        one :meth:`warm_up` opened; while it is still opening some, the next of those (begun
-        before this thread needed one, it is ready sooner than a new one would be, and a run
-        holds no more connections than it has threads)."""
+    def _reuse(self, *, spare: bool = True) -> _Conn | None:
+        """A connection whose thread has ended (rolled back if it was left in a transaction),
+        or with ``spare`` one :meth:`warm_up` opened; while it opens more than the threads
+        already waiting for one, the next of those (begun before this thread needed one, it is
+        ready sooner than a new one would be, and a run holds no more connections than it has
+        threads). Connections whose server session has ended are closed, never given."""
         with self._lock:
             self._collect_ended()
             deadline = time.monotonic() + self._timeout
-            while not self._free and self._warming and not self._closed:
-                if not self._spare.wait(max(deadline - time.monotonic(), 0.0)):
-                    break  # (the thread opening them is stuck: this one connects)
-            while self._free and self._free[-1].raw.closed:  # (its server session ended)
-                self._all.remove(self._free.pop().raw)
-            if not self._free:
+            while True:
+                conn = self._take(self._free) or (self._take(self._spares) if spare else None)
+                if conn is not None or not spare or self._closed:
+                    break
+                if self._warming <= self._waiting:  # none coming that no one waits for
+                    break
+                self._waiting += 1
+                try:
+                    if not self._spare.wait(max(deadline - time.monotonic(), 0.0)):
+                        break  # (the threads opening them are stuck: this one connects)
+                finally:
+                    self._waiting -= 1
+            if conn is None:
                 return None
-            conn = self._free.pop()
             self._owners[threading.current_thread()] = conn
         if conn.raw.info.transaction_status != _driver().pq.TransactionStatus.IDLE:
             conn.raw.execute("ROLLBACK")
         self._local.conn = conn
         return conn
+
+    def _take(self, pool: list[_Conn]) -> _Conn | None:  # with self._lock held
+        while pool:
+            conn = pool.pop()
+            if not _lost(conn.raw):
+                return conn
+            conn.raw.close()
+            self._all.remove(conn.raw)
+        return None
 
     def _collect_ended(self) -> None:  # with self._lock held
         for thread in [t for t in self._owners if not t.is_alive()]:
@@ -506,6 +529,8 @@ class PostgresJournal(Journal):
             with self._tx(durable=durable) as c:
                 return fn(c)
         except _driver().OperationalError as exc:  # (a deferred answer's on_error hears it)
+            if not _unavailable(exc):
+                raise
             raise self._unavailable(exc) from exc
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -869,13 +894,13 @@ class PostgresJournal(Journal):
 
     def _answer_writer_started(self) -> None:
         try:
-            self._thread_conn()
+            self._thread_conn(spare=False)  # (the senders' spares are theirs)
         except Exception as exc:  # the first answer connects again, and reports the error
             logger.debug("%s: the answer writer could not connect yet: %s", self.path, exc)
 
     def _run_ended(self, token: str) -> None:
         held = self._run_locks.pop(token, None)
-        if held is not None and not held[1].raw.closed:  # (else the lock went with its session)
+        if held is not None and not _lost(held[1].raw):  # (else it went with its session)
             key, conn = held
             conn.execute("SELECT pg_advisory_unlock(?, ?)", (_LOCK_NAMESPACE, key))
 
@@ -897,25 +922,60 @@ class PostgresJournal(Journal):
         return not row["live"] or not self._lock_held(int(key))
 
 
+def _lost(raw: Any) -> bool:
+    """Whether a connection's server session has ended: closed, or idle with something to read
+    (the server's last word as it ends a session, a restart or an administrator's; nothing
+    else comes to an idle session of ours, and should it, this costs one reconnect). A session
+    lost with no word (a network gone) shows on first use."""
+    if raw.closed:
+        return True
+    pgconn = raw.pgconn
+    if pgconn.transaction_status != _driver().pq.TransactionStatus.IDLE:
+        return False
+    try:
+        return bool(select.select([pgconn.socket], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+# A connection lost or refused (SQLSTATE class 08, or none: said by the driver), the server
+# shutting down or starting, too many clients: the store is unavailable, not the statement wrong.
+_UNAVAILABLE = ("57P01", "57P02", "57P03", "53300")
+
+
+def _unavailable(exc: BaseException) -> bool:
+    state = getattr(exc, "sqlstate", None)
+    return state is None or state.startswith("08") or state in _UNAVAILABLE
+
+
 def _guarded(fn: Any) -> Any:
     """``fn`` (a public method of the journal), raising the journal's error where the driver
-    raised an ``OperationalError`` (a lost connection, a server shutting down, too many
-    clients): the next call connects again."""
+    raised an ``OperationalError`` that says the store is unavailable (a lost connection, a
+    server shutting down, too many clients): the next call connects again. Others (a
+    deadlock, a lock or statement timeout) are raised as they are."""
 
     @functools.wraps(fn)
     def call(self: PostgresJournal, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(self, *args, **kwargs)
         except _driver().OperationalError as exc:
+            if not _unavailable(exc):
+                raise
             raise self._unavailable(exc) from exc
 
     return call
 
 
-for _name, _fn in inspect.getmembers(PostgresJournal, inspect.isfunction):
-    if not _name.startswith("_"):
-        setattr(PostgresJournal, _name, _guarded(_fn))
-del _name, _fn
+for _name in dir(PostgresJournal):
+    _attr = inspect.getattr_static(PostgresJournal, _name)
+    if _name.startswith("_") or isinstance(_attr, staticmethod | classmethod):
+        continue
+    if isinstance(_attr, property):
+        setattr(PostgresJournal, _name,
+                property(_guarded(_attr.fget), _attr.fset, _attr.fdel, _attr.__doc__))  # fmt: skip
+    elif inspect.isfunction(_attr):
+        setattr(PostgresJournal, _name, _guarded(_attr))
+del _name, _attr
 
 
 def _copy_rows(cur: Any, sql: str, rows: Iterable[Sequence[Any]]) -> None:
