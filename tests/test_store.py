@@ -689,6 +689,66 @@ def test_postgres_send_campaign_on_a_connection_lost_unnoticed_says_so_then_goes
     assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])
 
 
+def test_postgres_a_process_with_many_files_open_keeps_its_connections(pg_url):
+    """Review: select() takes no descriptor above 1023, and its error read as a lost session:
+    with many files open the journal could not even open (it reconnected on every call)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        if hard != resource.RLIM_INFINITY and hard < 1200:
+            pytest.skip(f"needs 1,200 open files, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with Journal(pg_url) as j:
+            assert j._raw.fileno() > 1023
+            pid = j._raw.info.backend_pid
+            j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+            assert list(j.campaigns()["campaign"]) == ["c"]
+            assert j._raw.info.backend_pid == pid  # (the same session throughout)
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def test_postgres_a_run_whose_lock_went_with_its_session_claims_nothing_more(pg_url):
+    """Review: with lost sessions replaced silently, a run whose lock's session ended went on
+    claiming, while other senders took it for dead (its batches in flight `unknown` to them,
+    and resend_unknown could send them again): it stops, on every thread, and the journal goes
+    on for the rest."""
+    phones = [f"7900123456{i}" for i in range(4)]
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        token = j.begin_run("c", account=ACCOUNT)
+        _every_session_ended(pg_url, j)
+        errors: list[BaseException] = []
+
+        def claim() -> None:
+            try:
+                j.begin_batch("c", phones[:2], "Hi", 1, sender="SHOP", user="demo", url=URL,
+                              token=token)  # fmt: skip
+            except JournalError as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=claim)
+        worker.start()
+        worker.join(60)
+        assert len(errors) == 1 and errors[0].code == "store_unavailable"
+        assert "run's lock" in str(errors[0])
+        with pytest.raises(JournalError, match="run's lock"):  # (the run's own thread too)
+            j.begin_batch("c", phones[2:], "Hi", 1, sender="SHOP", user="demo", url=URL,
+                          token=token)  # fmt: skip
+        assert j.records("c", phones, account=ACCOUNT) == {}  # nobody claimed
+        j.end_run(token)
+        assert list(j.campaigns()["campaign"]) == ["c"]  # the rest goes on
+        again = j.begin_run("c", account=ACCOUNT)
+        ticket = j.begin_batch("c", phones, "Hi", 1, sender="SHOP", user="demo", url=URL,
+                               token=again)  # fmt: skip
+        assert ticket.phones == phones
+        j.end_run(again)
+
+
 def test_postgres_a_lock_or_statement_timeout_is_not_an_unavailable_store(pg_url):
     """Review: every OperationalError read as "the store is unavailable", a lock timeout too."""
     import psycopg

@@ -310,6 +310,7 @@ class PostgresJournal(Journal):
         self.path = redact_url(str(path))
         self.readonly = readonly
         self._run_locks: dict[str, tuple[int, _Conn]] = {}
+        self._lost_runs: set[str] = set()  # runs whose lock went with its session
         self._closed = False
         self._prepared: set[tuple[str, str]] = set()
         try:
@@ -340,10 +341,11 @@ class PostgresJournal(Journal):
         self._local.first = True  # this thread's connection is the journal's own
         try:
             self._migrate()
-            raw.execute(_SESSION_SETUP)
+            self._raw.execute(_SESSION_SETUP)  # (the connection _migrate ended on)
             if readonly:
-                raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                self._raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         except BaseException:
+            self._raw.close()
             raw.close()
             raise
 
@@ -361,11 +363,12 @@ class PostgresJournal(Journal):
                 raw.close()
             self._spare.notify_all()  # (a thread waiting for a spare one: none will come)
 
-    def _thread_conn(self, *, spare: bool = True) -> _Conn:
+    def _thread_conn(self) -> _Conn:
         """This thread's connection: threads write in parallel, and PostgreSQL commits their
         transactions together (its own group commit). One whose server session has ended
         (its error was raised, or the server said so while it was idle) is replaced by a new
-        one. ``spare``: the thread may take a connection :meth:`warm_up` opens for senders."""
+        one, unless a run's lock went with it: then the run must stop (see
+        :meth:`_check_run_locks`)."""
         if self._closed:  # (not a connection opened to be told so)
             raise JournalError(f"the store {self.path} is closed")
         conn = getattr(self._local, "conn", None)
@@ -374,9 +377,10 @@ class PostgresJournal(Journal):
         first = getattr(self._local, "first", False)  # the journal's own: its own settings
         if conn is not None:
             self._forget(conn)
+            self._check_run_locks()
             conn = None
         if not first:
-            conn = self._reuse(spare=spare)
+            conn = self._reuse(spare=getattr(self._local, "spare", True))
         if conn is None:
             me = threading.current_thread()
 
@@ -388,6 +392,19 @@ class PostgresJournal(Journal):
             conn = self._local.conn = self._open(mine, sender=not first)
         return conn
 
+    def _check_run_locks(self, token: str | None = None) -> None:
+        """Raise the journal's error if a run's lock went with its connection's session (or
+        ``token``'s did before): other senders now take that run for dead (its batches in
+        flight become ``unknown`` for them), so it must claim nothing more. Its lock is
+        forgotten (the server let it go), so that the rest works on new connections."""
+        with self._lock:
+            lost = [t for t, (_, c) in self._run_locks.items() if _lost(c.raw)]
+            for t in lost:
+                del self._run_locks[t]
+                self._lost_runs.add(t)
+        if lost or (token is not None and token in self._lost_runs):
+            raise self._unavailable("the connection that held a run's lock was lost")
+
     def _forget(self, conn: _Conn) -> None:
         """Drop this thread's connection, whose server session has ended."""
         conn.raw.close()
@@ -397,7 +414,7 @@ class PostgresJournal(Journal):
                 self._all.remove(conn.raw)
         self._local.conn = None
 
-    def _unavailable(self, exc: BaseException) -> JournalError:
+    def _unavailable(self, exc: BaseException | str) -> JournalError:
         """What the driver said of a lost connection (or a server that cannot serve), as the
         journal's error: the store named (never its password), and what to do."""
         said = str(exc).replace(self._url, self.path).strip()
@@ -443,21 +460,27 @@ class PostgresJournal(Journal):
 
         Example: ``journal.warm_up(3)``.
         """
-        with self._lock:
-            self._collect_ended()
-            wanted = senders - len(self._free) - len(self._spares) - self._warming
-            if wanted <= 0 or self._closed or self.readonly:
-                return
-            self._warming += wanted
-        started = 0
+        wanted = started = 0
         try:
-            for _ in range(wanted):
-                threading.Thread(
+            with self._lock:
+                self._collect_ended()
+                more = senders - len(self._free) - len(self._spares) - self._warming
+                if more <= 0 or self._closed or self.readonly:
+                    return
+                self._warming += more
+                wanted = more
+            while started < wanted:
+                thread = threading.Thread(
                     target=self._open_spare, name="targetsms-journal-connect", daemon=True
-                ).start()
-                started += 1
+                )
+                started += 1  # (an interrupt inside start(): the thread runs, and counts)
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread to be had: the senders connect themselves
+                    started -= 1
+                    break
         finally:
-            if started < wanted:  # (a thread that cannot start: those waiting connect)
+            if started < wanted:
                 with self._lock:
                     self._warming -= wanted - started
                     self._spare.notify_all()
@@ -503,16 +526,21 @@ class PostgresJournal(Journal):
             if conn is None:
                 return None
             self._owners[threading.current_thread()] = conn
-        if conn.raw.info.transaction_status != _driver().pq.TransactionStatus.IDLE:
-            conn.raw.execute("ROLLBACK")
         self._local.conn = conn
         return conn
 
     def _take(self, pool: list[_Conn]) -> _Conn | None:  # with self._lock held
+        """The last of ``pool`` that still works (rolled back if its thread left it in a
+        transaction); the others are closed."""
         while pool:
             conn = pool.pop()
-            if not _lost(conn.raw):
-                return conn
+            try:
+                if not _lost(conn.raw):
+                    if conn.raw.info.transaction_status != _driver().pq.TransactionStatus.IDLE:
+                        conn.raw.execute("ROLLBACK")
+                    return conn
+            except Exception:  # (its session ended during the transaction)
+                pass
             conn.raw.close()
             self._all.remove(conn.raw)
         return None
@@ -621,6 +649,7 @@ class PostgresJournal(Journal):
         (``pending``) in one statement of its own, in a fixed order (byte order, as Python sorts,
         whatever the database's collation): two senders inserting the same rows then never wait
         for each other in a cycle."""
+        self._check_run_locks(kwargs.get("token"))
         account = kwargs.get("account") or account_of(kwargs["user"], kwargs["url"])
         if (account, campaign) in self._prepared:  # every recipient has its row already
             if (account, campaign) in self._known_campaigns and not self.readonly:
@@ -671,6 +700,7 @@ class PostgresJournal(Journal):
         transaction, the rows one ``COPY``: each recipient's row is written once, in flight or
         ``pending``, not written ``pending`` first and then claimed (see
         :meth:`_prepare_and_begin`)."""
+        self._check_run_locks(token)
         account = account or account_of(user, url)
         key = (account, campaign)
         if prepare is not None:
@@ -894,11 +924,13 @@ class PostgresJournal(Journal):
 
     def _answer_writer_started(self) -> None:
         try:
-            self._thread_conn(spare=False)  # (the senders' spares are theirs)
+            self._local.spare = False  # (the senders' spares are theirs, whenever it connects)
+            self._thread_conn()
         except Exception as exc:  # the first answer connects again, and reports the error
             logger.debug("%s: the answer writer could not connect yet: %s", self.path, exc)
 
     def _run_ended(self, token: str) -> None:
+        self._lost_runs.discard(token)
         held = self._run_locks.pop(token, None)
         if held is not None and not _lost(held[1].raw):  # (else it went with its session)
             key, conn = held
@@ -933,9 +965,14 @@ def _lost(raw: Any) -> bool:
     if pgconn.transaction_status != _driver().pq.TransactionStatus.IDLE:
         return False
     try:
-        return bool(select.select([pgconn.socket], [], [], 0)[0])
-    except (OSError, ValueError):
+        fd = pgconn.socket
+    except Exception:  # (no socket: a bad connection)
         return True
+    if hasattr(select, "poll"):  # (select() takes no descriptor above 1023)
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        return bool(poll.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - Windows
 
 
 # A connection lost or refused (SQLSTATE class 08, or none: said by the driver), the server
