@@ -749,6 +749,55 @@ def test_postgres_a_run_whose_lock_went_with_its_session_claims_nothing_more(pg_
         j.end_run(again)
 
 
+def test_postgres_a_run_that_lost_its_lock_still_writes_its_answers_and_others_go_on(pg_url):
+    """Review: a run whose lock's session ended failed its answers too (requests out, hence
+    `unknown`), and stopped every other run of the journal: only its claims stop."""
+    phones = [f"7900123456{i}" for i in range(6)]
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        j.prepare("c", [(p, "SHOP", "Hi", 1) for p in phones], account=ACCOUNT)
+        mine = j.begin_run("c", account=ACCOUNT)
+        ticket = j.begin_batch("c", phones[:2], "Hi", 1, sender="SHOP", user="demo", url=URL,
+                               token=mine)  # fmt: skip
+        other: dict = {}
+        go, done = threading.Event(), threading.Event()
+
+        def another_run() -> None:  # its lock on this thread's own session
+            other["token"] = j.begin_run("c", account=ACCOUNT)
+            go.wait(60)
+            try:
+                other["ticket"] = j.begin_batch("c", phones[2:4], "Hi", 1, sender="SHOP",
+                                                user="demo", url=URL, token=other["token"])  # fmt: skip
+                j.end_run(other["token"])
+            except Exception as exc:
+                other["error"] = exc
+            done.set()
+
+        thread = threading.Thread(target=another_run)
+        thread.start()
+        _until(lambda: "token" in other, "the other run never began")
+        _terminate(pg_url, j._raw.info.backend_pid)  # (the session that holds mine's lock)
+        select.select([j._raw.pgconn.socket], [], [], 60)
+        go.set()
+        done.wait(60)
+        thread.join(60)
+        assert "error" not in other and other["ticket"].phones == phones[2:4]
+        answered: list = []
+        answer = threading.Thread(target=lambda: answered.append(j.finish_batch(
+            ticket.id, "sent", sms_ids=["1", "2"], phones=ticket.phones, wait=True)))  # fmt: skip
+        answer.start()
+        answer.join(60)
+        assert answered == [None]
+        with pytest.raises(JournalError, match="run's lock"):
+            j.begin_batch("c", phones[4:], "Hi", 1, sender="SHOP", user="demo", url=URL,
+                          token=mine)  # fmt: skip
+        records = j.records("c", phones, account=ACCOUNT)
+        assert [records[p]["status"] for p in phones] == ["sent"] * 2 + ["inflight"] * 2 + [
+            "pending"
+        ] * 2
+        j.end_run(mine)
+
+
 def test_postgres_a_lock_or_statement_timeout_is_not_an_unavailable_store(pg_url):
     """Review: every OperationalError read as "the store is unavailable", a lock timeout too."""
     import psycopg

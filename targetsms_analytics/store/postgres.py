@@ -87,6 +87,11 @@ _SESSION_SETUP = (
 # Only prepared statements use the setting, and on these sessions only the hot ones are
 # prepared (see ``_Conn.execute``).
 _SENDER_SETUP = "; SET plan_cache_mode = force_generic_plan"
+# This side's TCP probes too (the server's are set above): a session whose network vanished
+# without a word (a partition, a proxy that dropped the flow) ends on this side as well, where
+# an idle connection's check (_lost) sees it, instead of looking alive for ever.
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+               "keepalives_count": 6}  # fmt: skip
 _HOST = socket.gethostname()
 _CLAIMABLE_SQL = ", ".join(f"'{s}'" for s in CLAIMABLE)
 # Lock a batch's sendable recipients, skipping rows another sender holds (never waiting for
@@ -319,6 +324,7 @@ class PostgresJournal(Journal):
                 autocommit=True,
                 connect_timeout=max(1, int(timeout)),
                 row_factory=_row_factory,
+                **_KEEPALIVES,
             )
         except psycopg.Error as exc:
             text = str(exc).replace(str(path), self.path).strip().splitlines()[0]
@@ -367,8 +373,8 @@ class PostgresJournal(Journal):
         """This thread's connection: threads write in parallel, and PostgreSQL commits their
         transactions together (its own group commit). One whose server session has ended
         (its error was raised, or the server said so while it was idle) is replaced by a new
-        one, unless a run's lock went with it: then the run must stop (see
-        :meth:`_check_run_locks`)."""
+        one (a run whose lock went with it claims nothing more: see
+        :meth:`_check_run_locks`; its answers are still written)."""
         if self._closed:  # (not a connection opened to be told so)
             raise JournalError(f"the store {self.path} is closed")
         conn = getattr(self._local, "conn", None)
@@ -377,7 +383,6 @@ class PostgresJournal(Journal):
         first = getattr(self._local, "first", False)  # the journal's own: its own settings
         if conn is not None:
             self._forget(conn)
-            self._check_run_locks()
             conn = None
         if not first:
             conn = self._reuse(spare=getattr(self._local, "spare", True))
@@ -392,18 +397,21 @@ class PostgresJournal(Journal):
             conn = self._local.conn = self._open(mine, sender=not first)
         return conn
 
-    def _check_run_locks(self, token: str | None = None) -> None:
-        """Raise the journal's error if a run's lock went with its connection's session (or
-        ``token``'s did before): other senders now take that run for dead (its batches in
-        flight become ``unknown`` for them), so it must claim nothing more. Its lock is
-        forgotten (the server let it go), so that the rest works on new connections."""
+    def _check_run_locks(self, token: str | None) -> None:
+        """Before a claim of run ``token``: raise the journal's error if its lock went with its
+        connection's session. Other senders now take that run for dead (its batches in flight
+        become ``unknown`` for them), so it must claim nothing more; its answers are still
+        written, and other runs go on."""
+        if token is None:
+            return
         with self._lock:
-            lost = [t for t, (_, c) in self._run_locks.items() if _lost(c.raw)]
-            for t in lost:
-                del self._run_locks[t]
-                self._lost_runs.add(t)
-        if lost or (token is not None and token in self._lost_runs):
-            raise self._unavailable("the connection that held a run's lock was lost")
+            held = self._run_locks.get(token)
+            if held is not None and _lost(held[1].raw):
+                del self._run_locks[token]  # (the server let it go)
+                self._lost_runs.add(token)
+            lost = token in self._lost_runs
+        if lost:
+            raise self._unavailable("the connection that held this run's lock was lost")
 
     def _forget(self, conn: _Conn) -> None:
         """Drop this thread's connection, whose server session has ended."""
@@ -436,6 +444,7 @@ class PostgresJournal(Journal):
             autocommit=True,
             connect_timeout=max(1, int(self._timeout)),
             row_factory=_row_factory,
+            **_KEEPALIVES,
         )
         try:
             if self.readonly:
@@ -526,21 +535,24 @@ class PostgresJournal(Journal):
             if conn is None:
                 return None
             self._owners[threading.current_thread()] = conn
+        if conn.raw.info.transaction_status != _driver().pq.TransactionStatus.IDLE:
+            try:  # (its thread ended in a transaction)
+                conn.raw.execute("ROLLBACK")
+            except Exception:  # its session ended meanwhile: another
+                with self._lock:
+                    self._owners.pop(threading.current_thread(), None)
+                    self._all.remove(conn.raw)
+                conn.raw.close()
+                return self._reuse(spare=spare)
         self._local.conn = conn
         return conn
 
     def _take(self, pool: list[_Conn]) -> _Conn | None:  # with self._lock held
-        """The last of ``pool`` that still works (rolled back if its thread left it in a
-        transaction); the others are closed."""
+        """The last of ``pool`` whose session has not ended; the others are closed."""
         while pool:
             conn = pool.pop()
-            try:
-                if not _lost(conn.raw):
-                    if conn.raw.info.transaction_status != _driver().pq.TransactionStatus.IDLE:
-                        conn.raw.execute("ROLLBACK")
-                    return conn
-            except Exception:  # (its session ended during the transaction)
-                pass
+            if not _lost(conn.raw):
+                return conn
             conn.raw.close()
             self._all.remove(conn.raw)
         return None
@@ -920,7 +932,8 @@ class PostgresJournal(Journal):
         conn = self._thread_conn()  # the run's lock lives as long as this connection
         conn.execute("SELECT pg_advisory_lock(?, ?)", (_LOCK_NAMESPACE, key))
         conn.execute("UPDATE runs SET lock_key = ? WHERE token = ?", (key, token))
-        self._run_locks[token] = (key, conn)
+        with self._lock:
+            self._run_locks[token] = (key, conn)
 
     def _answer_writer_started(self) -> None:
         try:
@@ -930,8 +943,9 @@ class PostgresJournal(Journal):
             logger.debug("%s: the answer writer could not connect yet: %s", self.path, exc)
 
     def _run_ended(self, token: str) -> None:
-        self._lost_runs.discard(token)
-        held = self._run_locks.pop(token, None)
+        with self._lock:
+            self._lost_runs.discard(token)
+            held = self._run_locks.pop(token, None)
         if held is not None and not _lost(held[1].raw):  # (else it went with its session)
             key, conn = held
             conn.execute("SELECT pg_advisory_unlock(?, ?)", (_LOCK_NAMESPACE, key))
@@ -961,18 +975,23 @@ def _lost(raw: Any) -> bool:
     lost with no word (a network gone) shows on first use."""
     if raw.closed:
         return True
-    pgconn = raw.pgconn
-    if pgconn.transaction_status != _driver().pq.TransactionStatus.IDLE:
+    if not raw.lock.acquire(blocking=False):  # a statement is on it (another thread's): alive
         return False
     try:
-        fd = pgconn.socket
-    except Exception:  # (no socket: a bad connection)
-        return True
-    if hasattr(select, "poll"):  # (select() takes no descriptor above 1023)
-        poll = select.poll()
-        poll.register(fd, select.POLLIN)
-        return bool(poll.poll(0))
-    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - Windows
+        pgconn = raw.pgconn
+        if pgconn.transaction_status != _driver().pq.TransactionStatus.IDLE:
+            return False
+        try:
+            fd = pgconn.socket
+        except Exception:  # (no socket: a bad connection)
+            return True
+        if hasattr(select, "poll"):  # (select() takes no descriptor above 1023)
+            poll = select.poll()
+            poll.register(fd, select.POLLIN)
+            return bool(poll.poll(0))
+        return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - Windows
+    finally:
+        raw.lock.release()
 
 
 # A connection lost or refused (SQLSTATE class 08, or none: said by the driver), the server
