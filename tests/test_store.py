@@ -56,18 +56,34 @@ def _backends(watch) -> int:
     ).fetchone()[0]
 
 
+def _until(condition, what: str) -> None:
+    """Until ``condition()`` holds (a minute at most, else the test fails saying ``what``)."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
 def _until_waiting_for_a_lock(watch, query: str, errors: list | None = None) -> None:
     """Until a session whose statement is ``LIKE query`` waits for a lock (a minute at most;
     ``errors``: a thread's, which end the wait)."""
-    deadline = time.monotonic() + 60
-    while not watch.execute(
-        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock' AND query LIKE %s",
-        (query,),
-    ).fetchall():
-        assert time.monotonic() < deadline, f"{query} never waited"
+
+    def waiting() -> bool:
         assert not errors, errors
-        time.sleep(0.01)
+        return bool(watch.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE %s",
+            (query,),
+        ).fetchall())  # fmt: skip
+
+    _until(waiting, f"{query} never waited")
+
+
+def _answer_writers_connection(j: Journal):
+    """The connection of ``j``'s answer writer, once it has one (else None)."""
+    return next(
+        (c for t, c in list(j._owners.items()) if t.name == "targetsms-journal-answers"), None
+    )
 
 
 def _connect_in_a_thread(j: Journal, catch: type[BaseException], name: str = "other") -> list:
@@ -442,10 +458,7 @@ def test_postgres_first_intents_connect_the_answer_writer_before_the_first_answe
             j.prepare("c", items, account=ACCOUNT)
         tickets = _begin_batches(j, _wave(phones), prepare=items)
         assert [t.phones for t in tickets] == [phones[:2], phones[2:]]
-        deadline = time.monotonic() + 60
-        while not any(t.name == "targetsms-journal-answers" for t in list(j._owners)):
-            assert time.monotonic() < deadline, "the answer writer never connected"
-            time.sleep(0.01)
+        _until(lambda: _answer_writers_connection(j), "the answer writer never connected")
 
         monkeypatch.setattr(psycopg, "connect", _too_many_clients)
         assert _answered_behind(j, tickets) == []
@@ -453,13 +466,6 @@ def test_postgres_first_intents_connect_the_answer_writer_before_the_first_answe
         assert sent.loc[phones, "sms_id"].tolist() == [
             f"{t.id}{p}" for t in tickets for p in t.phones
         ]
-
-
-def _until(condition, what: str) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.01)
 
 
 def test_postgres_warm_up_opens_connections_the_next_threads_write_on(pg_url, monkeypatch):
@@ -538,8 +544,7 @@ def test_postgres_the_answer_writer_leaves_the_senders_spare_connections_to_them
         _until(lambda: len(j._spares) == 1 and not j._warming, "never warmed up")
         spare = j._spares[0]
         j._warm_answer_writer()
-        _until(lambda: any(t.name == "targetsms-journal-answers" for t in list(j._owners)),
-               "the answer writer never connected")  # fmt: skip
+        _until(lambda: _answer_writers_connection(j), "the answer writer never connected")
         assert j._spares == [spare]
         assert _connect_in_a_thread(j, Exception) == [] and not j._spares  # a sender's
 
@@ -819,13 +824,8 @@ def test_postgres_an_answer_whose_writers_connection_was_lost_is_written_on_a_ne
         j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
         items = [(p, "SHOP", "Hi", 1) for p in phones]
         tickets = _begin_batches(j, _wave(phones), prepare=items)
-
-        def writer():
-            return next((c for t, c in list(j._owners.items())
-                         if t.name == "targetsms-journal-answers"), None)  # fmt: skip
-
-        _until(writer, "the answer writer never connected")
-        _terminate(pg_url, writer().raw.info.backend_pid)
+        _until(lambda: _answer_writers_connection(j), "the answer writer never connected")
+        _terminate(pg_url, _answer_writers_connection(j).raw.info.backend_pid)
         assert _answered_behind(j, tickets) == []
         sent = j.campaign_messages("c").set_index("msisdn")
         assert sent.loc[phones, "outcome"].tolist() == ["sent"] * 4

@@ -40,7 +40,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from ..errors import JournalError
 from ._common import (
@@ -327,8 +327,8 @@ class PostgresJournal(Journal):
                 **_KEEPALIVES,
             )
         except psycopg.Error as exc:
-            text = str(exc).replace(str(path), self.path).strip().splitlines()[0]
-            raise JournalError(f"cannot open the store {self.path}: {text}") from None
+            said = _first_line(exc, str(path), self.path)
+            raise JournalError(f"cannot open the store {self.path}: {said}") from None
         self._raw = raw
         self._conn = _Conn(raw)
         self._url = str(path)
@@ -376,7 +376,7 @@ class PostgresJournal(Journal):
         one (a run whose lock went with it claims nothing more: see
         :meth:`_check_run_locks`; its answers are still written)."""
         if self._closed:  # (not a connection opened to be told so)
-            raise JournalError(f"the store {self.path} is closed")
+            raise self._closed_error()
         conn = getattr(self._local, "conn", None)
         if conn is not None and not _lost(conn.raw):
             return conn
@@ -422,13 +422,23 @@ class PostgresJournal(Journal):
                 self._all.remove(conn.raw)
         self._local.conn = None
 
+    def _closed_error(self) -> JournalError:
+        return JournalError(f"the store {self.path} is closed")
+
+    def _reraise(self, exc: BaseException) -> NoReturn:
+        """Raise the driver's ``exc`` as the journal's error when it says the store is
+        unavailable (a lost connection, a server shutting down, too many clients: the next
+        call connects again); others (a deadlock, a lock or statement timeout) as they are."""
+        if _means_unavailable(exc):
+            raise self._unavailable(exc) from exc
+        raise exc
+
     def _unavailable(self, exc: BaseException | str) -> JournalError:
         """What the driver said of a lost connection (or a server that cannot serve), as the
         journal's error: the store named (never its password), and what to do."""
-        said = str(exc).replace(self._url, self.path).strip()
-        first = said.splitlines()[0] if said else type(exc).__name__
+        said = _first_line(exc, self._url, self.path)
         return JournalError(
-            f"the store {self.path} is unavailable: {first}. Nothing is sent twice: call again"
+            f"the store {self.path} is unavailable: {said}. Nothing is sent twice: call again"
             " once it is back (send_campaign goes on where it stopped)",
             code="store_unavailable",
             retryable=True,
@@ -453,7 +463,7 @@ class PostgresJournal(Journal):
             conn = _Conn(raw, generic=sender)
             with self._lock:
                 if self._closed:
-                    raise JournalError(f"the store {self.path} is closed")
+                    raise self._closed_error()
                 self._all.append(raw)
                 keep(conn)
         except BaseException:  # (a connection nobody would close otherwise)
@@ -539,10 +549,7 @@ class PostgresJournal(Journal):
             try:  # (its thread ended in a transaction)
                 conn.raw.execute("ROLLBACK")
             except Exception:  # its session ended meanwhile: another
-                with self._lock:
-                    self._owners.pop(threading.current_thread(), None)
-                    self._all.remove(conn.raw)
-                conn.raw.close()
+                self._forget(conn)
                 return self._reuse(spare=spare)
         self._local.conn = conn
         return conn
@@ -569,9 +576,7 @@ class PostgresJournal(Journal):
             with self._tx(durable=durable) as c:
                 return fn(c)
         except _driver().OperationalError as exc:  # (a deferred answer's on_error hears it)
-            if not _unavailable(exc):
-                raise
-            raise self._unavailable(exc) from exc
+            self._reraise(exc)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._thread_conn().execute(sql, params).fetchall()
@@ -999,25 +1004,27 @@ def _lost(raw: Any) -> bool:
 _UNAVAILABLE = ("57P01", "57P02", "57P03", "53300")
 
 
-def _unavailable(exc: BaseException) -> bool:
+def _first_line(exc: BaseException, url: str, path: str) -> str:
+    """The first line of what the driver said, with the store's URL as ``path`` (no password)."""
+    said = str(exc).replace(url, path).strip()
+    return said.splitlines()[0] if said else type(exc).__name__
+
+
+def _means_unavailable(exc: BaseException) -> bool:
     state = getattr(exc, "sqlstate", None)
     return state is None or state.startswith("08") or state in _UNAVAILABLE
 
 
 def _guarded(fn: Any) -> Any:
-    """``fn`` (a public method of the journal), raising the journal's error where the driver
-    raised an ``OperationalError`` that says the store is unavailable (a lost connection, a
-    server shutting down, too many clients): the next call connects again. Others (a
-    deadlock, a lock or statement timeout) are raised as they are."""
+    """``fn`` (a public method of the journal), the driver's errors that say the store is
+    unavailable raised as the journal's (see :meth:`PostgresJournal._reraise`)."""
 
     @functools.wraps(fn)
     def call(self: PostgresJournal, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(self, *args, **kwargs)
         except _driver().OperationalError as exc:
-            if not _unavailable(exc):
-                raise
-            raise self._unavailable(exc) from exc
+            self._reraise(exc)
 
     return call
 
