@@ -13,6 +13,7 @@ import os
 import random
 import select
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -1452,7 +1453,7 @@ def test_postgres_sessions_have_the_server_probe_a_vanished_sender(pg_url):
 
     def settings(j: Journal) -> tuple:
         names = ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count",
-                 "synchronous_commit")  # fmt: skip
+                 "tcp_user_timeout", "synchronous_commit")  # fmt: skip
         return tuple(j._thread_conn().execute(f"SHOW {n}").fetchone()[0] for n in names)
 
     with Journal(pg_url) as j:
@@ -1462,7 +1463,78 @@ def test_postgres_sessions_have_the_server_probe_a_vanished_sender(pg_url):
         thread = threading.Thread(target=lambda: worker.append(settings(j)))  # its own session
         thread.start()
         thread.join()
-        assert settings(j) == worker[0] == ("30", "10", "6", "on")
+        assert settings(j) == worker[0] == ("30", "10", "6", "90000", "on")
+
+
+def _tcp_options(raw) -> tuple[int, int]:
+    """(TCP_KEEPIDLE in seconds, TCP_USER_TIMEOUT in ms) of a connection's socket, as set."""
+    sock = socket.socket(fileno=raw.pgconn.socket)
+    try:
+        return (sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT))  # fmt: skip
+    finally:
+        sock.detach()  # (the descriptor stays the connection's)
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux socket options")
+def test_postgres_tcp_settings_the_url_gives_are_kept(pg_url):
+    """Review: the journal's probes replaced those the user's URL chose, on both sides (a
+    keyword argument overrides the URL's option; a SET, the URL's ``options``). Ours fill in
+    only what nobody set, and this side gives up on unacknowledged data after 90 s too."""
+    own = "keepalives_idle=7&options=-c%20tcp_keepalives_idle%3D45%20-c%20tcp_user_timeout%3D5000"
+    url = f"{pg_url}{'&' if '?' in pg_url else '?'}{own}"
+    seen: dict[str, tuple] = {}
+
+    def look(j: Journal, who: str) -> None:
+        c = j._thread_conn()
+        server = tuple(
+            c.execute(f"SHOW {n}").fetchone()[0]
+            for n in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_user_timeout")
+        )
+        seen[who] = (*_tcp_options(c.raw), *server)  # fmt: skip
+
+    with Journal(url) as j, Journal(pg_url) as plain:
+        if j._raw.info.host.startswith("/"):
+            pytest.skip("the server is reached by a Unix socket, which has no TCP probes")
+        look(j, "own")
+        thread = threading.Thread(target=look, args=(j, "worker"))  # a sender's connection
+        thread.start()
+        thread.join()
+        look(plain, "plain")
+    assert seen["own"] == seen["worker"] == (7, 90_000, "45", "10", "5000")
+    assert seen["plain"] == (30, 90_000, "30", "10", "90000")
+
+
+def test_postgres_end_run_whose_lock_session_vanished_without_a_word(pg_url, monkeypatch):
+    """Review: ``end_run`` committed the run's end, then raised ``store_unavailable`` when the
+    unlock met a session that had ended unnoticed (a network gone says nothing: here the
+    server's last word is not looked at). The lock went with that session: the run is over."""
+    import targetsms_analytics.store.postgres as pg
+
+    with Journal(pg_url) as j:
+        token = j.begin_run("c", account=ACCOUNT)
+        lock = j._run_locks[token][1].raw
+        _terminate(pg_url, lock.info.backend_pid)
+        select.select([lock.pgconn.socket], [], [], 60)  # (ended)
+        monkeypatch.setattr(pg, "_lost", lambda raw: raw.closed)  # unnoticed
+        errors: list[BaseException] = []
+
+        def end() -> None:  # (a thread of its own: its own, healthy connection)
+            try:
+                j.end_run(token)
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=end)
+        thread.start()
+        thread.join()
+        monkeypatch.undo()
+        assert errors == []
+        ended = j._query("SELECT ended_at FROM runs WHERE token = ?", (token,))
+        assert ended[0][0] is not None
+        assert token not in j._run_locks
+        again = j.begin_run("c", account=ACCOUNT)  # the journal goes on
+        j.end_run(again)
 
 
 def test_postgres_a_lock_in_another_database_does_not_keep_a_dead_run_alive(pg_url):

@@ -73,12 +73,16 @@ _MIGRATION_LOCK = 0
 # Every session: intents wait for the WAL flush (the rest turn it off, see _Transaction), and the
 # server probes an idle client's TCP connection so that a sender whose machine or network is gone
 # loses its run lock within about a minute and a half (30 s idle, then 6 probes 10 s apart), not
-# after the operating system's default of about two hours. Ignored on a Unix socket; through a
-# pooler or TCP proxy the server probes the proxy, not the sender. (While the server still has
-# unacknowledged data for the sender, TCP retransmits instead of probing: about 15 minutes.)
+# after the operating system's default of about two hours; data the server sent and the sender
+# never acknowledged ends the session after as long (tcp_user_timeout; TCP would retransmit for
+# about 15 minutes). Each only where nobody chose one (the server's configuration, the role, the
+# URL's ``options``: a source other than the default). Ignored on a Unix socket;
+# through a pooler or TCP proxy the server probes the proxy, not the sender.
 _SESSION_SETUP = (
-    "SET synchronous_commit = on; SET tcp_keepalives_idle = 30;"
-    " SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 6"
+    "SET synchronous_commit = on; SELECT set_config(d.name, d.value, false)"
+    " FROM (VALUES ('tcp_keepalives_idle', '30'), ('tcp_keepalives_interval', '10'),"
+    " ('tcp_keepalives_count', '6'), ('tcp_user_timeout', '90000')) AS d(name, value)"
+    " JOIN pg_settings s ON s.name = d.name WHERE s.source = 'default'"
 )
 # Sending threads' sessions plan their hot statements once (the intent and the answers, run on
 # ``_Conn.fast``, which find every row by its full key or its batch): PostgreSQL otherwise plans
@@ -89,9 +93,12 @@ _SESSION_SETUP = (
 _SENDER_SETUP = "; SET plan_cache_mode = force_generic_plan"
 # This side's TCP probes too (the server's are set above): a session whose network vanished
 # without a word (a partition, a proxy that dropped the flow) ends on this side as well, where
-# an idle connection's check (_lost) sees it, instead of looking alive for ever.
+# an idle connection's check (_lost) sees it, instead of looking alive for ever; and a statement
+# the server never acknowledged fails after a minute and a half (tcp_user_timeout), not after
+# TCP's 15 minutes of retransmissions (a sender stuck mid-intent, a run's lock that looked held).
+# Those the URL sets are the URL's (see _connect_options).
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
-               "keepalives_count": 6}  # fmt: skip
+               "keepalives_count": 6, "tcp_user_timeout": 90_000}  # fmt: skip
 _HOST = socket.gethostname()
 _CLAIMABLE_SQL = ", ".join(f"'{s}'" for s in CLAIMABLE)
 # Lock a batch's sendable recipients, skipping rows another sender holds (never waiting for
@@ -324,7 +331,7 @@ class PostgresJournal(Journal):
                 autocommit=True,
                 connect_timeout=max(1, int(timeout)),
                 row_factory=_row_factory,
-                **_KEEPALIVES,
+                **_connect_options(str(path)),
             )
         except psycopg.Error as exc:
             said = _first_line(exc, str(path), self.path)
@@ -454,7 +461,7 @@ class PostgresJournal(Journal):
             autocommit=True,
             connect_timeout=max(1, int(self._timeout)),
             row_factory=_row_factory,
-            **_KEEPALIVES,
+            **_connect_options(self._url),
         )
         try:
             if self.readonly:
@@ -951,9 +958,17 @@ class PostgresJournal(Journal):
         with self._lock:
             self._lost_runs.discard(token)
             held = self._run_locks.pop(token, None)
-        if held is not None and not _lost(held[1].raw):  # (else it went with its session)
-            key, conn = held
+        if held is None or _lost(held[1].raw):  # (it went with its session)
+            return
+        key, conn = held
+        try:
             conn.execute("SELECT pg_advisory_unlock(?, ?)", (_LOCK_NAMESPACE, key))
+        except _driver().OperationalError as exc:
+            if not _means_unavailable(exc):
+                raise
+            # Its session ended without a word (a network gone): the lock went with it, and the
+            # run's end is committed already; the connection's next user opens another.
+            logger.debug("%s: run %s: its lock's session had ended: %s", self.path, token, exc)
 
     def _lock_held(self, key: int) -> bool:
         # Advisory locks are per database: a run of another journal on the same server may
@@ -971,6 +986,19 @@ class PostgresJournal(Journal):
         if key is None:  # a run without a lock (an older writer): pid and age decide
             return super()._orphaned(row, now)
         return not row["live"] or not self._lock_held(int(key))
+
+
+def _connect_options(url: str) -> dict[str, Any]:
+    """The connection options the journal adds to ``url``: the TCP ones of ``_KEEPALIVES`` it
+    does not set itself (a keyword argument would override the URL's)."""
+    _driver()
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        given = conninfo_to_dict(url)
+    except Exception:  # (psycopg.connect says what is wrong with it)
+        given = {}
+    return {k: v for k, v in _KEEPALIVES.items() if k not in given}
 
 
 def _lost(raw: Any) -> bool:
