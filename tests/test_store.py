@@ -478,10 +478,10 @@ def test_postgres_warm_up_opens_connections_the_next_threads_write_on(pg_url, mo
         before = _backends(watch)
         j.warm_up(2)
         j.warm_up(2)  # (being opened: they count)
-        _until(lambda: len(j._spares) == 2 and not j._warming, "never warmed up")
+        _until(lambda: len(j._spares) == 2 and not j._warmers, "never warmed up")
         assert _backends(watch) == before + 2
         j.warm_up(1)  # (spare: they count)
-        assert _backends(watch) == before + 2 and not j._warming
+        assert _backends(watch) == before + 2 and not j._warmers
 
         monkeypatch.setattr(psycopg, "connect", _too_many_clients)
         hold, errors, tried = threading.Event(), [], []
@@ -503,6 +503,47 @@ def test_postgres_warm_up_opens_connections_the_next_threads_write_on(pg_url, mo
             t.join(60)
         assert len(errors) == 1 and "too many clients" in str(errors[0])  # the third: none left
         assert _backends(watch) == before + 2
+
+
+def test_postgres_warm_up_interrupted_leaves_no_connection_to_wait_for(pg_url, monkeypatch):
+    """Review: a Ctrl-C as warm_up() started its threads could leave one counted that never ran;
+    the next thread that needed a connection then waited for it (the store's whole timeout)."""
+    started = threading.Thread.start
+    calls: list[str] = []
+
+    def start(thread):
+        if thread.name == "targetsms-journal-connect":
+            calls.append(thread.name)
+            if len(calls) == 2:
+                raise KeyboardInterrupt  # (before the second thread runs)
+        return started(thread)
+
+    with Journal(pg_url) as j:
+        j._timeout = 3600.0  # (what a thread would wait for a connection that never comes)
+        monkeypatch.setattr(threading.Thread, "start", start)
+        with pytest.raises(KeyboardInterrupt):
+            j.warm_up(2)
+        monkeypatch.undo()
+        _until(lambda: len(j._spares) == 1 and not j._warmers, "the started one never connected")
+        hold, errors = threading.Event(), []
+
+        def write() -> None:
+            try:
+                j._thread_conn().execute("SELECT 1")
+            except Exception as exc:
+                errors.append(exc)
+            hold.wait(60)  # (alive: its connection is not given to the next thread)
+
+        first = threading.Thread(target=write)  # takes the spare
+        first.start()
+        _until(lambda: not j._spares, "the spare was never taken")
+        second = threading.Thread(target=write)  # none spare, none coming: connects
+        second.start()
+        _until(lambda: second in j._owners, "the second thread waited for a connection")
+        hold.set()
+        first.join(60)
+        second.join(60)
+        assert errors == []
 
 
 def test_postgres_a_thread_that_needs_a_connection_as_warm_up_opens_one_waits_for_it(
@@ -542,7 +583,7 @@ def test_postgres_the_answer_writer_leaves_the_senders_spare_connections_to_them
     one and took it; a worker then connected on its request's path."""
     with Journal(pg_url) as j:
         j.warm_up(1)
-        _until(lambda: len(j._spares) == 1 and not j._warming, "never warmed up")
+        _until(lambda: len(j._spares) == 1 and not j._warmers, "never warmed up")
         spare = j._spares[0]
         j._warm_answer_writer()
         _until(lambda: _answer_writers_connection(j), "the answer writer never connected")
@@ -565,7 +606,7 @@ def test_postgres_a_closed_journal_warms_up_nothing_and_connects_for_nothing(pg_
     failed = _connect_in_a_thread(j, JournalError)
     assert len(failed) == 1 and "closed" in str(failed[0])
     assert connected == ["other"]  # (_connect_in_a_thread's own thread), no connect
-    assert not j._warming and not j._spares
+    assert not j._warmers and not j._spares
 
 
 def test_postgres_a_runs_workers_claim_on_connections_opened_while_their_first_requests_are_out(

@@ -348,7 +348,7 @@ class PostgresJournal(Journal):
         self._owners: dict[threading.Thread, _Conn] = {threading.current_thread(): self._conn}
         self._free: list[_Conn] = []
         self._spares: list[_Conn] = []  # opened by warm_up() for senders
-        self._warming = 0  # connections warm_up() is opening now
+        self._warmers: set[threading.Thread] = set()  # warm_up()'s, opening a connection each
         self._waiting = 0  # threads waiting for one of those
         self._spare = threading.Condition(self._lock)  # notified as each is opened
         self._local.first = True  # this thread's connection is the journal's own
@@ -486,29 +486,32 @@ class PostgresJournal(Journal):
 
         Example: ``journal.warm_up(3)``.
         """
-        wanted = started = 0
+        threads: list[threading.Thread] = []
         try:
             with self._lock:
                 self._collect_ended()
-                more = senders - len(self._free) - len(self._spares) - self._warming
+                more = senders - len(self._free) - len(self._spares) - len(self._warmers)
                 if more <= 0 or self._closed or self.readonly:
                     return
-                self._warming += more
-                wanted = more
-            while started < wanted:
-                thread = threading.Thread(
-                    target=self._open_spare, name="targetsms-journal-connect", daemon=True
-                )
-                started += 1  # (an interrupt inside start(): the thread runs, and counts)
+                threads = [
+                    threading.Thread(
+                        target=self._open_spare, name="targetsms-journal-connect", daemon=True
+                    )
+                    for _ in range(more)
+                ]
+                self._warmers.update(threads)
+            for thread in threads:
                 try:
                     thread.start()
                 except RuntimeError:  # no thread to be had: the senders connect themselves
-                    started -= 1
                     break
         finally:
-            if started < wanted:
+            # Threads that never started (none to be had, or Ctrl-C first) open nothing: no
+            # sender waits for them. (A thread counts itself out as it ends, see _open_spare.)
+            unstarted = [t for t in threads if t.ident is None]
+            if unstarted:
                 with self._lock:
-                    self._warming -= wanted - started
+                    self._warmers.difference_update(unstarted)
                     self._spare.notify_all()
 
     def _open_spare(self) -> None:
@@ -518,7 +521,7 @@ class PostgresJournal(Journal):
             logger.debug("%s: could not open a connection ahead: %s", self.path, exc)
         finally:
             with self._lock:
-                self._warming -= 1
+                self._warmers.discard(threading.current_thread())
                 self._spare.notify_all()
 
     def connected_here(self) -> bool:
@@ -541,7 +544,7 @@ class PostgresJournal(Journal):
                 conn = self._take(self._free) or (self._take(self._spares) if spare else None)
                 if conn is not None or not spare or self._closed:
                     break
-                if self._warming <= self._waiting:  # none coming that no one waits for
+                if len(self._warmers) <= self._waiting:  # none coming no one waits for
                     break
                 self._waiting += 1
                 try:
