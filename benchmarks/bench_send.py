@@ -25,6 +25,16 @@ journal): what the journal alone costs. Our client spends less CPU a request tha
 ``Session.get`` (it goes straight to urllib3's pool), so ``ratio`` can be above ``vs_client``:
 the gap is the client's, not the journal's.
 
+``floor_ratio`` (shared text) is the ideal: the bare pool against the same requests with only
+the writes a journal that keeps a row per recipient and commits each intent before its request
+cannot skip, on the same store (every recipient's row and the first wave's batches in one
+transaction before the first requests; each later batch's intent, one statement on PostgreSQL,
+before its request; each answer after it: see ``_Floor``), connections opened and warmed
+beforehand, and nothing else (no plan, no run registration, no result frame). A target above
+``floor_ratio`` is out of reach on this machine for such a journal. ``vs_floor`` is the floor
+against ``send_campaign`` (1.0: as fast as the ideal). Personal texts get none: their cost is
+each request's own intent, which the journal's group commit shares and the floor would not.
+
 Usage::
 
     python benchmarks/bench_send.py                                    # SQLite, 1,000 rows
@@ -35,11 +45,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -196,6 +208,229 @@ def client_pool(
     return wall
 
 
+class _RolledBack(Exception):
+    pass
+
+
+class _Floor:
+    """The least a journal that commits each intent before its request can write, on one store:
+    before the first wave, one transaction holding every recipient's row (the first wave's in
+    flight, with their batch rows); before each later request, its batch row and its recipients
+    in flight; after each answer, its recipients ``sent`` with their ids. The journal's own
+    tables and indexes and durability (intents on disk before their request; SQLite's answers
+    with ``synchronous=NORMAL``), connections opened and warmed beforehand, and nothing else:
+    no plan, no run registration, no result frame."""
+
+    def __init__(self, kind: str, store: str, concurrency: int) -> None:
+        Journal(store).close()  # the schema, as the journal makes it
+        self.kind = kind
+        if kind == "sqlite":
+            import sqlite3
+
+            def connect():
+                c = sqlite3.connect(store, isolation_level=None, check_same_thread=False)
+                c.execute("PRAGMA journal_mode = WAL")
+                c.execute("PRAGMA busy_timeout = 30000")
+                return c
+        else:
+            import psycopg
+
+            def connect():
+                c = psycopg.connect(store, autocommit=True)
+                c.execute("SET synchronous_commit = on")
+                return c
+
+        self._free = [connect() for _ in range(concurrency + 1)]
+        self._all = list(self._free)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._writer = threading.Lock()
+        q = "?" if kind == "sqlite" else "%s"
+        self._message = (
+            "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, contact,"
+            f" batch, status, created_at) VALUES ({', '.join([q] * 10)})"
+        )
+        self._batch = (
+            "INSERT INTO batches (id, account, campaign, state, recipients, size, text_hash,"
+            f" fingerprint, sender, owner_pid, owner_host, owner_token, started_at)"
+            f" VALUES ({q}, 'a', 'c', 'inflight', {q}, {q}, 'h', 'f', 'SHOP', 1, 'h', 't', 'now')"
+        )
+        if kind == "sqlite":  # (one statement a row, as executemany runs them in C)
+            self._claim = (
+                "UPDATE messages SET status = 'inflight', batch = ?"
+                " WHERE account = 'a' AND campaign = 'c' AND msisdn = ?"
+            )
+            self._answer = (
+                "UPDATE messages SET status = 'sent', sms_id = ?, sent_at = 'now'"
+                " WHERE account = 'a' AND campaign = 'c' AND msisdn = ? AND batch = ?"
+            )
+        else:  # (one statement a batch: its rows as arrays)
+            self._claim = (
+                "UPDATE messages SET status = 'inflight', batch = %s FROM unnest(%s::text[])"
+                " AS v(m) WHERE account = 'a' AND campaign = 'c' AND msisdn = v.m"
+            )
+            self._answer = (
+                "UPDATE messages SET status = 'sent', sms_id = v.i, sent_at = 'now'"
+                " FROM unnest(%s::text[], %s::text[]) AS v(m, i) WHERE account = 'a'"
+                " AND campaign = 'c' AND msisdn = v.m AND batch = %s"
+            )
+
+    def warm(self) -> None:
+        """Each connection writes (and rolls back) a row of each table and runs each statement
+        once: the server's caches and the statements' plans warm, as a journal's are after its
+        first campaign."""
+        row = ("a", "c", "warm", "", 1, "SHOP", None, 1, "inflight", "now")
+
+        def work(c) -> None:
+            self._many(c, self._message, [row])
+            self._many(c, self._batch, [(0, "[]", 0)])
+            self._claim_rows(c, 0, ["warm"])
+            self._answer_rows(c, 0, ["warm"], ["1"])
+            raise _RolledBack
+
+        for c in self._all:
+            try:
+                self._tx(c, work)
+            except _RolledBack:
+                pass
+
+    def conn(self):
+        if not hasattr(self._local, "c"):
+            with self._lock:
+                self._local.c = self._free.pop()
+        return self._local.c
+
+    def _tx(self, c, work, *, durable: bool = True) -> None:
+        if self.kind == "sqlite":  # one writer at a time, queued here (not SQLite's busy sleeps)
+            with self._writer:
+                c.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    work(c)
+                except BaseException:
+                    c.execute("ROLLBACK")
+                    raise
+                c.execute("COMMIT")
+        else:
+            with c.transaction():
+                work(c)
+
+    def _many(self, c, sql: str, rows: list) -> None:
+        if self.kind == "sqlite":
+            c.executemany(sql, rows)
+        else:
+            with c.cursor() as cur:
+                cur.executemany(sql, rows)
+
+    def first(self, batches: list[list[str]], rows: dict[str, tuple], wave: int) -> None:
+        def work(c) -> None:
+            values = []
+            for k, phones in enumerate(batches):
+                for p in phones:
+                    text, contact = rows[p]
+                    inflight = k < wave
+                    values.append(("a", "c", p, text, 1, "SHOP", contact,
+                                   k + 1 if inflight else None,
+                                   "inflight" if inflight else "pending", "now"))  # fmt: skip
+            if self.kind == "sqlite":
+                self._many(c, self._message, values)
+            else:  # (COPY, as the journal writes a new campaign's rows)
+                columns = self._message.split("(", 1)[1].split(")", 1)[0]
+                with c.cursor() as cur, cur.copy(f"COPY messages ({columns}) FROM STDIN") as cp:
+                    for row in values:
+                        cp.write_row(row)
+            first = [(k + 1, json.dumps(b), len(b)) for k, b in enumerate(batches[:wave])]
+            self._many(c, self._batch, first)
+
+        self._tx(self._free.pop(), work)
+
+    def intent(self, k: int, phones: list[str]) -> None:
+        c = self.conn()
+        if self.kind == "postgresql":  # (one statement, committed on its own: one round trip)
+            batch = self._batch.replace("%s", "%(id)s", 1).replace("%s", "%(r)s", 1)
+            batch = batch.replace("%s", "%(n)s", 1)
+            claim = self._claim.replace("%s", "%(id)s", 1).replace("%s", "%(phones)s", 1)
+            c.execute(
+                f"WITH b AS ({batch} RETURNING 1), u AS ({claim} RETURNING 1)"
+                " SELECT (SELECT COUNT(*) FROM b), (SELECT COUNT(*) FROM u)",
+                {"id": k + 1, "r": json.dumps(phones), "n": len(phones), "phones": phones},
+            )
+            return
+
+        def work(c) -> None:
+            self._many(c, self._batch, [(k + 1, json.dumps(phones), len(phones))])
+            self._claim_rows(c, k + 1, phones)
+
+        self._tx(c, work)
+
+    def answer(self, k: int, phones: list[str], ids: list[str]) -> None:
+        c = self.conn()
+        if self.kind == "sqlite":
+            self._tx(c, lambda c: self._answer_rows(c, k + 1, phones, ids), durable=False)
+        else:  # (one statement: it commits on its own, as the journal's answers do)
+            self._answer_rows(c, k + 1, phones, ids)
+
+    def _claim_rows(self, c, batch: int, phones: list[str]) -> None:
+        if self.kind == "sqlite":
+            self._many(c, self._claim, [(batch, p) for p in phones])
+        else:
+            c.execute(self._claim, (batch, phones))
+
+    def _answer_rows(self, c, batch: int, phones: list[str], ids: list[str]) -> None:
+        if self.kind == "sqlite":
+            self._many(c, self._answer, [(i, p, batch) for p, i in zip(phones, ids, strict=False)])
+        else:
+            c.execute(self._answer, (phones, ids[: len(phones)], batch))
+
+    def close(self) -> None:
+        for c in self._all:
+            c.close()
+
+
+def floor_pool(servers: Servers, requests_: list[tuple[str, str]], contacts_: dict[str, str],
+               latency: float, concurrency: int, kind: str, tmp: str,
+               postgres: str | None) -> float:  # fmt: skip
+    """Wall time of the bare pool's requests with the writes of :class:`_Floor` around them: the
+    best any journal that commits an intent before its request could do on this machine."""
+    batches = [dadr.split(",") for dadr, _ in requests_]
+    rows = {
+        p: (text, contacts_.get(p))
+        for (_, text), phones in zip(requests_, batches, strict=True)
+        for p in phones
+    }
+    store = _store(kind, tmp, postgres)
+    url = servers.start(latency)
+    floor = _Floor(kind, store, concurrency)
+    floor.warm()
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(pool_maxsize=max(16, concurrency)))
+    session.trust_env = False
+    wave = min(concurrency, len(batches))
+
+    def send(item: tuple[int, tuple[str, str]]) -> str:
+        k, (dadr, text) = item
+        if k >= wave:
+            floor.intent(k, batches[k])
+        params = {"user": "demo", "pwd": "demo", "sadr": "SHOP", "dadr": dadr, "text": text}
+        answer = session.get(url, params=params, timeout=30).text
+        floor.answer(k, batches[k], answer.strip().split(","))
+        return answer
+
+    try:
+        started = time.perf_counter()
+        floor.first(batches, rows, wave)
+        with ThreadPoolExecutor(concurrency) as pool:
+            answers = list(pool.map(send, enumerate(requests_)))
+        wall = time.perf_counter() - started
+    finally:
+        session.close()
+        floor.close()
+        servers.stop(url)
+        _drop(store, postgres)
+    assert all(a.strip() and a.strip()[0].isdigit() for a in answers), answers[:3]
+    return wall
+
+
 def _store(kind: str, tmp: str, postgres: str | None) -> str:
     if kind == "sqlite":
         return str(Path(tmp) / f"journal-{uuid.uuid4().hex[:6]}.sqlite")
@@ -247,7 +482,15 @@ def once(servers: Servers, mode: str, rows: int, latency: float, concurrency: in
     replay = [(",".join(r), texts[r[0]]) for r in batches["recipients"]]
     bare = bare_pool(servers, replay, latency, concurrency)
     ours = client_pool(servers, replay, latency, concurrency)
-    return wall, bare, sent, n_requests, ours
+    contact = {
+        m: json.dumps({"name": n, "code": int(c)}, ensure_ascii=False)
+        for m, n, c in zip(result["msisdn"], result["name"], result["code"], strict=True)
+    }
+    floor = None
+    if mode == "shared":  # (personal texts: a request's intent alone, which group commit shares)
+        with tempfile.TemporaryDirectory() as tmp:
+            floor = floor_pool(servers, replay, contact, latency, concurrency, kind, tmp, postgres)
+    return wall, bare, sent, n_requests, ours, floor
 
 
 def run(servers: Servers, mode: str, rows: int, latency: float, concurrency: int, kind: str,
@@ -256,6 +499,8 @@ def run(servers: Servers, mode: str, rows: int, latency: float, concurrency: int
     runs = [once(servers, mode, rows, latency, concurrency, kind, postgres) for _ in range(repeat)]
     ratios = [r[1] / r[0] for r in runs]
     journal = [r[4] / r[0] for r in runs]
+    floors = [r[1] / r[5] for r in runs if r[5]]  # the bare pool against the floor: the best here
+    behind = [r[5] / r[0] for r in runs if r[5]]  # the floor against send_campaign: 1.0 = ideal
     wall = statistics.median(r[0] for r in runs)
     bare = statistics.median(r[1] for r in runs)
     sent, n_requests = runs[0][2], runs[0][3]
@@ -272,6 +517,9 @@ def run(servers: Servers, mode: str, rows: int, latency: float, concurrency: int
         "ratio": round(ratio, 2),
         "ratio_range": f"{min(ratios):.2f}–{max(ratios):.2f}",
         "vs_client": round(statistics.median(journal), 2),
+        "floor_ratio": round(statistics.median(floors), 2) if floors else "",
+        "floor_range": f"{min(floors):.2f}–{max(floors):.2f}" if floors else "",
+        "vs_floor": round(statistics.median(behind), 2) if behind else "",
         "target": f"≥ {target:.2f}",
         "met": "yes" if ratio >= target else "no",
         "added_ms": round((wall - bare) * concurrency / max(n_requests, 1) * 1000, 2),
