@@ -1546,6 +1546,20 @@ def test_postgres_tcp_settings_the_url_gives_are_kept(pg_url):
     assert seen["plain"] == (30, 90_000, "30", "10", "90000")
 
 
+def test_postgres_connect_options_fill_in_only_what_the_url_leaves(monkeypatch):
+    """The journal's TCP options never override the URL's, and an older libpq (before 12, no
+    ``tcp_user_timeout``: it would refuse to connect) is not given that one."""
+    psycopg = pytest.importorskip("psycopg")
+    import targetsms_analytics.store.postgres as pg
+
+    url = "postgresql://u@db.example:5432/team?keepalives_idle=7&keepalives=0"
+    assert pg._connect_options(url) == {
+        "keepalives_interval": 10, "keepalives_count": 6, "tcp_user_timeout": 90_000
+    }  # fmt: skip
+    monkeypatch.setattr(psycopg.pq, "version", lambda: 110_000)
+    assert "tcp_user_timeout" not in pg._connect_options("postgresql://u@db.example/team")
+
+
 def test_postgres_end_run_whose_lock_session_vanished_without_a_word(pg_url, monkeypatch):
     """Review: ``end_run`` committed the run's end, then raised ``store_unavailable`` when the
     unlock met a session that had ended unnoticed (a network gone says nothing: here the

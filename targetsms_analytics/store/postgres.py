@@ -993,15 +993,21 @@ class PostgresJournal(Journal):
 
 def _connect_options(url: str) -> dict[str, Any]:
     """The connection options the journal adds to ``url``: the TCP ones of ``_KEEPALIVES`` it
-    does not set itself (a keyword argument would override the URL's)."""
-    _driver()
+    does not set itself (a keyword argument would override the URL's), and ``tcp_user_timeout``
+    only where libpq knows it (version 12 on)."""
+    psycopg = _driver()
     from psycopg.conninfo import conninfo_to_dict
 
     try:
         given = conninfo_to_dict(url)
     except Exception:  # (psycopg.connect says what is wrong with it)
         given = {}
-    return {k: v for k, v in _KEEPALIVES.items() if k not in given}
+    known = psycopg.pq.version() >= 120000
+    return {
+        k: v
+        for k, v in _KEEPALIVES.items()
+        if k not in given and (known or k != "tcp_user_timeout")
+    }
 
 
 def _lost(raw: Any) -> bool:
