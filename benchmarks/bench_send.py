@@ -27,13 +27,14 @@ the gap is the client's, not the journal's.
 
 ``floor_ratio`` (shared text) is the ideal: the bare pool against the same requests with only
 the writes a journal that keeps a row per recipient and commits each intent before its request
-cannot skip, on the same store (every recipient's row and the first wave's batches in one
-transaction before the first requests; each later batch's intent, one statement on PostgreSQL,
-before its request; each answer after it: see ``_Floor``), connections opened and warmed
-beforehand, and nothing else (no plan, no run registration, no result frame). A target above
-``floor_ratio`` is out of reach on this machine for such a journal. ``vs_floor`` is the floor
-against ``send_campaign`` (1.0: as fast as the ideal). Personal texts get none: their cost is
-each request's own intent, which the journal's group commit shares and the floor would not.
+cannot skip, on the same store: every recipient's row and every batch's in one transaction
+before the first requests (the first wave in flight, the others reserved), each later batch put
+in flight (one row) before its request, each answer after it (see ``_Floor``); connections
+opened and warmed beforehand, and nothing else (no plan, no run registration, no result frame).
+A target above ``floor_ratio`` is out of reach on this machine for such a journal. ``vs_floor``
+is the floor against ``send_campaign`` (1.0: as fast as the ideal). Personal texts get none:
+their cost is each request's own intent, which the journal's group commit shares and the floor
+would not.
 
 Usage::
 
@@ -214,12 +215,12 @@ class _RolledBack(Exception):
 
 class _Floor:
     """The least a journal that commits each intent before its request can write, on one store:
-    before the first wave, one transaction holding every recipient's row (the first wave's in
-    flight, with their batch rows); before each later request, its batch row and its recipients
-    in flight; after each answer, its recipients ``sent`` with their ids. The journal's own
-    tables and indexes and durability (intents on disk before their request; SQLite's answers
-    with ``synchronous=NORMAL``), connections opened and warmed beforehand, and nothing else:
-    no plan, no run registration, no result frame."""
+    before the first requests, one transaction holding every recipient's row, claimed by its
+    batch, and every batch's row (the first wave's in flight, the others reserved); before each
+    later request, its batch in flight (one row); after each answer, its recipients ``sent``
+    with their ids. The journal's own tables and indexes and durability (intents on disk before
+    their request; SQLite's answers with ``synchronous=NORMAL``), connections opened and warmed
+    beforehand, and nothing else: no plan, no run registration, no result frame."""
 
     def __init__(self, kind: str, store: str, concurrency: int) -> None:
         Journal(store).close()  # the schema, as the journal makes it
@@ -253,22 +254,16 @@ class _Floor:
         self._batch = (
             "INSERT INTO batches (id, account, campaign, state, recipients, size, text_hash,"
             f" fingerprint, sender, owner_pid, owner_host, owner_token, started_at)"
-            f" VALUES ({q}, 'a', 'c', 'inflight', {q}, {q}, 'h', 'f', 'SHOP', 1, 'h', 't', 'now')"
+            f" VALUES ({q}, 'a', 'c', {q}, {q}, {q}, 'h', 'f', 'SHOP', 1, 'h', 't', 'now')"
         )
+        # A batch reserved with the first transaction goes in flight: one row, before its request.
+        self._flip = f"UPDATE batches SET state = 'inflight' WHERE id = {q} AND state = 'reserved'"
         if kind == "sqlite":  # (one statement a row, as executemany runs them in C)
-            self._claim = (
-                "UPDATE messages SET status = 'inflight', batch = ?"
-                " WHERE account = 'a' AND campaign = 'c' AND msisdn = ?"
-            )
             self._answer = (
                 "UPDATE messages SET status = 'sent', sms_id = ?, sent_at = 'now'"
                 " WHERE account = 'a' AND campaign = 'c' AND msisdn = ? AND batch = ?"
             )
         else:  # (one statement a batch: its rows as arrays)
-            self._claim = (
-                "UPDATE messages SET status = 'inflight', batch = %s FROM unnest(%s::text[])"
-                " AS v(m) WHERE account = 'a' AND campaign = 'c' AND msisdn = v.m"
-            )
             self._answer = (
                 "UPDATE messages SET status = 'sent', sms_id = v.i, sent_at = 'now'"
                 " FROM unnest(%s::text[], %s::text[]) AS v(m, i) WHERE account = 'a'"
@@ -283,8 +278,8 @@ class _Floor:
 
         def work(c) -> None:
             self._many(c, self._message, [row])
-            self._many(c, self._batch, [(0, "[]", 0)])
-            self._claim_rows(c, 0, ["warm"])
+            self._many(c, self._batch, [(0, "reserved", "[]", 0)])
+            self._many(c, self._flip, [(0,)])
             self._answer_rows(c, 0, ["warm"], ["1"])
             raise _RolledBack
 
@@ -324,14 +319,11 @@ class _Floor:
 
     def first(self, batches: list[list[str]], rows: dict[str, tuple], wave: int) -> None:
         def work(c) -> None:
-            values = []
-            for k, phones in enumerate(batches):
-                for p in phones:
-                    text, contact = rows[p]
-                    inflight = k < wave
-                    values.append(("a", "c", p, text, 1, "SHOP", contact,
-                                   k + 1 if inflight else None,
-                                   "inflight" if inflight else "pending", "now"))  # fmt: skip
+            values = [
+                ("a", "c", p, *rows[p][:1], 1, "SHOP", rows[p][1], k + 1, "inflight", "now")
+                for k, phones in enumerate(batches)
+                for p in phones
+            ]
             if self.kind == "sqlite":
                 self._many(c, self._message, values)
             else:  # (COPY, as the journal writes a new campaign's rows)
@@ -339,29 +331,19 @@ class _Floor:
                 with c.cursor() as cur, cur.copy(f"COPY messages ({columns}) FROM STDIN") as cp:
                     for row in values:
                         cp.write_row(row)
-            first = [(k + 1, json.dumps(b), len(b)) for k, b in enumerate(batches[:wave])]
-            self._many(c, self._batch, first)
+            self._many(c, self._batch, [
+                (k + 1, "inflight" if k < wave else "reserved", json.dumps(b), len(b))
+                for k, b in enumerate(batches)
+            ])  # fmt: skip
 
         self._tx(self._free.pop(), work)
 
-    def intent(self, k: int, phones: list[str]) -> None:
+    def intent(self, k: int) -> None:
         c = self.conn()
         if self.kind == "postgresql":  # (one statement, committed on its own: one round trip)
-            batch = self._batch.replace("%s", "%(id)s", 1).replace("%s", "%(r)s", 1)
-            batch = batch.replace("%s", "%(n)s", 1)
-            claim = self._claim.replace("%s", "%(id)s", 1).replace("%s", "%(phones)s", 1)
-            c.execute(
-                f"WITH b AS ({batch} RETURNING 1), u AS ({claim} RETURNING 1)"
-                " SELECT (SELECT COUNT(*) FROM b), (SELECT COUNT(*) FROM u)",
-                {"id": k + 1, "r": json.dumps(phones), "n": len(phones), "phones": phones},
-            )
-            return
-
-        def work(c) -> None:
-            self._many(c, self._batch, [(k + 1, json.dumps(phones), len(phones))])
-            self._claim_rows(c, k + 1, phones)
-
-        self._tx(c, work)
+            c.execute(self._flip, (k + 1,))
+        else:
+            self._tx(c, lambda c: c.execute(self._flip, (k + 1,)))
 
     def answer(self, k: int, phones: list[str], ids: list[str]) -> None:
         c = self.conn()
@@ -369,12 +351,6 @@ class _Floor:
             self._tx(c, lambda c: self._answer_rows(c, k + 1, phones, ids), durable=False)
         else:  # (one statement: it commits on its own, as the journal's answers do)
             self._answer_rows(c, k + 1, phones, ids)
-
-    def _claim_rows(self, c, batch: int, phones: list[str]) -> None:
-        if self.kind == "sqlite":
-            self._many(c, self._claim, [(batch, p) for p in phones])
-        else:
-            c.execute(self._claim, (batch, phones))
 
     def _answer_rows(self, c, batch: int, phones: list[str], ids: list[str]) -> None:
         if self.kind == "sqlite":
@@ -410,7 +386,7 @@ def floor_pool(servers: Servers, requests_: list[tuple[str, str]], contacts_: di
     def send(item: tuple[int, tuple[str, str]]) -> str:
         k, (dadr, text) = item
         if k >= wave:
-            floor.intent(k, batches[k])
+            floor.intent(k)
         params = {"user": "demo", "pwd": "demo", "sadr": "SHOP", "dadr": dadr, "text": text}
         answer = session.get(url, params=params, timeout=30).text
         floor.answer(k, batches[k], answer.strip().split(","))
