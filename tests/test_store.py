@@ -1521,9 +1521,11 @@ def _tcp_options(raw) -> tuple[int, int]:
 def test_postgres_tcp_settings_the_url_gives_are_kept(pg_url):
     """Review: the journal's probes replaced those the user's URL chose, on both sides (a
     keyword argument overrides the URL's option; a SET, the URL's ``options``). Ours fill in
-    only what nobody set, and this side gives up on unacknowledged data after 90 s too."""
+    only what nobody set, and each side gives up on unacknowledged data once its probes would
+    have (idle + interval x count, with the probes as chosen), unless that was chosen too."""
     own = "keepalives_idle=7&options=-c%20tcp_keepalives_idle%3D45%20-c%20tcp_user_timeout%3D5000"
-    url = f"{pg_url}{'&' if '?' in pg_url else '?'}{own}"
+    probes = "options=-c%20tcp_keepalives_idle%3D20%20-c%20tcp_keepalives_count%3D2"
+    join = "&" if "?" in pg_url else "?"
     seen: dict[str, tuple] = {}
 
     def look(j: Journal, who: str) -> None:
@@ -1534,7 +1536,11 @@ def test_postgres_tcp_settings_the_url_gives_are_kept(pg_url):
         )
         seen[who] = (*_tcp_options(c.raw), *server)  # fmt: skip
 
-    with Journal(url) as j, Journal(pg_url) as plain:
+    with (
+        Journal(f"{pg_url}{join}{own}") as j,
+        Journal(pg_url) as plain,
+        Journal(f"{pg_url}{join}{probes}") as chosen,
+    ):
         if j._raw.info.host.startswith("/"):
             pytest.skip("the server is reached by a Unix socket, which has no TCP probes")
         look(j, "own")
@@ -1542,22 +1548,61 @@ def test_postgres_tcp_settings_the_url_gives_are_kept(pg_url):
         thread.start()
         thread.join()
         look(plain, "plain")
-    assert seen["own"] == seen["worker"] == (7, 90_000, "45", "10", "5000")
+        look(chosen, "chosen")
+    assert seen["own"] == seen["worker"] == (7, (7 + 10 * 6) * 1000, "45", "10", "5000")
     assert seen["plain"] == (30, 90_000, "30", "10", "90000")
+    assert seen["chosen"] == (30, 90_000, "20", "10", str((20 + 10 * 2) * 1000))
 
 
 def test_postgres_connect_options_fill_in_only_what_the_url_leaves(monkeypatch):
-    """The journal's TCP options never override the URL's, and an older libpq (before 12, no
-    ``tcp_user_timeout``: it would refuse to connect) is not given that one."""
+    """The journal's TCP options never override the URL's or its service's; the time to give up
+    on unacknowledged data follows the probes (on Linux it replaces their count), none when the
+    URL turns them off; an older libpq (before 12, which would refuse to connect) gets none."""
     psycopg = pytest.importorskip("psycopg")
     import targetsms_analytics.store.postgres as pg
 
-    url = "postgresql://u@db.example:5432/team?keepalives_idle=7&keepalives=0"
-    assert pg._connect_options(url) == {
-        "keepalives_interval": 10, "keepalives_count": 6, "tcp_user_timeout": 90_000
+    monkeypatch.setattr(psycopg.pq, "version", lambda: 150_000)
+    monkeypatch.delenv("PGSERVICE", raising=False)
+    base = "postgresql://u@db.example:5432/team"
+    assert pg._connect_options(base) == {
+        "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+        "keepalives_count": 6, "tcp_user_timeout": 90_000,
     }  # fmt: skip
+    assert pg._connect_options(
+        f"{base}?keepalives_idle=5&keepalives_interval=2&keepalives_count=3"
+    ) == {"keepalives": 1, "tcp_user_timeout": 11_000}
+    assert pg._connect_options(f"{base}?keepalives=0&keepalives_idle=7") == {}
+    assert "tcp_user_timeout" not in pg._connect_options(f"{base}?tcp_user_timeout=5000")
+    assert pg._connect_options(f"{base}?service=team") == {}
+    monkeypatch.setenv("PGSERVICE", "team")
+    assert pg._connect_options(base) == {}
+    monkeypatch.delenv("PGSERVICE")
     monkeypatch.setattr(psycopg.pq, "version", lambda: 110_000)
-    assert "tcp_user_timeout" not in pg._connect_options("postgresql://u@db.example/team")
+    assert "tcp_user_timeout" not in pg._connect_options(base)
+
+
+def test_postgres_end_run_whose_lock_connection_cannot_unlock_lets_the_lock_go(pg_url):
+    """Review: when the unlock failed on a connection whose session still lived (here: left
+    mid-statement, so the driver refuses it), end_run returned and the run's lock stayed held,
+    so other senders took the ended run for alive. The connection is closed: the lock goes."""
+    with Journal(pg_url) as j, _admin_connect(pg_url) as watch:
+        token = j.begin_run("c", account=ACCOUNT)
+        key, conn = j._run_locks[token]
+        conn.raw.pgconn.send_query(b"SELECT 1")  # (a statement whose answer nobody reads)
+        errors: list[BaseException] = []
+
+        def end() -> None:  # (its own connection writes the run's end)
+            try:
+                j.end_run(token)
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=end)
+        thread.start()
+        thread.join()
+        assert errors == [] and conn.raw.closed
+        held = "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND granted"
+        _until(lambda: not watch.execute(held, (key,)).fetchall(), "the run's lock stayed held")
 
 
 def test_postgres_end_run_whose_lock_session_vanished_without_a_word(pg_url, monkeypatch):

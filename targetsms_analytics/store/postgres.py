@@ -73,16 +73,27 @@ _MIGRATION_LOCK = 0
 # Every session: intents wait for the WAL flush (the rest turn it off, see _Transaction), and the
 # server probes an idle client's TCP connection so that a sender whose machine or network is gone
 # loses its run lock within about a minute and a half (30 s idle, then 6 probes 10 s apart), not
-# after the operating system's default of about two hours; data the server sent and the sender
-# never acknowledged ends the session after as long (tcp_user_timeout; TCP would retransmit for
-# about 15 minutes). Each only where nobody chose one (the server's configuration, the role, the
-# URL's ``options``: a source other than the default). Ignored on a Unix socket;
-# through a pooler or TCP proxy the server probes the proxy, not the sender.
+# after the operating system's default of about two hours. Each only where nobody chose one (the
+# server's configuration, the database, the role, the URL's ``options``: a source other than
+# the default). Then, unless chosen too, data the sender never acknowledged ends the session
+# after as long as those probes would (tcp_user_timeout, their idle + interval x count; TCP
+# would retransmit for about 15 minutes; on Linux it also takes the place of the probes' count).
+# Ignored on a Unix socket (a setting of 0); through a pooler or TCP proxy the server probes the
+# proxy, not the sender.
 _SESSION_SETUP = (
     "SET synchronous_commit = on; SELECT set_config(d.name, d.value, false)"
     " FROM (VALUES ('tcp_keepalives_idle', '30'), ('tcp_keepalives_interval', '10'),"
-    " ('tcp_keepalives_count', '6'), ('tcp_user_timeout', '90000')) AS d(name, value)"
-    " JOIN pg_settings s ON s.name = d.name WHERE s.source = 'default'"
+    " ('tcp_keepalives_count', '6')) AS d(name, value)"
+    " JOIN pg_settings s ON s.name = d.name WHERE s.source = 'default';"
+    " SELECT set_config('tcp_user_timeout', CAST(1000 * (i.v + n.v * c.v) AS text), false)"
+    " FROM pg_settings u"
+    + "".join(
+        f" CROSS JOIN (SELECT CASE WHEN setting ~ '^[0-9]+$' THEN CAST(setting AS bigint) END"
+        f" AS v FROM pg_settings WHERE name = 'tcp_keepalives_{name}') AS {alias}"
+        for name, alias in (("idle", "i"), ("interval", "n"), ("count", "c"))
+    )
+    + " WHERE u.name = 'tcp_user_timeout' AND u.source = 'default' AND i.v > 0"
+    " AND n.v IS NOT NULL AND c.v IS NOT NULL"
 )
 # Sending threads' sessions plan their hot statements once (the intent and the answers, run on
 # ``_Conn.fast``, which find every row by its full key or its batch): PostgreSQL otherwise plans
@@ -94,11 +105,11 @@ _SENDER_SETUP = "; SET plan_cache_mode = force_generic_plan"
 # This side's TCP probes too (the server's are set above): a session whose network vanished
 # without a word (a partition, a proxy that dropped the flow) ends on this side as well, where
 # an idle connection's check (_lost) sees it, instead of looking alive for ever; and a statement
-# the server never acknowledged fails after a minute and a half (tcp_user_timeout), not after
-# TCP's 15 minutes of retransmissions (a sender stuck mid-intent, a run's lock that looked held).
-# Those the URL sets are the URL's (see _connect_options).
+# the server never acknowledged fails once the probes would have given up (tcp_user_timeout),
+# not after TCP's 15 minutes of retransmissions (a sender stuck mid-intent, a run's lock that
+# looked held). Those the URL or its service sets are theirs (see _connect_options).
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
-               "keepalives_count": 6, "tcp_user_timeout": 90_000}  # fmt: skip
+               "keepalives_count": 6}  # fmt: skip
 _HOST = socket.gethostname()
 _CLAIMABLE_SQL = ", ".join(f"'{s}'" for s in CLAIMABLE)
 # Lock a batch's sendable recipients, skipping rows another sender holds (never waiting for
@@ -969,9 +980,10 @@ class PostgresJournal(Journal):
         except _driver().OperationalError as exc:
             if not _means_unavailable(exc):
                 raise
-            # Its session ended without a word (a network gone): the lock went with it, and the
-            # run's end is committed already; the connection's next user opens another.
-            logger.debug("%s: run %s: its lock's session had ended: %s", self.path, token, exc)
+            # Its session ended without a word (a network gone), or cannot be used: closed, so
+            # that the lock surely goes with it (the connection's next user opens another).
+            conn.raw.close()
+            logger.debug("%s: run %s: its lock's connection was lost: %s", self.path, token, exc)
 
     def _lock_held(self, key: int) -> bool:
         # Advisory locks are per database: a run of another journal on the same server may
@@ -992,9 +1004,15 @@ class PostgresJournal(Journal):
 
 
 def _connect_options(url: str) -> dict[str, Any]:
-    """The connection options the journal adds to ``url``: the TCP ones of ``_KEEPALIVES`` it
-    does not set itself (a keyword argument would override the URL's), and ``tcp_user_timeout``
-    only where libpq knows it (version 12 on)."""
+    """The connection options the journal adds to ``url``: the TCP probes of ``_KEEPALIVES``
+    it does not set itself (a keyword argument would override the URL's), and a
+    ``tcp_user_timeout`` as long as the probes take to give up (idle + interval x count), unless
+    the URL sets one or turns the probes off, or libpq is older than 12 (it knows none). Nothing
+    for a URL that names a service (``service=``, ``PGSERVICE``): its file decides.
+
+    Example: ``_connect_options("postgresql://u@db/team?keepalives_idle=5")["tcp_user_timeout"]``
+    is ``65000``.
+    """
     psycopg = _driver()
     from psycopg.conninfo import conninfo_to_dict
 
@@ -1002,12 +1020,22 @@ def _connect_options(url: str) -> dict[str, Any]:
         given = conninfo_to_dict(url)
     except Exception:  # (psycopg.connect says what is wrong with it)
         given = {}
-    known = psycopg.pq.version() >= 120000
-    return {
-        k: v
-        for k, v in _KEEPALIVES.items()
-        if k not in given and (known or k != "tcp_user_timeout")
-    }
+    if "service" in given or os.environ.get("PGSERVICE"):
+        return {}
+    if str(given.get("keepalives", "1")).strip() == "0":
+        return {}
+    options: dict[str, Any] = {k: v for k, v in _KEEPALIVES.items() if k not in given}
+    if "tcp_user_timeout" not in given and psycopg.pq.version() >= 120000:
+        merged = {**_KEEPALIVES, **given}
+        try:
+            idle, interval, count = (
+                int(merged[k])
+                for k in ("keepalives_idle", "keepalives_interval", "keepalives_count")
+            )
+        except (TypeError, ValueError):  # (libpq says what is wrong with them)
+            return options
+        options["tcp_user_timeout"] = 1000 * (idle + interval * count)
+    return options
 
 
 def _lost(raw: Any) -> bool:
