@@ -1581,6 +1581,23 @@ def test_postgres_connect_options_fill_in_only_what_the_url_leaves(monkeypatch):
     assert "tcp_user_timeout" not in pg._connect_options(base)
 
 
+def _end_run_in_a_thread(j: Journal, token: str) -> list[BaseException]:
+    """``j.end_run(token)`` from a thread of its own (its own, healthy connection writes the
+    run's end, not the one that holds the run's lock): what it raised."""
+    errors: list[BaseException] = []
+
+    def end() -> None:
+        try:
+            j.end_run(token)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=end)
+    thread.start()
+    thread.join()
+    return errors
+
+
 def test_postgres_end_run_whose_lock_connection_cannot_unlock_lets_the_lock_go(pg_url):
     """Review: when the unlock failed on a connection whose session still lived (here: left
     mid-statement, so the driver refuses it), end_run returned and the run's lock stayed held,
@@ -1589,18 +1606,7 @@ def test_postgres_end_run_whose_lock_connection_cannot_unlock_lets_the_lock_go(p
         token = j.begin_run("c", account=ACCOUNT)
         key, conn = j._run_locks[token]
         conn.raw.pgconn.send_query(b"SELECT 1")  # (a statement whose answer nobody reads)
-        errors: list[BaseException] = []
-
-        def end() -> None:  # (its own connection writes the run's end)
-            try:
-                j.end_run(token)
-            except BaseException as exc:
-                errors.append(exc)
-
-        thread = threading.Thread(target=end)
-        thread.start()
-        thread.join()
-        assert errors == [] and conn.raw.closed
+        assert _end_run_in_a_thread(j, token) == [] and conn.raw.closed
         held = "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND granted"
         _until(lambda: not watch.execute(held, (key,)).fetchall(), "the run's lock stayed held")
 
@@ -1617,17 +1623,7 @@ def test_postgres_end_run_whose_lock_session_vanished_without_a_word(pg_url, mon
         _terminate(pg_url, lock.info.backend_pid)
         select.select([lock.pgconn.socket], [], [], 60)  # (ended)
         monkeypatch.setattr(pg, "_lost", lambda raw: raw.closed)  # unnoticed
-        errors: list[BaseException] = []
-
-        def end() -> None:  # (a thread of its own: its own, healthy connection)
-            try:
-                j.end_run(token)
-            except BaseException as exc:
-                errors.append(exc)
-
-        thread = threading.Thread(target=end)
-        thread.start()
-        thread.join()
+        errors = _end_run_in_a_thread(j, token)
         monkeypatch.undo()
         assert errors == []
         ended = j._query("SELECT ended_at FROM runs WHERE token = ?", (token,))
