@@ -24,7 +24,6 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -54,6 +53,7 @@ from urllib3.exceptions import (
 from urllib3.util import Timeout, parse_url
 
 from . import protocol
+from .env import load_env_file
 from .errors import (
     ConnectError,
     InputError,
@@ -242,18 +242,6 @@ def should_retry_read(exc: BaseException) -> bool:
 
 
 # ---------------------------------------------------------------- argument checks
-
-
-def load_env_file() -> None:
-    """Read the working directory's ``.env`` file (only there, never a parent's) into ``os.environ``.
-
-    Variables already set win. Example: ``load_env_file(); os.environ.get("TARGETSMS_USER")``.
-    """
-    from dotenv import load_dotenv
-
-    path = Path.cwd() / ".env"
-    if path.is_file():
-        load_dotenv(path, override=False)
 
 
 def _as_phones(phones: str | Sequence[str]) -> list[str]:

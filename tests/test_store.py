@@ -1169,6 +1169,69 @@ def test_an_unsupported_store_url_is_refused(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_mistyped_postgres_url_is_refused_not_made_a_journal_file(tmp_path, monkeypatch):
+    """Review (a new user): ``postgresql:/…`` (one slash) or ``postgresql//…`` sent a campaign
+    into a SQLite file of that name, which the team never saw (the password, if any, became a
+    folder name). Both are refused, naming neither the URL nor its password."""
+    monkeypatch.chdir(tmp_path)
+    for url in ("postgresql:/me:S3cret@db/team", "postgresql//me@db/team", "Postgres:db/team"):
+        with pytest.raises(InputError) as info:
+            Journal(url)
+        assert info.value.code == "store_unsupported" and "S3cret" not in str(info.value)
+        assert "postgresql://user@host:port/db" in str(info.value)
+    with Journal("postgresql.sqlite3"):  # (a file whose name merely begins so is one)
+        pass
+    assert [p.name for p in tmp_path.iterdir()] == ["postgresql.sqlite3"]
+
+
+def _fresh_database(pg_url: str) -> tuple[str, str]:
+    """(the server's admin URL, a new empty database's URL) on the test server."""
+    server = os.environ[PG_ENV]
+    name = f"targetsms_fresh_{uuid.uuid4().hex[:10]}"
+    with _admin_connect(server) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return server, f"{server.rsplit('/', 1)[0]}/{name}"
+
+
+def test_postgres_an_empty_database_lists_no_campaigns_and_an_upper_case_scheme_works(pg_url):
+    """Review (a new user): the README's first team step, listing a new, empty database, said
+    it "needs an upgrade: open it once for writing" (and no command does that alone); a URL
+    written ``PostgreSQL://`` was recognised, then refused by libpq."""
+    server, url = _fresh_database(pg_url)
+    try:
+        assert ts.campaigns(store=url).empty  # (the journal is set up, as a send would)
+        rest = url.split("://", 1)[1]
+        with Journal(f"PostgreSQL://{rest}") as j:
+            assert j.backend == "postgresql" and j.campaigns().empty
+    finally:
+        with _admin_connect(server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def test_postgres_a_store_that_cannot_be_opened_says_what_to_do(pg_url, monkeypatch):
+    """Review (a new user): every failure to open was code ``journal`` with libpq's words and
+    no next step, a server that was merely down included."""
+    import psycopg
+
+    server = os.environ[PG_ENV]
+    missing = f"{server.rsplit('/', 1)[0]}/targetsms_missing_{uuid.uuid4().hex[:8]}"
+    with pytest.raises(JournalError) as info:
+        Journal(missing)
+    assert info.value.code == "journal" and not info.value.retryable
+    assert "does not exist" in str(info.value) and "Create the database first" in str(info.value)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(JournalError) as info:
+        Journal(f"postgresql://me:S3cret@127.0.0.1:{port}/team")
+    assert info.value.code == "store_unavailable" and info.value.retryable
+    assert "host and port" in str(info.value) and "S3cret" not in str(info.value)
+    monkeypatch.setattr(psycopg, "connect", _too_many_clients)
+    with pytest.raises(JournalError) as info:
+        Journal(pg_url)
+    assert info.value.code == "store_unavailable" and "lower concurrency" in str(info.value)
+
+
 def test_a_postgres_database_of_another_application_is_refused(pg_url):
     with _admin_connect(pg_url) as conn:
         conn.execute("CREATE TABLE customers (id INTEGER)")

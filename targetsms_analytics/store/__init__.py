@@ -39,6 +39,7 @@ from ._common import (
     is_postgres_url,
     redact_url,
     request_fingerprint,
+    store_from_env,
 )
 from .base import Journal
 from .schema import POSTGRES_MIGRATIONS, SCHEMA_VERSION, SQLITE_MIGRATIONS
@@ -72,7 +73,7 @@ Store = str | os.PathLike[str] | Journal | None
 
 
 def _refuse_in_memory(store: object) -> None:
-    resolved = store if store is not None else os.environ.get(STORE_ENV) or default_store_path()
+    resolved = store if store is not None else store_from_env() or default_store_path()
     if str(resolved) == ":memory:":
         raise InputError(
             "store_in_memory",

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from ..env import load_env_file
 from ..errors import InputError
 
 #: Environment variable that overrides the default journal file.
@@ -54,6 +55,8 @@ BATCH_STATES = ("inflight", "done", "split", "failed", "unknown")
 DEFAULT_ENDPOINT = "https://sms.targetsms.ru/sendsms.php"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _URL_FORM = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+# A PostgreSQL URL mistyped (one slash, or no colon): never a journal file by that name.
+_POSTGRES_TYPO = re.compile(r"(?i)^postgres(?:ql)?(?::/?(?!/)|//)")
 
 
 def account_of(user: str, url: str) -> str:
@@ -91,13 +94,24 @@ def check_store(store: object) -> None:
     ``scheme://`` is refused with an :class:`InputError` naming only the scheme (a URL may hold a
     password).
 
+    A mistyped PostgreSQL URL (``postgresql:/…``, ``postgresql//…``) is refused too, rather than
+    taken for a file of that name.
+
     Example: ``check_store("journal.sqlite3")`` passes; ``check_store("mysql://me@db/j")`` raises
     ``InputError`` with ``code='store_unsupported'``.
     """
     if not isinstance(store, str | os.PathLike):
         return
-    match = _URL_FORM.match(os.fspath(store))  # type: ignore[arg-type]
+    text = os.fspath(store)
+    match = _URL_FORM.match(text)  # type: ignore[arg-type]
     if match is None:
+        if isinstance(text, str) and _POSTGRES_TYPO.match(text):
+            raise InputError(
+                "store_unsupported",
+                "the store looks like a mistyped PostgreSQL URL (it would become a journal file of"
+                " that name): write postgresql://user@host:port/db",
+                field="store",
+            )
         return
     scheme = match.group(1).lower()
     if scheme in POSTGRES_SCHEMES:
@@ -149,13 +163,24 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{rest}" + (f"?{query}" if query else "")
 
 
+def store_from_env() -> str | None:
+    """``$TARGETSMS_STORE``, a ``.env`` file in the working directory counting (as it does for
+    the credentials), or None.
+
+    Example: ``store_from_env()`` is ``"postgresql://me@db:5432/team"`` with that line in ``.env``.
+    """
+    load_env_file()
+    return os.environ.get(STORE_ENV) or None
+
+
 def default_store_path() -> Path:
-    """The journal file used when none is given: ``$TARGETSMS_STORE`` or the user data dir.
+    """The journal file used when none is given: ``$TARGETSMS_STORE`` (or a ``.env`` line) or
+    the user data dir.
 
     Example: ``print(default_store_path())`` shows the file ``Journal()`` opens, e.g.
     ``~/.local/share/targetsms-analytics/journal.sqlite3`` on Linux.
     """
-    env = os.environ.get(STORE_ENV)
+    env = store_from_env()
     if env:
         check_store(env)
         return Path(env).expanduser()

@@ -22,7 +22,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,7 +29,7 @@ from typing import Any
 
 from ..errors import InputError, JournalError
 from . import schema
-from ._common import DEFAULT_STALE_AFTER, default_store_path, is_postgres_url
+from ._common import DEFAULT_STALE_AFTER, default_store_path, is_postgres_url, store_from_env
 from .balance import BalanceMixin
 from .campaigns import CampaignsMixin
 from .statuses import StatusesMixin
@@ -102,7 +101,7 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
     def __new__(cls, path: Any = None, *args: Any, **kwargs: Any) -> Journal:
         if cls is Journal:
             if path is None:
-                env = os.environ.get("TARGETSMS_STORE")
+                env = store_from_env()
                 path = env if env and is_postgres_url(env) else None
             if is_postgres_url(path):
                 from .postgres import PostgresJournal

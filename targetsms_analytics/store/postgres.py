@@ -47,7 +47,6 @@ from ._common import (
     CLAIMABLE,
     DEFAULT_STALE_AFTER,
     SEND_OUTCOMES,
-    STORE_ENV,
     BatchTicket,
     Row,
     account_of,
@@ -56,6 +55,7 @@ from ._common import (
     now_utc,
     redact_url,
     request_fingerprint,
+    store_from_env,
     text_hash,
 )
 from .base import Journal, _report
@@ -327,7 +327,9 @@ class PostgresJournal(Journal):
         readonly: bool = False,
     ) -> None:
         if path is None:  # Journal() with a postgresql:// URL in $TARGETSMS_STORE
-            path = os.environ[STORE_ENV]
+            path = store_from_env()
+        scheme, sep, rest = str(path).partition("://")
+        path = scheme.lower() + sep + rest  # (libpq knows the scheme in lower case only)
         psycopg = _driver()
         self._setup(stale_after)
         self.path = redact_url(str(path))
@@ -346,7 +348,13 @@ class PostgresJournal(Journal):
             )
         except psycopg.Error as exc:
             said = _first_line(exc, str(path), self.path)
-            raise JournalError(f"cannot open the store {self.path}: {said}") from None
+            # (a database missing or a password refused will not come back by calling again)
+            unavailable = _means_unavailable(exc) and _state(exc) not in ("3D000", "28P01", "28000")
+            raise JournalError(
+                f"cannot open the store {self.path}: {said}.{_what_to_do(exc)}",
+                code="store_unavailable" if unavailable else "journal",
+                retryable=unavailable,
+            ) from None
         self._raw = raw
         self._conn = _Conn(raw)
         self._url = str(path)
@@ -455,9 +463,10 @@ class PostgresJournal(Journal):
         """What the driver said of a lost connection (or a server that cannot serve), as the
         journal's error: the store named (never its password), and what to do."""
         said = _first_line(exc, self._url, self.path)
+        hint = _what_to_do(exc) if not isinstance(exc, str) else ""
         return JournalError(
-            f"the store {self.path} is unavailable: {said}. Nothing is sent twice: call again"
-            " once it is back (send_campaign goes on where it stopped)",
+            f"the store {self.path} is unavailable: {said}.{hint} Nothing is sent twice: call"
+            " again once it is back (send_campaign goes on where it stopped)",
             code="store_unavailable",
             retryable=True,
         )
@@ -639,8 +648,12 @@ class PostgresJournal(Journal):
                 raise self._too_new(current)
             if current == known:
                 return
-        if self.readonly:
-            raise JournalError(f"{self.path} needs an upgrade: open it once for writing")
+        if self.readonly:  # (open_journal then opens it for writing, which upgrades it)
+            what = "holds no journal yet" if not tables else "has an older journal"
+            raise JournalError(
+                f"{self.path} {what}: open it once for writing (e.g. send or refresh) to set it up",
+                code="journal_outdated",
+            )
         with self._tx() as c:
             c.execute("SELECT pg_advisory_xact_lock(?, ?)", (_LOCK_NAMESPACE, _MIGRATION_LOCK))
             c.execute(
@@ -1073,6 +1086,42 @@ def _first_line(exc: BaseException, url: str, path: str) -> str:
     """The first line of what the driver said, with the store's URL as ``path`` (no password)."""
     said = str(exc).replace(url, path).strip()
     return said.splitlines()[0] if said else type(exc).__name__
+
+
+# What the server or libpq said at connection time, where psycopg gives no SQLSTATE: as one.
+_SAID_STATES = (
+    ("does not exist", "3D000"),
+    ("password authentication failed", "28P01"),
+    ("no password supplied", "28P01"),
+    ("too many clients", "53300"),
+)
+
+
+def _state(exc: BaseException) -> str | None:
+    """``exc``'s SQLSTATE, or the one its words mean (a connection refused at its start)."""
+    state = getattr(exc, "sqlstate", None)
+    if state is None:
+        said = str(exc).lower()
+        state = next((code for words, code in _SAID_STATES if words in said), None)
+    return state
+
+
+def _what_to_do(exc: BaseException) -> str:
+    """A sentence (with its leading space) on what to do about the driver's ``exc``, or ``""``."""
+    state = _state(exc)
+    if state == "3D000":
+        return " Create the database first (createdb NAME, or CREATE DATABASE) or correct the URL."
+    if state in ("28P01", "28000"):
+        return " Check the user and its password (in ~/.pgpass or PGPASSWORD, not in the URL)."
+    if state == "53300":
+        return (
+            " The server takes no more connections: a run needs concurrency + 2 of them, so"
+            " lower concurrency (or have the server's max_connections raised)."
+        )
+    said = str(exc).lower()
+    if state is None and any(w in said for w in ("refused", "timeout", "resolve host")):
+        return " Check that the server runs and that the URL's host and port are right."
+    return ""
 
 
 def _means_unavailable(exc: BaseException) -> bool:
