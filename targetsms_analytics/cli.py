@@ -337,7 +337,8 @@ def _summary_text(statuses: pd.DataFrame) -> str:
     metavar="PATH|URL",
     default=None,
     help="Journal: a SQLite file, or postgresql://user@host:port/db for a team's store. "
-    "Default: $TARGETSMS_STORE, else a file in the user data dir.",
+    "Default: $TARGETSMS_STORE (a .env file counts), else a file in the user data dir. "
+    "Give it before the command: targetsms --store URL campaign list.",
 )
 @click.option("-v", "--verbose", count=True, help="Log more: -v retries and answers, -vv HTTP.")
 @click.version_option(package_name="targetsms-analytics", prog_name="targetsms")
@@ -457,11 +458,12 @@ def campaign() -> None:
 def campaign_list(ctx: click.Context) -> None:
     """List every campaign of every account in the store, with who sent it (OS user@host), when,
     and how many recipients ended in each outcome."""
-    from .store import campaigns
+    from .store import open_journal
 
-    frame = campaigns(_store(ctx))
+    with open_journal(_store(ctx), readonly=True) as journal:
+        frame, where = journal.campaigns(), journal.path  # (never a password)
     if frame.empty:
-        click.echo("no campaigns in the store", err=True)
+        click.echo(f"no campaigns in the store {where}", err=True)
         return
     columns = ["campaign", "account", "sent_by", "first_run_at", "last_run_at", "messages",
                "sent", "queued", "rejected", "duplicate", "unknown", "scheduled", "holdout",
@@ -599,21 +601,30 @@ def campaign_send(
         return
     if not yes and not _is_loopback_url(client.url):
         _confirm_real_send(estimate.attrs["summary"], client.url)
-    result = send_campaign(
-        client,
-        contacts,
-        template,
-        sender,
-        phone_column=column,
-        campaign=name,
-        store=_store(ctx),
-        concurrency=concurrency,
-        progress=_progress(),
-        wait=wait_window,
-        until=deadline,
-        max_per_minute=max_per_minute,
-        **plan_options,
-    )
+    try:
+        result = send_campaign(
+            client,
+            contacts,
+            template,
+            sender,
+            phone_column=column,
+            campaign=name,
+            store=_store(ctx),
+            concurrency=concurrency,
+            progress=_progress(),
+            wait=wait_window,
+            until=deadline,
+            max_per_minute=max_per_minute,
+            **plan_options,
+        )
+    except KeyboardInterrupt:  # (the requests under way were answered and journaled first)
+        click.echo(
+            f"interrupted: campaign {name} stopped; every request that went out is journaled. "
+            "Run the same command again to send the rest: nobody is sent twice "
+            f"(see `targetsms campaign report --campaign {name}`).",
+            err=True,
+        )
+        raise SystemExit(130) from None
     write_result(result)
     summary = result.attrs.get("summary", {})
     click.echo(

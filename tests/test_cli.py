@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import targetsms_analytics as ts
 from targetsms_analytics.cli import cli, main
 from targetsms_analytics.contacts import find_phone_column, read_contacts
 from targetsms_analytics.emulator import FIRST_SMS_ID
@@ -907,3 +908,51 @@ def test_the_confirmation_names_the_cost_in_roubles_as_the_tables_do(
         input="n\n",
     )  # fmt: skip
     assert "₽ through" in result.stderr and "RUB" not in result.stderr
+
+
+def test_the_store_a_dotenv_file_names_serves_every_command(tmp_path, monkeypatch):
+    """Review (a new user): with ``TARGETSMS_STORE`` in ``.env``, ``campaign send`` used it (the
+    client reads ``.env``) but ``campaign list``, reports and ``ts.campaigns()`` looked at the
+    default file. Every one reads it now; an empty store is named."""
+    store = tmp_path / "team.sqlite3"
+    with ts.Journal(store) as journal:
+        journal.ensure_campaign("dotenv", user="demo", url="http://127.0.0.1:9/sendsms.php")
+    (tmp_path / ".env").write_text(f"TARGETSMS_STORE={store}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TARGETSMS_STORE", "x")  # (so that the value .env sets goes afterwards)
+    monkeypatch.delenv("TARGETSMS_STORE")
+    result = CliRunner().invoke(cli, ["campaign", "list"], catch_exceptions=False)
+    assert result.exit_code == 0 and "dotenv" in result.output, result.output
+    assert list(ts.campaigns()["campaign"]) == ["dotenv"]
+    with ts.Journal() as journal:
+        assert journal.path == str(store)
+    empty = tmp_path / "empty.sqlite3"
+    result = CliRunner().invoke(cli, ["--store", str(empty), "campaign", "list"])
+    assert f"no campaigns in the store {empty}" in result.output
+
+
+def test_ctrl_c_during_campaign_send_says_what_to_do(creds, run, contacts_csv, monkeypatch):
+    """Review (a new user): Ctrl-C printed only click's "Aborted!". It says the campaign stopped,
+    that what went out is journaled, and that the same command sends the rest, nobody twice."""
+    from targetsms_analytics.client import TargetSMSClient
+
+    real, calls = TargetSMSClient.send, []
+
+    def send(self, *args, **kwargs):  # (a user's Ctrl-C, as the second request starts)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(TargetSMSClient, "send", send)
+    args = ("campaign", "send", str(contacts_csv), "--text", "Здравствуйте, {name}!",
+            "--sender", "SHOP", "--campaign", "spring", "--concurrency", "1")  # fmt: skip
+    stopped = run(*args)
+    assert stopped.exit_code == 130, stopped.output
+    assert "interrupted: campaign spring stopped" in stopped.stderr
+    assert "Run the same command again" in stopped.stderr and "Aborted" not in stopped.output
+    monkeypatch.setattr(TargetSMSClient, "send", real)
+    again = run(*args)
+    phones = creds.sent_phones()
+    assert len(phones) == len(set(phones)) == 3  # (the interrupted request: unknown, not resent)
+    assert again.exit_code == 3 and "1 recipient(s) ended unknown" in again.stderr
