@@ -676,19 +676,33 @@ def _settle(
     poll: float = 0.2,
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], datetime] = utc_now,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[tuple[Any, ...]]:
     """Wait until none of ``todo``'s recipients is in flight (another sender's batches are
     answered, or recovered as ``unknown`` once their sender is gone); return the items still
-    unsent (no record, ``pending``, or ``scheduled`` and due by ``now``)."""
+    unsent (no record, ``pending``, or ``scheduled`` and due by ``now``). A wait longer than
+    ``_TELL_AFTER`` seconds is logged once, naming the senders waited for."""
     phones = [t[0] for t in todo]
-    deadline = time.monotonic() + journal.stale_after + 60.0
+    started = clock()
+    deadline = started + journal.stale_after + 60.0
+    told = False
     while True:
         records = journal.records(name, phones, account=account, contact=False)
-        if not any(r["status"] == "inflight" for r in records.values()):
+        waiting = [m for m, r in records.items() if r["status"] == "inflight"]
+        if not waiting:
             break
         if journal.recover_inflight(name, account=account) == 0:
-            if time.monotonic() > deadline:
+            if clock() > deadline:
                 break
+            if not told and clock() - started >= _TELL_AFTER:
+                told = True
+                logger.warning(
+                    "%s: waiting for %d recipient(s) in flight in another sender (%s): until its"
+                    " answers are journaled, or it counts as gone (its connection lost, or after"
+                    " %.0f s); Ctrl-C is safe, run again later to send the rest",
+                    name, len(waiting), _senders_of(journal, name, account, records, waiting),
+                    journal.stale_after,
+                )  # fmt: skip
             sleep(poll)
     due = now()
     return [
@@ -698,6 +712,21 @@ def _settle(
         or records[t[0]]["status"] == "pending"
         or (records[t[0]]["status"] == "scheduled" and not _still_scheduled(records[t[0]], due))
     ]
+
+
+#: Seconds of waiting for another sender's requests in flight before saying so.
+_TELL_AFTER = 5.0
+
+
+def _senders_of(
+    journal: Journal, name: str, account: str, records: Mapping[str, dict], waiting: list[str]
+) -> str:
+    """``"host pid 123, …"``: who holds the batches ``waiting``'s recipients are in flight in."""
+    ids = {records[m]["batch"] for m in waiting}
+    frame = journal.batches(name, account=account)
+    owners = frame.loc[frame["id"].isin(ids), ["owner_host", "owner_pid"]].drop_duplicates()
+    said = [f"{h} pid {p}" for h, p in owners.itertuples(index=False)]
+    return ", ".join(said[:3]) + (f" and {len(said) - 3} more" if len(said) > 3 else "")
 
 
 # ---------------------------------------------------------------- results

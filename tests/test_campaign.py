@@ -1543,3 +1543,36 @@ def test_contact_columns_with_a_repeated_column_name_keep_the_last():
     frame = pd.DataFrame([["1", "a", 2.0], ["2", "b", np.nan]], columns=["phone", "x", "x"])
     assert _contact_columns(frame, "phone", [1, 0]) == [{"x": None}, {"x": 2.0}]
     assert _contact_columns(frame, "phone", [1, 0]) == _cell_by_cell(frame, "phone", [1, 0])
+
+
+def test_waiting_for_another_senders_requests_says_whom_it_waits_for(tmp_path, caplog):
+    """Review (a new user): a sender paused mid-request (Ctrl-Z) left the other waiting in
+    silence for minutes. After a few seconds the wait is logged once, naming the sender (host,
+    pid) and what ends it; it ends when that sender's answer is journaled."""
+    import logging
+    import socket
+
+    from targetsms_analytics import campaign as campaign_mod
+    from targetsms_analytics.store import account_of
+
+    url = "http://127.0.0.1:9/sendsms.php"
+    account = account_of("demo", url)
+    store = tmp_path / "j.sqlite3"
+    with ts.Journal(store) as journal, ts.Journal(store) as other:
+        token = other.begin_run("c", account=account)  # (alive: this process, a run not ended)
+        ticket = other.begin_batch("c", ["79001234567"], "Hi", 1, sender="SHOP", user="demo",
+                                   url=url, token=token)  # fmt: skip
+        clock = [0.0]
+
+        def sleep(seconds: float) -> None:  # (no real waiting: the clock moves)
+            clock[0] += seconds
+            if clock[0] > campaign_mod._TELL_AFTER + 1:
+                other.finish_batch(ticket.id, "sent", sms_ids=["7"], phones=ticket.phones)
+
+        with caplog.at_level(logging.WARNING, logger="targetsms_analytics"):
+            left = campaign_mod._settle(journal, "c", account, [("79001234567",)],
+                                        sleep=sleep, clock=lambda: clock[0])  # fmt: skip
+        other.end_run(token)
+    said = [r.getMessage() for r in caplog.records if "waiting for" in r.getMessage()]
+    assert left == [] and len(said) == 1
+    assert f"{socket.gethostname()} pid {os.getpid()}" in said[0] and "Ctrl-C is safe" in said[0]
