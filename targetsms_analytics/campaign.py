@@ -1185,9 +1185,11 @@ def send_campaign(
             sleep=sleep,
         )
     with open_journal(store, sending=True) as journal:
+        template = template_key(variants)
         account = journal.ensure_campaign(
-            name, user=client.user, url=client.url, sender=sender, template=template_key(variants)
+            name, user=client.user, url=client.url, sender=sender, template=template
         )
+        _warn_if_changed(journal.campaign_info(name, account=account), name, sender, template)
         recovered = journal.recover_inflight(name, account=account)
         if recovered:
             logger.warning("%s: %d interrupted batch(es) marked unknown", name, recovered)
@@ -1342,6 +1344,27 @@ def send_campaign(
             error.campaign = name  # type: ignore[attr-defined]
         raise error
     return result
+
+
+def _warn_if_changed(
+    info: Mapping[str, Any] | None, name: str, sender: str, template: str
+) -> None:
+    """Warn when a campaign goes on with another text or sender than it began with: those
+    already sent keep theirs, the rest get the new one (a new message wants a new name)."""
+    if not info:
+        return
+    changed = [
+        what
+        for what, before, now in (("text", info.get("template"), template),
+                                  ("sender", info.get("sender"), sender))
+        if before and before != now
+    ]  # fmt: skip
+    if changed:
+        logger.warning(
+            "%s: this campaign began with another %s; recipients already sent keep theirs and"
+            " the rest get this one. For a new message, give a new campaign name",
+            name, " and ".join(changed),
+        )  # fmt: skip
 
 
 def _hold(

@@ -1576,3 +1576,24 @@ def test_waiting_for_another_senders_requests_says_whom_it_waits_for(tmp_path, c
     said = [r.getMessage() for r in caplog.records if "waiting for" in r.getMessage()]
     assert left == [] and len(said) == 1
     assert f"{socket.gethostname()} pid {os.getpid()}" in said[0] and "Ctrl-C is safe" in said[0]
+
+
+def test_a_campaign_sent_on_with_another_text_or_sender_is_warned_of(client, journal, caplog):
+    """Review (a new user): ``spring`` sent again under the same name with another text and
+    sender mixed both in one campaign without a word. It still sends (new recipients get the new
+    text), and says so once; the same text again says nothing."""
+    import logging
+
+    first = pd.DataFrame({"phone": ["79161234567"]})
+    later = pd.DataFrame({"phone": ["79161234567", "79161234568"]})
+    with caplog.at_level(logging.WARNING, logger="targetsms_analytics"):
+        send_campaign(client, first, "Hi", "SHOP", campaign="spring", store=journal,
+                      progress=False)  # fmt: skip
+        send_campaign(client, first, "Hi", "SHOP", campaign="spring", store=journal,
+                      progress=False)  # fmt: skip
+        assert not [r for r in caplog.records if "began with another" in r.getMessage()]
+        result = send_campaign(client, later, "Bye", "TargetSMS", campaign="spring", store=journal,
+                               progress=False)  # fmt: skip
+    said = [r.getMessage() for r in caplog.records if "began with another" in r.getMessage()]
+    assert len(said) == 1 and "another text and sender" in said[0]
+    assert result["text"].tolist() == ["Hi", "Bye"]

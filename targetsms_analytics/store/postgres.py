@@ -465,8 +465,9 @@ class PostgresJournal(Journal):
         said = _first_line(exc, self._url, self.path)
         hint = _what_to_do(exc) if not isinstance(exc, str) else ""
         return JournalError(
-            f"the store {self.path} is unavailable: {said}.{hint} Nothing is sent twice: call"
-            " again once it is back (send_campaign goes on where it stopped)",
+            f"the store {self.path} is unavailable: {said}.{hint} Nothing is sent twice: once"
+            " it is back, call again or run the same command again (a campaign goes on where it"
+            " stopped)",
             code="store_unavailable",
             retryable=True,
         )
