@@ -1346,9 +1346,7 @@ def send_campaign(
     return result
 
 
-def _warn_if_changed(
-    info: Mapping[str, Any] | None, name: str, sender: str, template: str
-) -> None:
+def _warn_if_changed(info: Mapping[str, Any] | None, name: str, sender: str, template: str) -> None:
     """Warn when a campaign goes on with another text or sender than it began with: those
     already sent keep theirs, the rest get the new one (a new message wants a new name)."""
     if not info:

@@ -647,7 +647,8 @@ def campaign_send(
             f"{unknown} recipient(s) ended unknown: the request may have reached the service but "
             "its answer was lost, so they may have the SMS. Do not send again under a new "
             f"campaign name: wait a minute, run `targetsms campaign refresh --campaign {name}`, "
-            "then resend or mark them (ts.resend_unknown / ts.mark_outcome in Python)",
+            "then resend or mark them (`targetsms campaign resend-unknown` or `campaign mark`;"
+            " ts.resend_unknown / ts.mark_outcome in Python)",
             EXIT_UNKNOWN,
         )
     click.echo(f"next: targetsms campaign refresh --campaign {name}", err=True)
@@ -771,6 +772,67 @@ def campaign_refresh(
     errors = statuses["error_code"].dropna()
     if len(errors):
         click.echo(f"failed to fetch {len(errors)}: {_counts_line(errors)}", err=True)
+
+
+@campaign.command("mark", short_help="Record what you found out about unknown recipients.")
+@click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
+@click.option(
+    "--outcome",
+    type=click.Choice(["sent", "rejected", "pending"]),
+    required=True,
+    help="sent: it arrived; rejected: it did not, and must not be sent again; pending: it did "
+    "not, and the next `campaign send` of this campaign sends it.",
+)
+@click.option("--note", default=None, help="What you found out (kept as the error text).")
+@click.option("--account", default=None, help=_ACCOUNT_HELP)
+@click.argument("phones", nargs=-1, required=True)
+@click.pass_context
+def campaign_mark(
+    ctx: click.Context,
+    name: str,
+    outcome: str,
+    note: str | None,
+    account: str | None,
+    phones: tuple[str, ...],
+) -> None:
+    """Mark unknown recipients (PHONE..., any format) as sent, rejected or pending once you know
+    what became of them (the provider's panel, the recipient): only unknown ones change."""
+    from .campaign import mark_outcome
+
+    changed = mark_outcome(name, phones, outcome, store=_store(ctx), note=note, account=account)
+    click.echo(f"campaign {name}: {len(changed)} recipient(s) marked {outcome}")
+    if len(changed) < len(set(phones)):
+        click.echo("the others were not unknown: left as they are", err=True)
+
+
+@campaign.command("resend-unknown", short_help="Send the unknown recipients again.")
+@click.option("--campaign", "name", required=True, help="Campaign name in the journal.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--yes", is_flag=True, help="Do not ask before sending to the real service.")
+@click.argument("phones", nargs=-1)
+@click.pass_context
+def campaign_resend_unknown(
+    ctx: click.Context, name: str, concurrency: int, yes: bool, phones: tuple[str, ...]
+) -> None:
+    """Send again the campaign's unknown recipients (or only PHONE...), once you checked they
+    got nothing: each lost request is repeated exactly as it was, so within the service's
+    identical-request interval the service refuses it if the first one arrived."""
+    from .campaign import resend_unknown
+
+    client = _client()
+    if not yes and not _is_loopback_url(client.url):
+        click.confirm(
+            f"send the unknown recipients of campaign {name} again, for real, on {client.url}?",
+            abort=True,
+        )
+    rows = resend_unknown(
+        client, name, msisdns=list(phones) or None, store=_store(ctx),
+        concurrency=concurrency, progress=_progress(),
+    )  # fmt: skip
+    if rows.empty:
+        click.echo(f"campaign {name}: no unknown recipients to send again", err=True)
+        return
+    click.echo(f"campaign {name}: {_counts_line(rows['outcome'])}")
 
 
 def _write_report_json(report: pd.DataFrame, path: str) -> None:

@@ -100,8 +100,10 @@ EXPECTED_COMMANDS = [
     "campaign",
     "campaign compare",
     "campaign list",
+    "campaign mark",
     "campaign refresh",
     "campaign report",
+    "campaign resend-unknown",
     "campaign send",
     "demo",
     "emulator",
@@ -956,3 +958,30 @@ def test_ctrl_c_during_campaign_send_says_what_to_do(creds, run, contacts_csv, m
     phones = creds.sent_phones()
     assert len(phones) == len(set(phones)) == 3  # (the interrupted request: unknown, not resent)
     assert again.exit_code == 3 and "1 recipient(s) ended unknown" in again.stderr
+
+
+def test_campaign_mark_and_resend_unknown_from_the_command_line(creds, run, store, contacts_csv):
+    """Review (a new user): a campaign with unknown recipients pointed CLI users at Python
+    (ts.resend_unknown / ts.mark_outcome). ``campaign resend-unknown`` sends a lost request
+    again (here one that never reached the service: it goes out once), ``campaign mark``
+    records what became of one whose answer was lost; the hint names both."""
+    creds.inject("reset_before", op="send")  # (never reached the service; the sender cannot know)
+    first = _campaign_send(run, contacts_csv, "--concurrency", "1")
+    assert first.exit_code == 3 and "campaign resend-unknown" in first.stderr, first.output
+    again = run("campaign", "resend-unknown", "--campaign", "spring")
+    assert again.exit_code == 0 and "sent 1" in again.stdout, again.output
+    phones = creds.sent_phones()
+    assert len(phones) == len(set(phones)) == 4
+    creds.advance(3600)
+    creds.inject("drop_after", op="send")  # (reached the service, its answer lost)
+    lost = _campaign_send(run, contacts_csv, "--concurrency", "1", name="autumn")
+    assert lost.exit_code == 3, lost.output
+    with ts.Journal(store) as journal:
+        unknown = [m for m, r in journal.records("autumn").items() if r["status"] == "unknown"]
+    marked = run("campaign", "mark", "--campaign", "autumn", "--outcome", "sent",
+                 "--note", "seen in the panel", unknown[0], "+7 916 000-00-00")  # fmt: skip
+    assert marked.exit_code == 0 and "1 recipient(s) marked sent" in marked.stdout
+    assert "the others were not unknown" in marked.stderr
+    with ts.Journal(store) as journal:
+        record = journal.records("autumn")[unknown[0]]
+    assert record["status"] == "sent" and record["error_text"] == "seen in the panel"
