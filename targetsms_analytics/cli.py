@@ -457,7 +457,8 @@ def campaign() -> None:
 @click.pass_context
 def campaign_list(ctx: click.Context) -> None:
     """List every campaign of every account in the store, with who sent it (OS user@host), when,
-    and how many recipients ended in each outcome."""
+    and how many recipients ended in each outcome: recipients the journal holds, one per
+    number (invalid numbers and repeated rows never reach it: the send's result lists them)."""
     from .store import open_journal
 
     with open_journal(_store(ctx), readonly=True) as journal:
