@@ -1189,7 +1189,7 @@ def send_campaign(
         account = journal.ensure_campaign(
             name, user=client.user, url=client.url, sender=sender, template=template
         )
-        _warn_if_changed(journal.campaign_info(name, account=account), name, sender, template)
+        _warn_if_changed(journal, name, account, sender, template)
         recovered = journal.recover_inflight(name, account=account)
         if recovered:
             logger.warning("%s: %d interrupted batch(es) marked unknown", name, recovered)
@@ -1346,18 +1346,21 @@ def send_campaign(
     return result
 
 
-def _warn_if_changed(info: Mapping[str, Any] | None, name: str, sender: str, template: str) -> None:
-    """Warn when a campaign goes on with another text or sender than it began with: those
-    already sent keep theirs, the rest get the new one (a new message wants a new name)."""
-    if not info:
-        return
+def _warn_if_changed(journal: Journal, name: str, account: str, sender: str, template: str) -> None:
+    """Warn when a campaign that sent someone goes on with another text or sender than it began
+    with: those already sent keep theirs, the rest get the new one (a new message wants a new
+    name). A campaign that sent nobody yet (its sender or text refused) says nothing."""
+    info = journal.campaign_info(name, account=account) or {}
     changed = [
         what
         for what, before, now in (("text", info.get("template"), template),
                                   ("sender", info.get("sender"), sender))
         if before and before != now
     ]  # fmt: skip
-    if changed:
+    if not changed:
+        return
+    records = journal.records(name, account=account, contact=False)
+    if any(r["status"] not in ("pending", "scheduled", "holdout") for r in records.values()):
         logger.warning(
             "%s: this campaign began with another %s; recipients already sent keep theirs and"
             " the rest get this one. For a new message, give a new campaign name",

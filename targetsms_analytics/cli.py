@@ -15,11 +15,11 @@
     targetsms emulator --port 8000
     targetsms numbering update DEF-9xx.csv             a newer registry of mobile ranges
 
-Credentials come from ``TARGETSMS_USER``, ``TARGETSMS_PASSWORD`` and ``TARGETSMS_URL`` (or a ``.env``
-file); the journal from ``--store``, ``TARGETSMS_STORE`` or the user data dir. Exit codes: 0 done,
-1 the service refused (``error <code>: <text>``), 2 bad input or missing credentials (one line on
+Credentials come from ``TARGETSMS_USER``, ``TARGETSMS_PASSWORD`` and ``TARGETSMS_URL`` (or a
+``.env`` file); the journal from ``--store``, ``TARGETSMS_STORE`` (or ``.env``) or the user data
+dir. Exit codes: 0 done, 1 the service refused (``error <code>: <text>``), 2 bad input or missing credentials (one line on
 stderr, no traceback), 3 ``campaign send`` finished but some recipients ended ``unknown`` (a line
-says what to do).
+says what to do), 130 ``campaign send`` stopped by Ctrl-C (a line says what to do).
 
 Example::
 

@@ -1597,3 +1597,11 @@ def test_a_campaign_sent_on_with_another_text_or_sender_is_warned_of(client, jou
     said = [r.getMessage() for r in caplog.records if "began with another" in r.getMessage()]
     assert len(said) == 1 and "another text and sender" in said[0]
     assert result["text"].tolist() == ["Hi", "Bye"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="targetsms_analytics"):  # (review)
+        with pytest.raises(SenderError):  # refused: nobody was sent anything
+            send_campaign(client, first, "Hi", "NOSUCHSNDR", campaign="autumn",
+                          store=journal, progress=False)  # fmt: skip
+        send_campaign(client, first, "Hi", "SHOP", campaign="autumn", store=journal,
+                      progress=False)  # fmt: skip
+    assert not [r for r in caplog.records if "began with another" in r.getMessage()]

@@ -120,7 +120,7 @@ def test_the_default_store_follows_the_environment_then_the_user_data_dir(tmp_pa
     with Journal() as j:
         assert Path(j.path) == tmp_path / "sub" / "mine.sqlite"
     assert (tmp_path / "sub" / "mine.sqlite").exists()
-    monkeypatch.delenv("TARGETSMS_STORE")
+    monkeypatch.setenv("TARGETSMS_STORE", "")  # (empty: unset, and a checkout's .env not read)
     import platformdirs
 
     expected = Path(platformdirs.user_data_dir("targetsms-analytics")) / "journal.sqlite3"

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 import targetsms_analytics as ts
 from targetsms_analytics.emulator import Emulator
 from targetsms_analytics.errors import InputError, JournalError
-from targetsms_analytics.store import SCHEMA_VERSION, Journal, account_of
+from targetsms_analytics.store import SCHEMA_VERSION, STORE_ENV, Journal, account_of
 from targetsms_analytics.store import schema as schema_mod
 from targetsms_analytics.store._common import iso, request_fingerprint
 
@@ -1193,6 +1193,74 @@ def _fresh_database(pg_url: str) -> tuple[str, str]:
     return server, f"{server.rsplit('/', 1)[0]}/{name}"
 
 
+def test_postgres_listing_a_database_this_role_may_not_set_up_says_what_to_do(pg_url):
+    """Review: a report on an empty database whose role may not create tables (PostgreSQL 15's
+    default for a database another role owns) ended in the driver's traceback; one that holds
+    another application's tables in another schema got the journal's beside them."""
+    server, url = _fresh_database(pg_url)
+    role = f"targetsms_reader_{uuid.uuid4().hex[:6]}"
+    name = url.rsplit("/", 1)[1]
+    try:
+        with _admin_connect(server) as admin:
+            admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        scheme, rest = url.split("://", 1)
+        as_reader = f"{scheme}://{role}@{rest.split('@', 1)[1] if '@' in rest else rest}"
+        with pytest.raises(JournalError) as info:
+            ts.campaigns(store=as_reader)
+        assert "may not create the journal's tables" in str(info.value)
+        assert "GRANT CREATE ON SCHEMA" in str(info.value)
+        with _admin_connect(url) as db:
+            db.execute("CREATE SCHEMA crm")
+            db.execute("CREATE TABLE crm.customers (id int)")
+        with pytest.raises(JournalError) as info:
+            ts.campaigns(store=url)
+        assert "holds no journal yet" in str(info.value)
+        with _admin_connect(url) as db:
+            tables = db.execute(
+                "SELECT table_schema || '.' || table_name FROM information_schema.tables"
+                " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+            ).fetchall()
+        assert tables == [("crm.customers",)]
+    finally:
+        with _admin_connect(server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_postgres_a_dotenv_store_url_serves_journal_campaigns_and_the_cli(
+    pg_url, tmp_path, monkeypatch
+):
+    """Review: ``Journal()`` with a postgresql:// TARGETSMS_STORE (the environment or .env)
+    raised TypeError (no default path); every way in reads a .env URL on its own."""
+    from click.testing import CliRunner
+
+    from targetsms_analytics.cli import cli
+
+    with Journal(pg_url) as j:
+        j.ensure_campaign("from-env", user="demo", url="http://127.0.0.1:9/sendsms.php")
+    (tmp_path / ".env").write_text(f"TARGETSMS_STORE={pg_url}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(STORE_ENV, "x")  # (so that the value .env sets goes afterwards)
+    monkeypatch.delenv(STORE_ENV)
+    with Journal() as j:
+        assert j.backend == "postgresql" and "from-env" in set(j.campaigns()["campaign"])
+    os.environ.pop(STORE_ENV)
+    assert "from-env" in set(ts.campaigns()["campaign"])
+    os.environ.pop(STORE_ENV)
+    result = CliRunner().invoke(cli, ["campaign", "list"], catch_exceptions=False)
+    assert result.exit_code == 0 and "from-env" in result.output, result.output
+
+
+def test_a_store_url_with_spaces_around_it_is_refused(tmp_path, monkeypatch):
+    """Review: " postgresql://…" (pasted with a space) became a SQLite file named after it."""
+    monkeypatch.chdir(tmp_path)
+    for url in (" postgresql://me:S3cret@db/team", "\tpostgres://me@db/team"):
+        with pytest.raises(InputError) as info:
+            Journal(url)
+        assert "spaces or a line break" in str(info.value) and "S3cret" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_postgres_an_empty_database_lists_no_campaigns_and_an_upper_case_scheme_works(pg_url):
     """Review (a new user): the README's first team step, listing a new, empty database, said
     it "needs an upgrade: open it once for writing" (and no command does that alone); a URL
@@ -1226,6 +1294,15 @@ def test_postgres_a_store_that_cannot_be_opened_says_what_to_do(pg_url, monkeypa
         Journal(f"postgresql://me:S3cret@127.0.0.1:{port}/team")
     assert info.value.code == "store_unavailable" and info.value.retryable
     assert "host and port" in str(info.value) and "S3cret" not in str(info.value)
+    nobody = f"{server.split('://', 1)[0]}://nosuchrole_{uuid.uuid4().hex[:6]}@" + (
+        server.split("@", 1)[1] if "@" in server else server.split("://", 1)[1]
+    )
+    with pytest.raises(JournalError) as info:  # (review: not "create the database")
+        Journal(nobody)
+    assert info.value.code == "journal" and "Check the user" in str(info.value)
+    with pytest.raises(JournalError) as info:  # (review: a wrong URL stays wrong)
+        Journal(f"{pg_url}{'&' if '?' in pg_url else '?'}no_such_option=1")
+    assert info.value.code == "journal" and not info.value.retryable
     monkeypatch.setattr(psycopg, "connect", _too_many_clients)
     with pytest.raises(JournalError) as info:
         Journal(pg_url)

@@ -103,6 +103,15 @@ def check_store(store: object) -> None:
     if not isinstance(store, str | os.PathLike):
         return
     text = os.fspath(store)
+    if isinstance(text, str) and text != text.strip():
+        bare = text.strip()
+        if _URL_FORM.match(bare) or _POSTGRES_TYPO.match(bare):
+            raise InputError(
+                "store_unsupported",
+                "the store's URL has spaces or a line break around it (it would become a journal"
+                " file of that name): remove them",
+                field="store",
+            )
     match = _URL_FORM.match(text)  # type: ignore[arg-type]
     if match is None:
         if isinstance(text, str) and _POSTGRES_TYPO.match(text):

@@ -320,7 +320,7 @@ class PostgresJournal(Journal):
 
     def __init__(
         self,
-        path: str,
+        path: str | None = None,
         *,
         timeout: float = 30.0,
         stale_after: float = DEFAULT_STALE_AFTER,
@@ -348,8 +348,7 @@ class PostgresJournal(Journal):
             )
         except psycopg.Error as exc:
             said = _first_line(exc, str(path), self.path)
-            # (a database missing or a password refused will not come back by calling again)
-            unavailable = _means_unavailable(exc) and _state(exc) not in ("3D000", "28P01", "28000")
+            unavailable = _passing(exc)  # (a wrong URL, database or password stays wrong)
             raise JournalError(
                 f"cannot open the store {self.path}: {said}.{_what_to_do(exc)}",
                 code="store_unavailable" if unavailable else "journal",
@@ -649,12 +648,29 @@ class PostgresJournal(Journal):
                 raise self._too_new(current)
             if current == known:
                 return
-        if self.readonly:  # (open_journal then opens it for writing, which upgrades it)
+        if self.readonly:
+            # open_journal answers journal_outdated by opening it for writing, which upgrades it,
+            # or sets up a database that holds nothing at all (in any schema); one that holds
+            # another application's tables elsewhere is left to a deliberate write.
+            empty = not tables and not self._query(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema NOT IN"
+                " ('pg_catalog', 'information_schema') LIMIT 1"
+            )
             what = "holds no journal yet" if not tables else "has an older journal"
             raise JournalError(
                 f"{self.path} {what}: open it once for writing (e.g. send or refresh) to set it up",
-                code="journal_outdated",
+                code="journal_outdated" if tables or empty else "journal",
             )
+        try:
+            self._apply_pending()
+        except _driver().errors.InsufficientPrivilege as exc:
+            said = _first_line(exc, self._url, self.path)
+            raise JournalError(
+                f"{self.path}: {said}. This role may not create the journal's tables: have the"
+                " database's owner send once (or GRANT CREATE ON SCHEMA public TO this role)"
+            ) from None
+
+    def _apply_pending(self) -> None:
         with self._tx() as c:
             c.execute("SELECT pg_advisory_xact_lock(?, ?)", (_LOCK_NAMESPACE, _MIGRATION_LOCK))
             c.execute(
@@ -1091,11 +1107,28 @@ def _first_line(exc: BaseException, url: str, path: str) -> str:
 
 # What the server or libpq said at connection time, where psycopg gives no SQLSTATE: as one.
 _SAID_STATES = (
-    ("does not exist", "3D000"),
+    ('database "', "3D000"),  # (with "does not exist": see _state)
+    ('role "', "28000"),
     ("password authentication failed", "28P01"),
     ("no password supplied", "28P01"),
     ("too many clients", "53300"),
+    ("the database system is starting up", "57P03"),
+    ("the database system is shutting down", "57P03"),
 )
+# What libpq says of a server it cannot reach (yet): worth calling again.
+_UNREACHABLE_WORDS = ("connection refused", "timeout expired", "timed out", "could not translate",
+                      "resolve host", "server closed the connection", "no route to host",
+                      "network is unreachable")  # fmt: skip
+
+
+def _passing(exc: BaseException) -> bool:
+    """Whether a failure to connect may pass by itself (the server down, starting, full, out of
+    reach), rather than stay as it is (a wrong URL, database, user or password, TLS refused)."""
+    state = _state(exc)
+    if state is not None:
+        return state in _UNAVAILABLE or state.startswith("08")
+    said = str(exc).lower()
+    return any(words in said for words in _UNREACHABLE_WORDS)
 
 
 def _state(exc: BaseException) -> str | None:
@@ -1103,7 +1136,14 @@ def _state(exc: BaseException) -> str | None:
     state = getattr(exc, "sqlstate", None)
     if state is None:
         said = str(exc).lower()
-        state = next((code for words, code in _SAID_STATES if words in said), None)
+        state = next(
+            (
+                code
+                for words, code in _SAID_STATES
+                if words in said and (code not in ("3D000", "28000") or "does not exist" in said)
+            ),
+            None,
+        )
     return state
 
 
@@ -1114,13 +1154,14 @@ def _what_to_do(exc: BaseException) -> str:
         return " Create the database first (createdb NAME, or CREATE DATABASE) or correct the URL."
     if state in ("28P01", "28000"):
         return " Check the user and its password (in ~/.pgpass or PGPASSWORD, not in the URL)."
+    if state == "57P03":
+        return " The server is starting or stopping: try again in a moment."
     if state == "53300":
         return (
             " The server takes no more connections: a run needs concurrency + 2 of them, so"
             " lower concurrency (or have the server's max_connections raised)."
         )
-    said = str(exc).lower()
-    if state is None and any(w in said for w in ("refused", "timeout", "resolve host")):
+    if state is None and _passing(exc):
         return " Check that the server runs and that the URL's host and port are right."
     return ""
 
