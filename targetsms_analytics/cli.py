@@ -83,6 +83,14 @@ class _Group(click.Group):
 
         try:
             return super().invoke(ctx)
+        except click.NoSuchOption as exc:  # a global option after the command
+            global_ = exc.option_name in ("--store", "-v", "--verbose", "-vv")
+            if global_ and "global option" not in exc.message:  # (once: groups nest)
+                exc.message = (
+                    f"{exc.message.rstrip('.')}: {exc.option_name} is a global option, given"
+                    f" before the command (targetsms {exc.option_name} ... campaign list)"
+                )
+            raise
         except InputError as exc:
             if exc.code == "missing_credentials":
                 _fail(

@@ -987,3 +987,11 @@ def test_campaign_mark_and_resend_unknown_from_the_command_line(creds, run, stor
     with ts.Journal(store) as journal:
         record = journal.records("autumn")[unknown[0]]
     assert record["status"] == "sent" and record["error_text"] == "seen in the panel"
+
+
+def test_a_global_option_after_the_command_says_where_it_goes():
+    """Review (a new user): ``targetsms campaign list --store URL`` said only "No such option"."""
+    result = CliRunner().invoke(cli, ["campaign", "list", "--store", "x.sqlite3"])
+    assert result.exit_code == 2
+    assert result.output.count("is a global option, given before the command") == 1
+    assert "targetsms --store ... campaign list" in result.output
