@@ -1604,4 +1604,7 @@ def test_a_campaign_sent_on_with_another_text_or_sender_is_warned_of(client, jou
                           store=journal, progress=False)  # fmt: skip
         send_campaign(client, first, "Hi", "SHOP", campaign="autumn", store=journal,
                       progress=False)  # fmt: skip
+        send_campaign(client, later, "Hi", "SHOP", campaign="autumn", store=journal,
+                      progress=False)  # fmt: skip
     assert not [r for r in caplog.records if "began with another" in r.getMessage()]
+    assert journal.campaign_info("autumn")["sender"] == "SHOP"  # (the refused one forgotten)

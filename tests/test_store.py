@@ -2559,3 +2559,14 @@ def test_a_worker_that_cannot_start_stops_the_run_instead_of_hanging(store, clie
     thread.join(120)  # a watchdog, not a timing: it returns at once, or hangs for ever
     assert not thread.is_alive(), "send_campaign hung"
     assert [type(e) for e in raised] == [RuntimeError]
+
+
+def test_set_campaign_text_records_what_a_campaign_goes_on_with(store):
+    with Journal(store) as j:
+        account = j.ensure_campaign("c", user="demo", url="http://127.0.0.1:9/sendsms.php",
+                                    sender="NOSUCHSNDR", template="Hi")  # fmt: skip
+        j.set_campaign_text("c", account=account, sender="SHOP", template="Hello")
+        info = j.campaign_info("c", account=account)
+        assert (info["sender"], info["template"]) == ("SHOP", "Hello")
+        j.ensure_campaign("c", account=account, sender="OTHER", template="Bye")  # (kept)
+        assert j.campaign_info("c", account=account)["sender"] == "SHOP"

@@ -123,6 +123,21 @@ class CampaignsMixin:
         self._known_campaigns.add((account, name))  # its batches need not insert it again
         return account
 
+    def set_campaign_text(
+        self, name: str, *, account: str, sender: str | None, template: str
+    ) -> None:
+        """Record the sender and template a campaign now goes on with (``send_campaign`` does,
+        when nobody was sent anything under the old ones: a refused sender or text, corrected).
+
+        Example: ``journal.set_campaign_text("spring", account=a, sender="SHOP", template="Hi")``.
+        """
+        with self._tx() as c:
+            c.execute(
+                "UPDATE campaigns SET sender = ?, template = ?, updated_at = ?"
+                " WHERE account = ? AND name = ?",
+                (sender, template, iso(now_utc()), account, name),
+            )
+
     @staticmethod
     def _insert_campaign(
         c: Any,
