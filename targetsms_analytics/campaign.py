@@ -1347,10 +1347,9 @@ def send_campaign(
 
 
 def _warn_if_changed(journal: Journal, name: str, account: str, sender: str, template: str) -> None:
-    """Warn when a campaign that sent someone goes on with another text or sender than it began
-    with: those already sent keep theirs, the rest get the new one (a new message wants a new
-    name). A campaign that sent nobody anything yet (its sender or text refused) says nothing
-    and takes the new ones."""
+    """Warn when a campaign goes on with another text or sender than it began with: those
+    already sent keep theirs, the rest get the new one (a new message wants a new name). One
+    that sent nobody anything yet took the new ones (see ``Journal.ensure_campaign``)."""
     info = journal.campaign_info(name, account=account) or {}
     changed = [
         what
@@ -1358,12 +1357,7 @@ def _warn_if_changed(journal: Journal, name: str, account: str, sender: str, tem
                                   ("sender", info.get("sender"), sender))
         if before and before != now
     ]  # fmt: skip
-    if not changed:
-        return
-    records = journal.records(name, account=account, contact=False)
-    if not any(r["status"] not in ("pending", "scheduled", "holdout") for r in records.values()):
-        journal.set_campaign_text(name, account=account, sender=sender, template=template)
-    else:
+    if changed:
         logger.warning(
             "%s: this campaign began with another %s; recipients already sent keep theirs and"
             " the rest get this one. For a new message, give a new campaign name",

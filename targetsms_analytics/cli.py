@@ -467,12 +467,11 @@ def campaign_list(ctx: click.Context) -> None:
     """List every campaign of every account in the store, with who sent it (OS user@host), when,
     and how many recipients ended in each outcome: recipients the journal holds, one per
     number (invalid numbers and repeated rows never reach it: the send's result lists them)."""
-    from .store import open_journal
+    from .store import campaigns
 
-    with open_journal(_store(ctx), readonly=True) as journal:
-        frame, where = journal.campaigns(), journal.path  # (never a password)
+    frame = campaigns(_store(ctx))
     if frame.empty:
-        click.echo(f"no campaigns in the store {where}", err=True)
+        click.echo(f"no campaigns in the store {frame.attrs['store']}", err=True)
         return
     columns = ["campaign", "account", "sent_by", "first_run_at", "last_run_at", "messages",
                "sent", "queued", "rejected", "duplicate", "unknown", "scheduled", "holdout",

@@ -7,6 +7,7 @@ name there and drops it at the end; without the variable those tests are skipped
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -1184,46 +1185,50 @@ def test_a_mistyped_postgres_url_is_refused_not_made_a_journal_file(tmp_path, mo
     assert [p.name for p in tmp_path.iterdir()] == ["postgresql.sqlite3"]
 
 
-def _fresh_database(pg_url: str) -> tuple[str, str]:
-    """(the server's admin URL, a new empty database's URL) on the test server."""
+@contextlib.contextmanager
+def _fresh_database():
+    """The URL of a new, empty database on the test server, dropped afterwards."""
     server = os.environ[PG_ENV]
     name = f"targetsms_fresh_{uuid.uuid4().hex[:10]}"
     with _admin_connect(server) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    return server, f"{server.rsplit('/', 1)[0]}/{name}"
+    try:
+        yield f"{server.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with _admin_connect(server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_postgres_listing_a_database_this_role_may_not_set_up_says_what_to_do(pg_url):
     """Review: a report on an empty database whose role may not create tables (PostgreSQL 15's
     default for a database another role owns) ended in the driver's traceback; one that holds
     another application's tables in another schema got the journal's beside them."""
-    server, url = _fresh_database(pg_url)
+    server = os.environ[PG_ENV]
     role = f"targetsms_reader_{uuid.uuid4().hex[:6]}"
-    name = url.rsplit("/", 1)[1]
     try:
-        with _admin_connect(server) as admin:
-            admin.execute(f'CREATE ROLE "{role}" LOGIN')
-        scheme, rest = url.split("://", 1)
-        as_reader = f"{scheme}://{role}@{rest.split('@', 1)[1] if '@' in rest else rest}"
-        with pytest.raises(JournalError) as info:
-            ts.campaigns(store=as_reader)
-        assert "may not create the journal's tables" in str(info.value)
-        assert "GRANT CREATE ON SCHEMA" in str(info.value)
-        with _admin_connect(url) as db:
-            db.execute("CREATE SCHEMA crm")
-            db.execute("CREATE TABLE crm.customers (id int)")
-        with pytest.raises(JournalError) as info:
-            ts.campaigns(store=url)
-        assert "holds no journal yet" in str(info.value)
-        with _admin_connect(url) as db:
-            tables = db.execute(
-                "SELECT table_schema || '.' || table_name FROM information_schema.tables"
-                " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
-            ).fetchall()
-        assert tables == [("crm.customers",)]
+        with _fresh_database() as url:
+            with _admin_connect(server) as admin:
+                admin.execute(f'CREATE ROLE "{role}" LOGIN')
+            scheme, rest = url.split("://", 1)
+            as_reader = f"{scheme}://{role}@{rest.split('@', 1)[1] if '@' in rest else rest}"
+            with pytest.raises(JournalError) as info:
+                ts.campaigns(store=as_reader)
+            assert "may not create the journal's tables" in str(info.value)
+            assert "GRANT CREATE ON SCHEMA" in str(info.value)
+            with _admin_connect(url) as db:
+                db.execute("CREATE SCHEMA crm")
+                db.execute("CREATE TABLE crm.customers (id int)")
+            with pytest.raises(JournalError) as info:
+                ts.campaigns(store=url)
+            assert "holds no journal yet" in str(info.value)
+            with _admin_connect(url) as db:
+                tables = db.execute(
+                    "SELECT table_schema || '.' || table_name FROM information_schema.tables"
+                    " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+                ).fetchall()
+            assert tables == [("crm.customers",)]
     finally:
-        with _admin_connect(server) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with _admin_connect(server) as admin:  # (after its database: it owns nothing else)
             admin.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
@@ -1265,15 +1270,11 @@ def test_postgres_an_empty_database_lists_no_campaigns_and_an_upper_case_scheme_
     """Review (a new user): the README's first team step, listing a new, empty database, said
     it "needs an upgrade: open it once for writing" (and no command does that alone); a URL
     written ``PostgreSQL://`` was recognised, then refused by libpq."""
-    server, url = _fresh_database(pg_url)
-    try:
+    with _fresh_database() as url:
         assert ts.campaigns(store=url).empty  # (the journal is set up, as a send would)
         rest = url.split("://", 1)[1]
         with Journal(f"PostgreSQL://{rest}") as j:
             assert j.backend == "postgresql" and j.campaigns().empty
-    finally:
-        with _admin_connect(server) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def test_postgres_a_store_that_cannot_be_opened_says_what_to_do(pg_url, monkeypatch):
@@ -1789,16 +1790,12 @@ def test_postgres_end_run_whose_lock_session_vanished_without_a_word(pg_url, mon
 def test_postgres_a_lock_in_another_database_does_not_keep_a_dead_run_alive(pg_url):
     """Advisory locks are per database: another journal on the same server whose run drew the
     same key must not make this journal's dead run look alive."""
-    server = os.environ[PG_ENV]
-    other = f"targetsms_other_{uuid.uuid4().hex[:10]}"
-    with _admin_connect(server) as admin:
-        admin.execute(f'CREATE DATABASE "{other}"')
-    try:
+    with _fresh_database() as other:
         sender = Journal(pg_url)
         token = sender.begin_run("c", account=ACCOUNT)
         begin(sender, ["79001234567"], token=token)
         key = sender._run_locks[token][0]
-        with _admin_connect(f"{server.rsplit('/', 1)[0]}/{other}") as elsewhere:
+        with _admin_connect(other) as elsewhere:
             from targetsms_analytics.store.postgres import _LOCK_NAMESPACE
 
             elsewhere.execute("SELECT pg_advisory_lock(%s, %s)", (_LOCK_NAMESPACE, key))
@@ -1806,9 +1803,6 @@ def test_postgres_a_lock_in_another_database_does_not_keep_a_dead_run_alive(pg_u
             with Journal(pg_url) as j:
                 assert j.recover_inflight("c") == 1
                 assert j.records("c")["79001234567"]["status"] == "unknown"
-    finally:
-        with _admin_connect(server) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
 
 
 def _at_once(*calls) -> list[BaseException]:
@@ -2561,12 +2555,16 @@ def test_a_worker_that_cannot_start_stops_the_run_instead_of_hanging(store, clie
     assert [type(e) for e in raised] == [RuntimeError]
 
 
-def test_set_campaign_text_records_what_a_campaign_goes_on_with(store):
+def test_a_campaign_nobody_was_sent_anything_takes_its_new_sender_and_text(store):
+    """A sender or text the service refused, corrected: the campaign takes the new ones, until
+    someone has been sent something (then its row keeps what it began with)."""
+    url = "http://127.0.0.1:9/sendsms.php"
     with Journal(store) as j:
-        account = j.ensure_campaign("c", user="demo", url="http://127.0.0.1:9/sendsms.php",
-                                    sender="NOSUCHSNDR", template="Hi")  # fmt: skip
-        j.set_campaign_text("c", account=account, sender="SHOP", template="Hello")
+        account = j.ensure_campaign("c", user="demo", url=url, sender="NOSUCHSNDR", template="Hi")
+        j.ensure_campaign("c", account=account, sender="SHOP", template="Hello")
         info = j.campaign_info("c", account=account)
         assert (info["sender"], info["template"]) == ("SHOP", "Hello")
+        ticket = begin(j, ["79001234567"], text="Hello", campaign="c", account=account)
+        j.finish_batch(ticket.id, "sent", sms_ids=["1"], phones=ticket.phones)
         j.ensure_campaign("c", account=account, sender="OTHER", template="Bye")  # (kept)
         assert j.campaign_info("c", account=account)["sender"] == "SHOP"

@@ -123,11 +123,13 @@ def campaigns(store: Store = None) -> pd.DataFrame:
     One row per (account, campaign); columns as :meth:`Journal.campaigns` - ``campaign, account,
     user, sender, os_user, os_host, created_at, updated_at``, a count per outcome, ``parts``,
     ``batches``, ``sent_by`` (``os_user@host`` of every sending run), ``first_run_at``,
-    ``last_run_at``.
+    ``last_run_at``; ``attrs["store"]`` names the store read (no password).
 
     Example::
 
         ts.campaigns(store="postgresql://me@db:5432/team")[["campaign", "account", "sent_by", "sent"]]
     """
     with open_journal(store, readonly=True) as journal:
-        return journal.campaigns()
+        frame = journal.campaigns()
+        frame.attrs["store"] = journal.path  # (which store: never its password)
+        return frame

@@ -106,7 +106,9 @@ class CampaignsMixin:
         sender: str | None = None,
         template: str = "",
     ) -> str:
-        """Create the campaign row if it does not exist (an existing one keeps its values).
+        """Create the campaign row if it does not exist. An existing one keeps its values, unless
+        nobody in it was sent anything yet (a sender or text the service refused, corrected):
+        then it takes ``sender`` and ``template``, when both are given.
 
         ``account`` defaults to :func:`account_of` ``(user, url)`` (``url``: the default endpoint).
         Returns the account.
@@ -120,23 +122,17 @@ class CampaignsMixin:
         now = iso(now_utc())
         with self._tx() as c:
             self._insert_campaign(c, account, name, user, url, sender, template, now)
+            if sender is not None and template:
+                c.execute(
+                    "UPDATE campaigns SET sender = ?, template = ?, updated_at = ?"
+                    " WHERE account = ? AND name = ?"
+                    " AND (COALESCE(sender, '') <> ? OR COALESCE(template, '') <> ?)"
+                    " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.account = ?"
+                    " AND m.campaign = ? AND m.status NOT IN ('pending', 'scheduled', 'holdout'))",
+                    (sender, template, now, account, name, sender, template, account, name),
+                )
         self._known_campaigns.add((account, name))  # its batches need not insert it again
         return account
-
-    def set_campaign_text(
-        self, name: str, *, account: str, sender: str | None, template: str
-    ) -> None:
-        """Record the sender and template a campaign now goes on with (``send_campaign`` does,
-        when nobody was sent anything under the old ones: a refused sender or text, corrected).
-
-        Example: ``journal.set_campaign_text("spring", account=a, sender="SHOP", template="Hi")``.
-        """
-        with self._tx() as c:
-            c.execute(
-                "UPDATE campaigns SET sender = ?, template = ?, updated_at = ?"
-                " WHERE account = ? AND name = ?",
-                (sender, template, iso(now_utc()), account, name),
-            )
 
     @staticmethod
     def _insert_campaign(

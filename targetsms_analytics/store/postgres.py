@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import random
+import re
 import select
 import socket
 import threading
@@ -1107,13 +1108,11 @@ def _first_line(exc: BaseException, url: str, path: str) -> str:
 
 # What the server or libpq said at connection time, where psycopg gives no SQLSTATE: as one.
 _SAID_STATES = (
-    ('database "', "3D000"),  # (with "does not exist": see _state)
-    ('role "', "28000"),
-    ("password authentication failed", "28P01"),
-    ("no password supplied", "28P01"),
-    ("too many clients", "53300"),
-    ("the database system is starting up", "57P03"),
-    ("the database system is shutting down", "57P03"),
+    (re.compile(r'database ".*" does not exist'), "3D000"),
+    (re.compile(r'role ".*" does not exist'), "28000"),
+    (re.compile(r"password authentication failed|no password supplied"), "28P01"),
+    (re.compile(r"too many clients"), "53300"),
+    (re.compile(r"the database system is (?:starting up|shutting down)"), "57P03"),
 )
 # What libpq says of a server it cannot reach (yet): worth calling again.
 _UNREACHABLE_WORDS = ("connection refused", "timeout expired", "timed out", "could not translate",
@@ -1126,7 +1125,7 @@ def _passing(exc: BaseException) -> bool:
     reach), rather than stay as it is (a wrong URL, database, user or password, TLS refused)."""
     state = _state(exc)
     if state is not None:
-        return state in _UNAVAILABLE or state.startswith("08")
+        return _unavailable_state(state)
     said = str(exc).lower()
     return any(words in said for words in _UNREACHABLE_WORDS)
 
@@ -1136,14 +1135,7 @@ def _state(exc: BaseException) -> str | None:
     state = getattr(exc, "sqlstate", None)
     if state is None:
         said = str(exc).lower()
-        state = next(
-            (
-                code
-                for words, code in _SAID_STATES
-                if words in said and (code not in ("3D000", "28000") or "does not exist" in said)
-            ),
-            None,
-        )
+        state = next((code for pattern, code in _SAID_STATES if pattern.search(said)), None)
     return state
 
 
@@ -1167,8 +1159,14 @@ def _what_to_do(exc: BaseException) -> str:
 
 
 def _means_unavailable(exc: BaseException) -> bool:
+    """Whether a statement's error says the store is unavailable (none from the server: the
+    driver's own, a connection lost)."""
     state = getattr(exc, "sqlstate", None)
-    return state is None or state.startswith("08") or state in _UNAVAILABLE
+    return state is None or _unavailable_state(state)
+
+
+def _unavailable_state(state: str) -> bool:
+    return state.startswith("08") or state in _UNAVAILABLE
 
 
 def _guarded(fn: Any) -> Any:
