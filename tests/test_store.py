@@ -506,6 +506,57 @@ def test_postgres_warm_up_opens_connections_the_next_threads_write_on(pg_url, mo
         assert _backends(watch) == before + 2
 
 
+def _prepared_statements(conn) -> list[str]:
+    """The statements prepared in ``conn``'s server session."""
+    rows = conn.raw.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+    return sorted(r["statement"] for r in rows)
+
+
+def test_postgres_connections_opened_ahead_are_ready_for_intents_and_answers(pg_url):
+    """A connection warm_up() opens, and the answer writer's, prepare the intent and the
+    answer while nothing waits for them (a new session's first answer took ~3x as long); that
+    writes and locks nothing, and the statements the senders then run are those very ones
+    (nothing more is prepared for them)."""
+    phones = [f"7900123456{i}" for i in range(4)]
+    with Journal(pg_url) as j, _admin_connect(pg_url) as watch:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        items = [(p, "SHOP", "Hi", 1) for p in phones]
+        j.prepare("c", items, account=ACCOUNT)
+        j.warm_up(1)
+        _until(lambda: len(j._spares) == 1 and not j._warmers, "never warmed up")
+        (spare,) = j._spares
+        ready = _prepared_statements(spare)
+        assert len(ready) == 2
+        assert any("INSERT INTO batches" in q for q in ready)  # the intent
+        assert any("SET status = 'sent'" in q for q in ready)  # the answer
+        assert j.batches("c").empty
+        assert set(j.campaign_messages("c")["outcome"]) == {"pending"}
+        assert not watch.execute("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'").fetchall()
+
+        tickets = _begin_batches(j, _wave(phones[:2], 1))  # (rows exist: one statement each)
+        _until(lambda: _answer_writers_connection(j), "the answer writer never connected")
+        writer = _answer_writers_connection(j)
+        _until(lambda: _prepared_statements(writer) == ready, "the answer writer never got ready")
+        assert _answered_behind(j, tickets) == []
+        assert _prepared_statements(writer) == ready
+
+        done = []
+
+        def claim_and_answer() -> None:  # a sender's thread: on the spare, as warmed
+            t = j.begin_batch("c", phones[2:], "Hi", 1, sender="SHOP", user="demo", url=URL)
+            j.finish_batch(t.id, "sent", sms_ids=["1", "2"], phones=t.phones)
+            done.append(j._thread_conn())
+
+        thread = threading.Thread(target=claim_and_answer)
+        thread.start()
+        thread.join(60)
+        assert done == [spare]
+        assert _prepared_statements(spare) == ready
+        sent = j.campaign_messages("c").set_index("msisdn")
+        assert sent.loc[phones, "sms_id"].tolist() == [f"{t.id}{p}" for t in tickets
+                                                       for p in t.phones] + ["1", "2"]
+
+
 def test_postgres_warm_up_interrupted_leaves_no_connection_to_wait_for(pg_url, monkeypatch):
     """Review: a Ctrl-C as warm_up() started its threads could leave one counted that never ran;
     the next thread that needed a connection then waited for it (the store's whole timeout)."""
