@@ -553,8 +553,9 @@ def test_postgres_connections_opened_ahead_are_ready_for_intents_and_answers(pg_
         assert done == [spare]
         assert _prepared_statements(spare) == ready
         sent = j.campaign_messages("c").set_index("msisdn")
-        assert sent.loc[phones, "sms_id"].tolist() == [f"{t.id}{p}" for t in tickets
-                                                       for p in t.phones] + ["1", "2"]
+        assert sent.loc[phones, "sms_id"].tolist() == [
+            f"{t.id}{p}" for t in tickets for p in t.phones
+        ] + ["1", "2"]
 
 
 def test_postgres_warm_up_interrupted_leaves_no_connection_to_wait_for(pg_url, monkeypatch):
