@@ -1804,6 +1804,39 @@ def _end_run_in_a_thread(j: Journal, token: str) -> list[BaseException]:
     return errors
 
 
+def test_postgres_begin_run_holds_its_lock_with_its_row_or_neither(pg_url, monkeypatch):
+    """begin_run takes the run's lock and writes its row with the key in one round trip: the
+    row names the lock it holds; should the row fail to be written (here: a token already
+    registered), the lock it took is let go (a session lock outlives its transaction) and the
+    error is raised; the journal goes on."""
+    from targetsms_analytics.store import postgres
+
+    held = (
+        "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database ="
+        " (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY objid"
+    )
+    with Journal(pg_url) as j, _admin_connect(pg_url) as watch:
+        token = j.begin_run("c", account=ACCOUNT)
+        ((key, ended),) = watch.execute(
+            "SELECT lock_key, ended_at FROM runs WHERE token = %s", (token,)
+        ).fetchall()
+        assert ended is None and key == j._run_locks[token][0]
+        assert [r[0] for r in watch.execute(held)] == [key]
+
+        keys = iter([key + 1])
+        monkeypatch.setattr(postgres.uuid, "uuid4", lambda: uuid.UUID(token))
+        monkeypatch.setattr(postgres.random, "randint", lambda a, b: next(keys))
+        with pytest.raises(Exception, match=r"runs_pkey|duplicate key"):
+            j.begin_run("c", account=ACCOUNT)
+        assert [r[0] for r in watch.execute(held)] == [key]
+        monkeypatch.undo()
+
+        other = j.begin_run("c", account=ACCOUNT)
+        j.end_run(token)
+        j.end_run(other)
+        assert not watch.execute(held).fetchall()
+
+
 def test_postgres_end_run_whose_lock_connection_cannot_unlock_lets_the_lock_go(pg_url):
     """Review: when the unlock failed on a connection whose session still lived (here: left
     mid-statement, so the driver refuses it), end_run returned and the run's lock stayed held,
@@ -2229,6 +2262,34 @@ def _wave(phones: list[str], size: int = 2) -> list[dict]:
 
 def _begin_batches(j: Journal, batches: list[dict], **kw):
     return j.begin_batches("c", batches, sender="SHOP", user="demo", url=URL, **kw)
+
+
+def test_a_campaign_name_is_stored_as_given_whatever_its_characters(store):
+    """ensure_campaign's statements go together (PostgreSQL: one query, its values bound on
+    this side): quotes, semicolons, percent signs and backslashes are a name like any other."""
+    name = "O'Brien; DROP TABLE runs; -- 100% \\ $1 ?"
+    with Journal(store) as j:
+        account = j.ensure_campaign(name, user="demo", url=URL, sender="SHOP", template="Hi")
+        info = j.campaign_info(name, account=account)
+        assert (info["name"], info["sender"], info["template"]) == (name, "SHOP", "Hi")
+        token = j.begin_run(name, account=account)
+        j.end_run(token)
+        assert j.campaigns()["campaign"].tolist() == [name]
+
+
+def test_statements_written_together_are_all_or_nothing(store):
+    """Journal._write: should one statement fail, none of them is committed, the error is
+    raised, and the journal goes on (PostgreSQL: the transaction is rolled back)."""
+    with Journal(store) as j:
+        insert = (
+            "INSERT INTO campaigns (account, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            ("a@h", "c", "2026-12-07", "2026-12-07"),
+        )
+        with pytest.raises(Exception, match=r"no_such_table|no such table|does not exist"):
+            j._write([insert, ("UPDATE no_such_table SET x = ?", (1,))])
+        assert j.campaign_info("c", account="a@h") is None
+        j._write([insert])
+        assert j.campaign_info("c", account="a@h")["name"] == "c"
 
 
 def test_begin_batches_claims_a_new_campaigns_first_batches_with_its_rows(store):

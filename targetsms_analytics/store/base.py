@@ -134,6 +134,13 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
     def _tx(self, *, durable: bool = False) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """``statements`` (sql with ``?`` placeholders, params) in one transaction, not durable
+        (see ``_tx``), their results unread. PostgreSQL sends them as one pipeline."""
+        with self._tx() as c:
+            for sql, params in statements:
+                c.execute(sql, params)
+
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:  # pragma: no cover
         raise NotImplementedError
 

@@ -91,8 +91,7 @@ class CampaignsMixin:
         Example: ``journal.end_run(token)``.
         """
         try:
-            with self._tx() as c:
-                c.execute("UPDATE runs SET ended_at = ? WHERE token = ?", (iso(now_utc()), token))
+            self._write([("UPDATE runs SET ended_at = ? WHERE token = ?", (iso(now_utc()), token))])
         finally:
             self._run_ended(token)
 
@@ -120,22 +119,23 @@ class CampaignsMixin:
                 raise InputError(text="a campaign needs its account (or user and url)")
             account = account_of(user, url or DEFAULT_ENDPOINT)
         now = iso(now_utc())
-        with self._tx() as c:
-            self._insert_campaign(c, account, name, user, url, sender, template, now)
-            if sender is not None and template:
-                c.execute(
-                    "UPDATE campaigns SET sender = ?, template = ?, updated_at = ?"
-                    " WHERE account = ? AND name = ?"
-                    " AND (COALESCE(sender, '') <> ? OR COALESCE(template, '') <> ?)"
-                    " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.account = ?"
-                    " AND m.campaign = ? AND m.status NOT IN ('pending', 'scheduled', 'holdout'))",
-                    (sender, template, now, account, name, sender, template, account, name),
-                )
+        statements = [self._campaign_row(account, name, user, url, sender, template, now)]
+        if sender is not None and template:
+            statements.append((
+                "UPDATE campaigns SET sender = ?, template = ?, updated_at = ?"
+                " WHERE account = ? AND name = ?"
+                " AND (COALESCE(sender, '') <> ? OR COALESCE(template, '') <> ?)"
+                " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.account = ?"
+                " AND m.campaign = ? AND m.status NOT IN ('pending', 'scheduled', 'holdout'))",
+                (sender, template, now, account, name, sender, template, account, name),
+            ))  # fmt: skip
+        self._write(statements)
         self._known_campaigns.add((account, name))  # its batches need not insert it again
         return account
 
-    @staticmethod
+    @classmethod
     def _insert_campaign(
+        cls,
         c: Any,
         account: str,
         name: str,
@@ -145,7 +145,20 @@ class CampaignsMixin:
         template: str | None,
         now: str | None,
     ) -> None:
-        c.execute(
+        c.execute(*cls._campaign_row(account, name, user, url, sender, template, now))
+
+    @staticmethod
+    def _campaign_row(
+        account: str,
+        name: str,
+        user: str | None,
+        url: str | None,
+        sender: str | None,
+        template: str | None,
+        now: str | None,
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The statement that inserts the campaign's row unless it has one: (sql, params)."""
+        return (
             "INSERT INTO campaigns (account, name, login, endpoint, sender, template,"
             " os_user, os_host, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (account, name) DO NOTHING",

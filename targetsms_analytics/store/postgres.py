@@ -39,6 +39,7 @@ import select
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, NoReturn
@@ -54,6 +55,7 @@ from ._common import (
     iso,
     json_or_none,
     now_utc,
+    os_user,
     redact_url,
     request_fingerprint,
     store_from_env,
@@ -493,11 +495,18 @@ class PostgresJournal(Journal):
             raw.execute(_SESSION_SETUP + _SENDER_SETUP if sender else _SESSION_SETUP)
             conn = _Conn(raw, generic=sender)
             if warm and not self.readonly:
+                # Known to close() first: a journal closed meanwhile ends this session (and
+                # the statements' locks with it) rather than leave it running them.
+                with self._lock:
+                    if self._closed:
+                        raise self._closed_error()
+                    self._all.append(raw)
                 _warm_statements(conn)
             with self._lock:
                 if self._closed:
                     raise self._closed_error()
-                self._all.append(raw)
+                if raw not in self._all:
+                    self._all.append(raw)
                 keep(conn)
         except BaseException:  # (a connection nobody would close otherwise)
             raw.close()
@@ -613,6 +622,31 @@ class PostgresJournal(Journal):
                 return fn(c)
         except _driver().OperationalError as exc:  # (a deferred answer's on_error hears it)
             self._reraise(exc)
+
+    def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """As :meth:`Journal._write`, in one round trip: BEGIN, the statements and COMMIT as one
+        simple query, their parameters bound on this side (psycopg's ``ClientCursor``; measured,
+        an insert and an update: 0.43 ms as four round trips, 0.21 as a pipeline, 0.06-0.16
+        so). Should one fail, the server runs none after it, and the transaction is rolled
+        back before the error is raised."""
+        if self.readonly:
+            raise JournalError(f"{self.path} was opened read-only")
+        raw = self._thread_conn().raw
+        psycopg = _driver()
+        sql = "; ".join(
+            ["BEGIN", "SET LOCAL synchronous_commit = off",
+             *(_Conn._sql(q) for q, _ in statements), "COMMIT"]
+        )  # fmt: skip
+        idle = psycopg.pq.TransactionStatus.IDLE
+        try:
+            psycopg.ClientCursor(raw).execute(sql, [v for _, p in statements for v in p])
+        except BaseException:
+            try:
+                if not raw.closed and raw.info.transaction_status != idle:
+                    raw.execute("ROLLBACK")
+            except psycopg.Error:  # a broken connection: the error raised says so
+                pass
+            raise
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._thread_conn().execute(sql, params).fetchall()
@@ -989,13 +1023,36 @@ class PostgresJournal(Journal):
             )  # fmt: skip
         self._prepared.add((account, campaign))
 
-    def _run_started(self, token: str) -> None:
+    def begin_run(self, campaign: str | None = None, *, account: str | None = None) -> str:
+        """As :meth:`Journal.begin_run`: the run's session lock taken and its row written
+        with the lock's key in one round trip (one transaction, the lock first: see
+        :meth:`_write`), not a row committed first and its lock and key after it (six).
+
+        Example: ``token = journal.begin_run("spring", account=a)``.
+        """
+        if self.readonly:
+            raise JournalError(f"{self.path} was opened read-only")
+        token = uuid.uuid4().hex
         key = random.randint(1, 2**31 - 1)
         conn = self._thread_conn()  # the run's lock lives as long as this connection
-        conn.execute("SELECT pg_advisory_lock(?, ?)", (_LOCK_NAMESPACE, key))
-        conn.execute("UPDATE runs SET lock_key = ? WHERE token = ?", (key, token))
+        try:
+            self._write([
+                ("SELECT pg_advisory_lock(?, ?)", (_LOCK_NAMESPACE, key)),
+                ("INSERT INTO runs (token, account, campaign, pid, host, os_user, started_at,"
+                 " lock_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 (token, account, campaign, os.getpid(), _HOST, os_user(), iso(now_utc()), key)),
+            ])  # fmt: skip
+        except BaseException:
+            # A session lock outlives the transaction that took it: let it go (or, should
+            # that fail, the session with it), so that no run nobody registered holds it.
+            try:
+                conn.raw.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_NAMESPACE, key))
+            except Exception:
+                conn.raw.close()
+            raise
         with self._lock:
             self._run_locks[token] = (key, conn)
+        return token
 
     def _answer_writer_started(self) -> None:
         try:
@@ -1359,9 +1416,8 @@ class _Transaction:
         if self.journal.readonly:
             raise JournalError(f"{self.journal.path} was opened read-only")
         self.conn = self.journal._thread_conn()
-        self.conn.execute("BEGIN")
-        if not self.durable:
-            self.conn.execute("SET LOCAL synchronous_commit = off")
+        # (one round trip: statements without parameters go as one simple query)
+        self.conn.execute("BEGIN" if self.durable else "BEGIN; SET LOCAL synchronous_commit = off")
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
