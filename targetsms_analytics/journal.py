@@ -6,7 +6,7 @@ Example::
 
     >>> from targetsms_analytics.journal import Journal
     >>> Journal(":memory:").schema_version
-    2
+    3
 """
 
 from __future__ import annotations

@@ -1200,6 +1200,66 @@ def test_a_failing_migration_leaves_the_journal_at_its_old_version(store, monkey
         assert j.schema_version == SCHEMA_VERSION
 
 
+def test_a_version_2_journal_upgrades_to_3_and_finds_every_sms_id(store, monkeypatch):
+    """Schema 3 (PostgreSQL: ids looked up in message_ids, messages.sms_id no longer indexed
+    so that answers update rows in place): a journal written at version 2 keeps every row and
+    finds each id, those answered before the upgrade and after it, by either answer path."""
+    from targetsms_analytics.store import postgres
+
+    name = _migrations_name(store)
+    monkeypatch.setattr(schema_mod, name, getattr(schema_mod, name)[:2])
+    # Written as the code of schema 2 did: no message_ids (the answer without it).
+    old_sent = (
+        postgres._FAST_ANSWER["sent"]
+        .replace(
+            "RETURNING messages.account, messages.campaign, messages.msisdn, messages.sms_id", ""
+        )
+        .split("), x AS (")[0]
+        + ")"
+        + postgres._BATCH_DONE
+    )
+    monkeypatch.setitem(postgres._FAST_ANSWER, "sent", old_sent)
+    monkeypatch.setattr(postgres.PostgresJournal, "_ids_written", lambda *a: None)
+    with Journal(store) as j:
+        assert j.schema_version == 2
+        t = begin(j, ["79001234561", "79001234562"])
+        j.finish_batch(t.id, "sent", sms_ids=["s1", "s2"], phones=t.phones)
+        u = begin(j, ["79001234563"])
+        j.finish_batch(u.id, "sent", sms_ids=["s3"])  # (its phones read from the batch)
+        before = j.campaign_messages("c")
+    monkeypatch.undo()
+    with Journal(store) as j:
+        assert j.schema_version == SCHEMA_VERSION == 3
+        pd.testing.assert_frame_equal(j.campaign_messages("c"), before)
+        v = begin(j, ["79001234564", "79001234565"])
+        j.finish_batch(v.id, "sent", sms_ids=["s4", "s5"], phones=v.phones)
+        w = begin(j, ["79001234566"])
+        j.finish_batch(w.id, "sent", sms_ids=["s6"])
+        found = j.message_info(["s6", "s1", "nope", "s4", "s3", "s2", "s5"])
+        assert found["sms_id"].tolist() == ["s6", "s1", "s4", "s3", "s2", "s5"]
+        assert found["msisdn"].tolist() == [f"7900123456{k}" for k in (6, 1, 4, 3, 2, 5)]
+        if store.startswith("postgresql"):
+            indexes = {r[0] for r in j._query_tuples(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'messages'"
+            )}  # fmt: skip
+            assert "messages_sms_id" not in indexes and "messages_batch" in indexes
+            ids = j._query_tuples("SELECT sms_id FROM message_ids ORDER BY seq")
+            assert [r[0] for r in ids] == ["s1", "s2", "s3", "s4", "s5", "s6"]
+
+
+def test_an_id_a_message_no_longer_has_is_not_found(store):
+    """message_info finds the messages that have an id now: one sent again under a new id
+    (its first answer lost, resent, answered) is found by the new id, not by the old one."""
+    with Journal(store) as j:
+        t = begin(j, ["79001234561"])
+        j.finish_batch(t.id, "sent", sms_ids=["old"], phones=t.phones)
+        j.set_outcome("c", ["79001234561"], "pending", account=ACCOUNT, only_from=("sent",))
+        u = begin(j, ["79001234561"])
+        j.finish_batch(u.id, "sent", sms_ids=["new"], phones=u.phones)
+        assert j.message_info(["old"]).empty
+        assert j.message_info(["new", "old"])["batch"].tolist() == [u.id]
+
+
 def test_a_newer_journal_is_refused_and_left_untouched(store):
     with Journal(store) as j:
         begin(j, ["79001234567"])

@@ -16,7 +16,7 @@ Example::
 
     >>> with Journal(":memory:") as j:
     ...     j.schema_version
-    2
+    3
 """
 
 from __future__ import annotations

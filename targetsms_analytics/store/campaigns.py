@@ -274,6 +274,18 @@ class CampaignsMixin:
         frame["not_before"] = times(frame["not_before"])
         return expand_contacts(frame)
 
+    def _by_sms_id(self) -> str:
+        """``_MESSAGE_SQL``'s FROM clause for :meth:`message_info`: ids ``j`` (``value``, ``key``:
+        their order), each joined to the messages that have it."""
+        return f"FROM {self._ids('j')} {self._cross} messages m ON m.sms_id = j.value"
+
+    def _ids_written(
+        self, c: Any, account: str, campaign: str, pairs: Sequence[tuple[str, str]]
+    ) -> None:
+        """Backend hook, in the transaction that gave these messages (msisdn, sms_id) their ids
+        (PostgreSQL keeps them in ``message_ids`` too: a pair whose message did not take the id
+        is ignored there)."""
+
     def campaign_messages(self, campaign: str, *, account: str | None = None) -> pd.DataFrame:
         """Every message row of a campaign, in the order they were first recorded.
 
@@ -302,10 +314,7 @@ class CampaignsMixin:
         Example: ``journal.message_info(["1178440060"], account="demo@127.0.0.1:8421")["msisdn"]``.
         """
         ids = list(dict.fromkeys(str(i) for i in sms_ids))
-        sql = self._MESSAGE_SQL.replace(
-            "FROM messages m",
-            f"FROM {self._ids('j')} {self._cross} messages m ON m.sms_id = j.value",
-        )
+        sql = self._MESSAGE_SQL.replace("FROM messages m", self._by_sms_id())
         params: list[Any] = [self._ids_param(ids)]
         if account is not None:
             sql += " WHERE m.account = ?"
@@ -814,6 +823,8 @@ class CampaignsMixin:
                         for p, i in zip(recipients, sms_ids, strict=True)
                     ],
                 )
+                pairs = [(p, str(i)) for p, i in zip(recipients, sms_ids, strict=True)]
+                self._ids_written(c, key[0], key[1], pairs)
                 state = "done"
             elif outcome in ("pending", "split"):
                 c.execute(

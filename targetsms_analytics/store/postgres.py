@@ -16,7 +16,9 @@ psycopg 3, the optional extra ``pip install targetsms-analytics[postgres]``.
   before it returns (``synchronous_commit = on``, the sessions' setting). Answers are written by
   the answer writer on its own connection (see :meth:`Journal.finish_batch`'s ``wait=False``),
   as one statement each, several in one pipeline, flushed like intents; the other writes (a
-  transaction of several statements) use ``synchronous_commit = off``.
+  transaction of several statements) use ``synchronous_commit = off``. An answer updates its
+  messages in place (``messages.sms_id`` is not indexed, pages keep room for the new versions);
+  the ids it gave are looked up in ``message_ids``, written with it (schema 3).
 - Migrations run under a transaction-level advisory lock: two processes opening a new database
   at once do not both create the schema.
 
@@ -204,7 +206,11 @@ _FAST_ANSWER = {
     UPDATE messages SET status = 'sent', sms_id = v.sms_id, error_code = NULL, error_text = NULL,
         sent_at = %(now)s
     FROM unnest(CAST(%(phones)s AS text[]), CAST(%(ids)s AS text[])) AS v(msisdn, sms_id)
-    WHERE messages.batch = %(id)s AND messages.msisdn = v.msisdn RETURNING 1
+    WHERE messages.batch = %(id)s AND messages.msisdn = v.msisdn
+    RETURNING messages.account, messages.campaign, messages.msisdn, messages.sms_id
+), x AS (
+    INSERT INTO message_ids (account, campaign, msisdn, sms_id)
+    SELECT account, campaign, msisdn, sms_id FROM u
 )"""
     + _BATCH_DONE,
     "pending": """WITH u AS (
@@ -653,6 +659,24 @@ class PostgresJournal(Journal):
 
     def _ids(self, alias: str) -> str:
         return f"unnest(CAST(? AS text[])) WITH ORDINALITY AS {alias}(value, key)"
+
+    def _by_sms_id(self) -> str:
+        # Through message_ids (schema 3: messages.sms_id has no index, see schema._PG_V3): the
+        # messages that were given each id and still have it.
+        # (A message written there twice comes back twice: message_info keeps one row an id.)
+        return (
+            f"FROM {self._ids('j')} JOIN message_ids x ON x.sms_id = j.value JOIN messages m"
+            " ON m.account = x.account AND m.campaign = x.campaign AND m.msisdn = x.msisdn"
+            " AND m.sms_id = j.value"
+        )
+
+    def _ids_written(self, c: Any, account: str, campaign: str,
+                     pairs: Sequence[tuple[str, str]]) -> None:  # fmt: skip
+        c.execute(
+            "INSERT INTO message_ids (account, campaign, msisdn, sms_id) SELECT ?, ?, v.m, v.i"
+            " FROM unnest(CAST(? AS text[]), CAST(? AS text[])) AS v(m, i)",
+            (account, campaign, _array([m for m, _ in pairs]), _array([i for _, i in pairs])),
+        )
 
     def _ids_param(self, values: Sequence[str]) -> Any:
         return _array(values)

@@ -281,8 +281,31 @@ _REFUSAL_SQL = (
     " AND answer_code NOT IN ('transport', 'invalid_input')"
 )
 
+# 2 -> 3, PostgreSQL: a batch's answer updates its messages in place (a heap-only update, no
+# index entry written) where it used to write a new entry in each of the table's three indexes for
+# every recipient, since ``sms_id`` was one of the indexed columns (measured, 143 recipients:
+# 2.7 -> 1.0 ms of server time, the new table's rows included). Their ids are looked up in a table
+# of their own, written with the answer (``message_ids``: which message was given which id; a row
+# whose message has another id since is ignored, see ``PostgresJournal.message_info``); pages keep
+# room for the updated rows. SQLite updates only the indexes of the columns that change: nothing
+# to do there (its version moves on with PostgreSQL's).
+_PG_V3 = """
+CREATE TABLE message_ids (
+    seq       BIGSERIAL,
+    account   TEXT NOT NULL,
+    campaign  TEXT NOT NULL,
+    msisdn    TEXT NOT NULL,
+    sms_id    TEXT NOT NULL
+);
+INSERT INTO message_ids (account, campaign, msisdn, sms_id)
+    SELECT account, campaign, msisdn, sms_id FROM messages WHERE sms_id IS NOT NULL ORDER BY seq;
+CREATE INDEX message_ids_sms_id ON message_ids(sms_id);
+DROP INDEX IF EXISTS messages_sms_id;
+ALTER TABLE messages SET (fillfactor = 50)
+"""
+
 #: SQLite's ordered migrations: entry ``i`` takes the schema from version ``i`` to ``i + 1``.
-SQLITE_MIGRATIONS: list[Migration] = [_V1, _v2]
+SQLITE_MIGRATIONS: list[Migration] = [_V1, _v2, ""]
 
 
 def _postgres_ddl(sqlite_ddl: str) -> str:
@@ -304,6 +327,6 @@ def _postgres_ddl(sqlite_ddl: str) -> str:
 
 
 #: PostgreSQL's ordered migrations (version 1, the 0.1 schema, never existed there).
-POSTGRES_MIGRATIONS: list[Migration] = ["", _postgres_ddl(_V2_TABLES)]
+POSTGRES_MIGRATIONS: list[Migration] = ["", _postgres_ddl(_V2_TABLES), _PG_V3]
 #: The schema version this code writes (both backends).
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

@@ -12,7 +12,7 @@ Example::
 
     >>> with SQLiteJournal(":memory:") as j:
     ...     j.backend, j.schema_version
-    ('sqlite', 2)
+    ('sqlite', 3)
 """
 
 from __future__ import annotations
