@@ -245,13 +245,13 @@ class _Run:
                         n = min(self.concurrency, len(batches))
                         workers = [pool.submit(worker) for _ in range(n)]
                         tickets.update(self._first_intents(batches, prepare))
-                        together = len(tickets)
+                        together = sum(not t.reserved for t in tickets.values())
                     except BaseException:
                         self.stop.set()  # (before the workers are let go: none takes a batch)
                         raise
                     finally:
                         ready.set()  # whatever happened: no worker waits for ever
-                    if together:  # the workers claim the batches after these themselves
+                    if together:  # the workers launch or claim the batches after these themselves
                         self._warm_up(min(n, len(batches) - together))
                     for future in as_completed(workers):
                         future.result()
@@ -285,27 +285,31 @@ class _Run:
         """The intents of the first request of each worker, committed together in one
         transaction before any of them goes out (one commit instead of one per request, and
         on PostgreSQL no connection per worker for them, and a new campaign's rows written
-        with them): batch index -> its ticket. ``prepare`` is given its rows either way.
+        with them), and with them the workers' second requests, claimed ahead (``reserved``:
+        each goes in flight with one row just before its request, see ``Journal.launch_batch``,
+        instead of a claim of all its recipients after the first answer): batch index -> its
+        ticket. ``prepare`` is given its rows either way.
 
         Only where the journal gains by it (``Journal.first_intents_together``), for runs with
         nothing to do before a claim (no rate cap or send window, not a resend), and not for a
         request the service refused lately (it waits that out first).
         """
         client = self.client
-        first = []
+        first, ahead = [], []
         together = self.journal.first_intents_together
         if together and self.gate is None and not self.resend and not self.stop.is_set():
-            for k, batch in enumerate(batches[: self.concurrency]):
+            for k, batch in enumerate(batches[: 2 * self.concurrency]):
                 sender, text, _, phones = batch[:4]
                 fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
                 if fingerprint not in self._known_refusals:
-                    first.append(k)
+                    (first if k < self.concurrency else ahead).append(k)
         if len(first) < 2 or len({batches[k][0] for k in first}) != 1:
             if prepare is not None:
                 self.journal.prepare(self.campaign, prepare, account=self.account)
             return {}
+        ahead = [k for k in ahead if batches[k][0] == batches[first[0]][0]]
         wanted = []
-        for k in first:
+        for k in first + ahead:
             sender, text, parts, phones = batches[k][:4]
             wanted.append(
                 {
@@ -314,13 +318,14 @@ class _Run:
                     "parts": parts,
                     "variant": batches[k][4] if len(batches[k]) > 4 else None,
                     "contacts": self._contacts_of(phones),
+                    "reserved": k >= self.concurrency,
                 }
             )
         made = self.journal.begin_batches(
             self.campaign, wanted, sender=batches[first[0]][0], user=client.user,
             url=client.url, token=self.token, account=self.account, prepare=prepare,
         )  # fmt: skip
-        return dict(zip(first, made, strict=True))
+        return dict(zip(first + ahead, made, strict=True))
 
     def _warm_up(self, claimers: int) -> None:
         """Have the journal ready a connection for each of ``claimers`` workers, which will
@@ -469,6 +474,8 @@ class _Run:
         ):  # stopped (or fewer claimed, and that was refused)
             self._record(ticket, *self._not_sent())
             return
+        if ticket.reserved and not self._launch(ticket):
+            return
         try:
             outcome, answer = self._send(sender, text, ticket.phones)
         except BaseException as exc:  # a bug or an interrupt: the request may have gone out
@@ -516,6 +523,27 @@ class _Run:
                     self.streak,
                 )
                 self._fail(answer)
+
+    def _launch(self, ticket: BatchTicket) -> bool:
+        """Put a batch claimed ahead in flight before its request (see ``Journal.launch_batch``):
+        False when it is not to be sent. Taken back meanwhile (this run was taken for gone: its
+        recipients are pending again, for whoever sends next), it counts as skipped; should the
+        journal fail, it goes back to pending if it can (else it stays reserved: pending once
+        its run counts as gone) and the error is raised, as a failed claim's is."""
+        try:
+            launched = self.journal.launch_batch(ticket.id, token=self.token)
+        except BaseException:
+            try:
+                self._record(ticket, *self._not_sent())
+            except Exception:  # logged by _record
+                self._journal_failed = True
+            raise
+        if not launched:
+            n = len(ticket.phones)
+            with self._lock:
+                self.skipped += n
+            self._done(n, answered=None, request=False)
+        return launched
 
     def _not_sent(
         self, code: str | None = None, why: str | None = None

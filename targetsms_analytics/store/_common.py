@@ -49,7 +49,7 @@ OUTCOMES: tuple[str, ...] = (
 SEND_OUTCOMES = ("sent", "queued", "rejected", "duplicate", "unknown")
 # Message statuses a run may claim.
 CLAIMABLE = ("pending", "scheduled")
-BATCH_STATES = ("inflight", "done", "split", "failed", "unknown")
+BATCH_STATES = ("inflight", "reserved", "done", "split", "failed", "unknown")
 #: The service's endpoint, the one a 0.1 journal's records are given when upgraded (the same as
 #: ``client.DEFAULT_URL``; the journal does not import the client).
 DEFAULT_ENDPOINT = "https://sms.targetsms.ru/sendsms.php"
@@ -321,6 +321,8 @@ class BatchTicket:
 
     ``refused_at``: when the service last refused this very request (same fingerprint), if it did;
     the service refuses an identical request within its interval, so the sender waits it out.
+    ``reserved``: claimed ahead of its request (batch state ``reserved``): it goes in flight with
+    :meth:`Journal.launch_batch` just before the request, or back to pending if never sent.
 
     Example: ``ticket = journal.begin_batch(...); client.send(sender, ticket.phones, text)``.
     """
@@ -329,6 +331,7 @@ class BatchTicket:
     phones: list[str]
     fingerprint: str
     refused_at: datetime | None = None
+    reserved: bool = False
 
 
 def expand_contacts(frame: pd.DataFrame) -> pd.DataFrame:

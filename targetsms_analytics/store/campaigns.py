@@ -498,6 +498,7 @@ class CampaignsMixin:
         variant: str | None = None,
         contacts: dict[str, dict[str, Any]] | None = None,
         account: str | None = None,
+        reserved: bool = False,
     ) -> BatchTicket:
         """Claim ``phones`` for a request and commit the batch as in flight, before the request.
 
@@ -508,7 +509,10 @@ class CampaignsMixin:
         the ``variant``, and this process's pid, host and run ``token``; each message keeps its
         ``variant`` and ``contacts[msisdn]`` (the input row's other columns, as JSON).
         ``account`` defaults to :func:`account_of` ``(user, url)``. Returns the ticket;
-        ``ticket.phones`` may be empty (nothing to send).
+        ``ticket.phones`` may be empty (nothing to send). ``reserved=True`` claims them ahead of
+        the request (batch state ``reserved``): :meth:`launch_batch` puts it in flight just
+        before the request; one whose run is gone goes back to pending (never sent), see
+        :meth:`recover_inflight`.
 
         Example: ``journal.begin_batch("c", ["79001234567"], "Hi", 1, sender="SHOP", user="demo",
         url=client.url)``.
@@ -516,9 +520,9 @@ class CampaignsMixin:
         account = account or account_of(user, url)
         work = self._intent_work(
             account, campaign, phones, text, parts, sender=sender, user=user, url=url,
-            parent=parent, token=token, variant=variant, contacts=contacts,
+            parent=parent, token=token, variant=variant, contacts=contacts, reserved=reserved,
         )  # fmt: skip
-        return self._ticket(account, campaign, self._grouped(work, durable=True))
+        return self._ticket(account, campaign, self._grouped(work, durable=True), reserved)
 
     def begin_batches(
         self,
@@ -554,22 +558,30 @@ class CampaignsMixin:
                 account, campaign, b["phones"], b["text"], b.get("parts"), sender=sender,
                 user=user, url=url, parent=b.get("parent"), token=token,
                 variant=b.get("variant"), contacts=b.get("contacts"),
+                reserved=bool(b.get("reserved")),
             )
             for b in batches
         ]  # fmt: skip
         if not works:
             return []
         results = self._grouped(lambda c: [work(c) for work in works], durable=True)
-        return [self._ticket(account, campaign, r) for r in results]
+        return [
+            self._ticket(account, campaign, r, bool(b.get("reserved")))
+            for r, b in zip(results, batches, strict=True)
+        ]
 
     def _ticket(
-        self, account: str, campaign: str, result: tuple[int, list[str], str, str | None]
+        self,
+        account: str,
+        campaign: str,
+        result: tuple[int, list[str], str, str | None],
+        reserved: bool = False,
     ) -> BatchTicket:
         batch_id, claimed, fingerprint, refused = result
         if batch_id:
             self._known_campaigns.add((account, campaign))
         refused_at = None if refused is None else datetime.fromisoformat(refused)
-        return BatchTicket(batch_id, claimed, fingerprint, refused_at)
+        return BatchTicket(batch_id, claimed, fingerprint, refused_at, reserved and bool(batch_id))
 
     def _intent_work(
         self,
@@ -586,6 +598,7 @@ class CampaignsMixin:
         token: str | None,
         variant: str | None,
         contacts: dict[str, dict[str, Any]] | None,
+        reserved: bool = False,
     ) -> Callable[[Any], tuple[int, list[str], str, str | None]]:
         """A batch's intent (see :meth:`begin_batch`) as a function of the connection."""
         contacts = contacts or {}
@@ -605,9 +618,10 @@ class CampaignsMixin:
                     "INSERT INTO batches (account, campaign, parent, state, recipients, size,"
                     " text_hash, fingerprint, sender, variant, owner_pid, owner_host,"
                     " owner_token, started_at)"
-                    " VALUES (?, ?, ?, 'inflight', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (
-                        account, campaign, parent, json.dumps(claimed), len(claimed),
+                        account, campaign, parent, "reserved" if reserved else "inflight",
+                        json.dumps(claimed), len(claimed),
                         text_hash(text), fingerprint, sender, variant, os.getpid(),
                         socket.gethostname(), token, now,
                     ),
@@ -633,6 +647,27 @@ class CampaignsMixin:
             return batch_id, claimed, fingerprint, refused
 
         return work
+
+    def launch_batch(self, batch_id: int, *, token: str | None = None) -> bool:
+        """Put a reserved batch (``begin_batch(reserved=True)``) in flight, committed to disk
+        before its request as an intent is; False when it is reserved no longer (its run was
+        taken for gone and its recipients went back to pending, see :meth:`recover_inflight`):
+        then its request must not be sent. ``token``: the run's (PostgreSQL: a run whose lock
+        is gone launches nothing).
+
+        Example: ``if journal.launch_batch(ticket.id, token=token): client.send(...)``.
+        """
+
+        def work(c: Any) -> bool:
+            return bool(
+                c.execute(
+                    "UPDATE batches SET state = 'inflight', started_at = ?"
+                    " WHERE id = ? AND state = 'reserved' RETURNING id",
+                    (iso(now_utc()), batch_id),
+                ).fetchall()
+            )
+
+        return bool(self._grouped(work, durable=True))
 
     def prepare(
         self,
@@ -888,13 +923,16 @@ class CampaignsMixin:
         account: str | None = None,
         now: datetime | None = None,
     ) -> int:
-        """Turn in-flight batches whose owner is gone into ``unknown``; return how many.
+        """Turn in-flight batches whose owner is gone into ``unknown``, and reserved ones (never
+        sent) back to pending; return how many.
 
         A batch is orphaned when its owner process on this host no longer exists, when it belongs
         to this process but to no live run (an interrupted call: its run ended, see
         :meth:`begin_run`), or when it started more than ``stale_after`` seconds ago (owners on
         other hosts cannot be checked). Its request may have reached the service, so its messages
-        become ``unknown`` (``error_code='interrupted'``), never resent automatically.
+        become ``unknown`` (``error_code='interrupted'``), never resent automatically. A reserved
+        batch's request was never sent (it goes in flight first, see :meth:`launch_batch`): its
+        messages become ``pending`` again and the batch ``failed``, for any sender to send.
 
         Example: ``journal.recover_inflight("spring", account=a)``.
         """
@@ -904,7 +942,7 @@ class CampaignsMixin:
             " CASE WHEN r.token IS NOT NULL AND r.ended_at IS NULL THEN 1 ELSE 0 END AS live,"
             f" {self._lock_key_column} AS lock_key"
             " FROM batches b LEFT JOIN runs r ON r.token = b.owner_token"
-            " WHERE b.state = 'inflight'"
+            " WHERE b.state IN ('inflight', 'reserved')"
         )
         params: list[Any] = []
         if campaign is not None:
@@ -918,11 +956,27 @@ class CampaignsMixin:
         text = "the sending process stopped before the answer was journaled"
         for batch_id in orphans:
             with self._tx() as c:
-                # Re-check under the write lock: the owner may have finished meanwhile.
+                # Re-check under the write lock: the owner may have finished (or launched its
+                # reserved batch) meanwhile.
                 still = c.execute(
-                    "SELECT 1 FROM batches WHERE id = ? AND state = 'inflight'", (batch_id,)
+                    "SELECT state FROM batches WHERE id = ? AND state IN ('inflight', 'reserved')"
+                    + self._for_update,
+                    (batch_id,),
                 ).fetchone()
                 if still is None:
+                    continue
+                if still[0] == "reserved":
+                    c.execute(
+                        "UPDATE messages SET status = 'pending', batch = NULL WHERE batch = ?"
+                        " AND status = 'inflight'",
+                        (batch_id,),
+                    )
+                    c.execute(
+                        "UPDATE batches SET state = 'failed', finished_at = ?, answer_text = ?"
+                        " WHERE id = ? AND state = 'reserved'",
+                        (iso(now_dt), "reserved by a sender that stopped first: never sent",
+                         batch_id),
+                    )  # fmt: skip
                     continue
                 c.execute(
                     "UPDATE messages SET status = 'unknown', error_code = 'interrupted',"
@@ -939,6 +993,9 @@ class CampaignsMixin:
 
     #: ``runs`` column naming a run's lock (PostgreSQL), or NULL.
     _lock_key_column = "NULL"
+    #: Locks a row read in a write transaction until it ends (PostgreSQL; SQLite's transaction
+    #: is the only writer anyway).
+    _for_update = ""
 
     def _orphaned(self, row: Any, now: datetime) -> bool:
         """Whether an in-flight batch's owner is gone: its run ended, its process on this host

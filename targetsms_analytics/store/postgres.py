@@ -135,7 +135,7 @@ WITH c AS ({_CLAIM_SQL.replace("?", "%(sorted)s", 1).replace("?", "%(a)s", 1).re
 ), b AS (
     INSERT INTO batches (account, campaign, parent, state, recipients, size, text_hash,
         fingerprint, sender, variant, owner_pid, owner_host, owner_token, started_at)
-    SELECT %(a)s, %(c)s, %(parent)s, 'inflight', %(recipients)s, %(n)s, %(hash)s, %(fp)s,
+    SELECT %(a)s, %(c)s, %(parent)s, %(state)s, %(recipients)s, %(n)s, %(hash)s, %(fp)s,
         %(sender)s, %(variant)s, %(pid)s, %(host)s, %(token)s, %(now)s
     WHERE (SELECT COUNT(*) FROM c) = %(n)s
     RETURNING id
@@ -153,6 +153,12 @@ WITH c AS ({_CLAIM_SQL.replace("?", "%(sorted)s", 1).replace("?", "%(a)s", 1).re
 )
 SELECT (SELECT id FROM b), CASE WHEN (SELECT COUNT(*) FROM m) > 0 THEN ({_REFUSAL_SQL.replace("?", "%(fp)s")}) END
 """
+
+# A reserved batch put in flight before its request (see Journal.launch_batch): its id, or no row.
+_LAUNCH = (
+    "UPDATE batches SET state = 'inflight', started_at = %s WHERE id = %s AND state = 'reserved'"
+    " RETURNING id"
+)
 
 # A new campaign's rows, as _prepare_and_begin writes them (no conflict clause: a row that exists
 # already fails the COPY, and the transaction with it).
@@ -325,6 +331,7 @@ class PostgresJournal(Journal):
     _seq = "seq"
     _cross = "JOIN"
     _lock_key_column = "r.lock_key"
+    _for_update = " FOR UPDATE"
     first_intents_together = True
 
     def __init__(
@@ -805,14 +812,14 @@ class PostgresJournal(Journal):
                     parts: int | None = None, *, sender: str, user: str, url: str,
                     parent: int | None = None, token: str | None = None,
                     variant: str | None = None, contacts: dict[str, Any] | None = None,
-                    **_: Any) -> BatchTicket | None:  # fmt: skip
+                    reserved: bool = False, **_: Any) -> BatchTicket | None:  # fmt: skip
         """The intent in one round trip: claim, batch row, messages and the last refusal in one
         statement, committed with ``synchronous_commit = on`` before this returns. Only when
         every recipient could be claimed; otherwise nothing is written and None is returned (the
         general path then claims the ones it can)."""
         intent = _fast_intent(
             account, campaign, phones, text, parts, sender=sender, user=user, url=url,
-            parent=parent, token=token, variant=variant, contacts=contacts,
+            parent=parent, token=token, variant=variant, contacts=contacts, reserved=reserved,
         )  # fmt: skip
         if intent is None:
             return None
@@ -849,6 +856,7 @@ class PostgresJournal(Journal):
                 account, campaign, b["phones"], b["text"], b.get("parts"), sender=sender,
                 user=user, url=url, parent=b.get("parent"), token=token,
                 variant=b.get("variant"), contacts=b.get("contacts"),
+                reserved=bool(b.get("reserved")),
             )
             if fast
             else None
@@ -871,6 +879,7 @@ class PostgresJournal(Journal):
                         campaign, b["phones"], b["text"], b.get("parts"), parent=b.get("parent"),
                         variant=b.get("variant"), contacts=b.get("contacts"), sender=sender,
                         user=user, url=url, token=token, account=account,
+                        reserved=bool(b.get("reserved")),
                     )  # fmt: skip
         except BaseException:
             self._release(campaign, out)
@@ -918,6 +927,7 @@ class PostgresJournal(Journal):
             _batch_row(
                 account, campaign, b["phones"], b["text"], sender=sender, user=user, url=url,
                 parent=b.get("parent"), token=token, variant=b.get("variant"),
+                reserved=bool(b.get("reserved")),
             )
             for b in batches
         ]  # fmt: skip
@@ -952,7 +962,7 @@ class PostgresJournal(Journal):
                     "INSERT INTO batches (id, account, campaign, parent, state, recipients,"
                     " size, text_hash, fingerprint, sender, variant, owner_pid, owner_host,"
                     " owner_token, started_at) VALUES (%(id)s, %(a)s, %(c)s, %(parent)s,"
-                    " 'inflight', %(recipients)s, %(n)s, %(hash)s, %(fp)s, %(sender)s,"
+                    " %(state)s, %(recipients)s, %(n)s, %(hash)s, %(fp)s, %(sender)s,"
                     " %(variant)s, %(pid)s, %(host)s, %(token)s, %(now)s)",
                     [{**i[2], "id": batch_id} for i, batch_id in zip(intents, ids, strict=True)],
                 )
@@ -967,8 +977,9 @@ class PostgresJournal(Journal):
                 int(batch_id), wanted, fingerprint,
                 None if refused.get(fingerprint) is None
                 else datetime.fromisoformat(refused[fingerprint]),
+                params["state"] == "reserved",
             )
-            for (wanted, fingerprint, _), batch_id in zip(intents, ids, strict=True)
+            for (wanted, fingerprint, params), batch_id in zip(intents, ids, strict=True)
         ]  # fmt: skip
 
     def _write_queued(self, queued: list[Any]) -> None:
@@ -1025,6 +1036,18 @@ class PostgresJournal(Journal):
             work(self._thread_conn())
         else:
             super()._commit_answer(work)
+
+    def launch_batch(self, batch_id: int, *, token: str | None = None) -> bool:
+        """As :meth:`Journal.launch_batch`: one statement on this thread's connection, flushed
+        before it returns; a run whose lock went with its session launches nothing (raises).
+
+        Example: ``journal.launch_batch(ticket.id, token=token)``.
+        """
+        self._check_run_locks(token)
+        if self.readonly:
+            raise JournalError(f"{self.path} was opened read-only")
+        row = self._thread_conn().fast.execute(_LAUNCH, (iso(now_utc()), batch_id)).fetchone()
+        return row is not None
 
     def prepare(self, campaign: str, items: Sequence[tuple[str, str, str | None, int | None]],
                 *, account: str) -> None:  # fmt: skip
@@ -1344,12 +1367,12 @@ def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]], *,
 
 def _fast_intent(account: str, campaign: str, phones: Sequence[str], text: str,
                  parts: int | None, *, sender: str, user: str, url: str, parent: int | None,
-                 token: str | None, variant: str | None,
-                 contacts: dict[str, Any] | None) -> tuple[list[str], str, dict] | None:  # fmt: skip
+                 token: str | None, variant: str | None, contacts: dict[str, Any] | None,
+                 reserved: bool = False) -> tuple[list[str], str, dict] | None:  # fmt: skip
     """``_FAST_INTENT``'s parameters for a batch: (its phones, its fingerprint, the parameters),
     or None when it has no phones."""
     batch = _batch_row(account, campaign, phones, text, sender=sender, user=user, url=url,
-                       parent=parent, token=token, variant=variant)  # fmt: skip
+                       parent=parent, token=token, variant=variant, reserved=reserved)  # fmt: skip
     if batch is None:
         return None
     wanted, fingerprint, params = batch
@@ -1363,7 +1386,7 @@ def _fast_intent(account: str, campaign: str, phones: Sequence[str], text: str,
 
 def _batch_row(account: str, campaign: str, phones: Sequence[str], text: str, *, sender: str,
                user: str, url: str, parent: int | None, token: str | None,
-               variant: str | None) -> tuple[list[str], str, dict] | None:  # fmt: skip
+               variant: str | None, reserved: bool = False) -> tuple[list[str], str, dict] | None:  # fmt: skip
     """A batch row's parameters, as ``_FAST_INTENT`` and ``_prepare_and_begin`` write it:
     (its phones, its fingerprint, the parameters), or None when it has no phones."""
     wanted = list(dict.fromkeys(str(p) for p in phones))
@@ -1374,7 +1397,7 @@ def _batch_row(account: str, campaign: str, phones: Sequence[str], text: str, *,
         "a": account, "c": campaign, "n": len(wanted), "parent": parent,
         "recipients": json.dumps(wanted), "hash": text_hash(text), "fp": fingerprint,
         "sender": sender, "variant": variant, "pid": os.getpid(), "host": _HOST,
-        "token": token, "now": iso(now_utc()),
+        "token": token, "now": iso(now_utc()), "state": "reserved" if reserved else "inflight",
     }  # fmt: skip
     return wanted, fingerprint, params
 
@@ -1408,7 +1431,8 @@ def _fast_ticket(intent: tuple[list[str], str, dict], row: Any) -> BatchTicket |
         return None
     refused = row[1]
     refused_at = None if refused is None else datetime.fromisoformat(refused)
-    return BatchTicket(int(row[0]), intent[0], intent[1], refused_at)
+    reserved = intent[2]["state"] == "reserved"
+    return BatchTicket(int(row[0]), intent[0], intent[1], refused_at, reserved)
 
 
 class _OneStatement:
