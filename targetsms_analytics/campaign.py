@@ -328,11 +328,10 @@ class _Run:
         return dict(zip(first + ahead, made, strict=True))
 
     def _warm_up(self, claimers: int) -> None:
-        """Have the journal ready a connection for each of ``claimers`` workers, which will
-        claim their next batch once their first request (its intent committed for them) is
-        answered: opened while those requests are out (see ``Journal.warm_up``)."""
-        if claimers <= 0:
-            return
+        """Have the journal ready a connection for the answers and for each of ``claimers``
+        workers, which will launch or claim their next batch once their first request (its
+        intent committed for them) is answered: opened while those requests are out (see
+        ``Journal.warm_up``)."""
         try:
             self.journal.warm_up(claimers)
         except Exception as exc:  # each worker connects when it claims, as without it

@@ -444,12 +444,12 @@ def test_postgres_answers_whose_writer_cannot_connect_are_reported_and_nothing_h
 
 
 @pytest.mark.parametrize("new_campaign", [True, False])
-def test_postgres_first_intents_connect_the_answer_writer_before_the_first_answer(
+def test_postgres_warm_up_connects_the_answer_writer_before_the_first_answer(
     pg_url, monkeypatch, new_campaign
 ):
-    """Once a run's first intents are committed (begin_batches), the answer writer connects
-    while their requests are out: their answers are written on that connection, with none to
-    open then (here: none could be)."""
+    """Once a run's first intents are committed (begin_batches) and its requests may go,
+    warm_up has the answer writer connect while they are out: their answers are written on
+    that connection, with none to open then (here: none could be)."""
     import psycopg
 
     phones = [f"7900123456{i}" for i in range(4)]
@@ -460,6 +460,8 @@ def test_postgres_first_intents_connect_the_answer_writer_before_the_first_answe
             j.prepare("c", items, account=ACCOUNT)
         tickets = _begin_batches(j, _wave(phones), prepare=items)
         assert [t.phones for t in tickets] == [phones[:2], phones[2:]]
+        assert _answer_writers_connection(j) is None  # (not before the requests may go)
+        j.warm_up(0)
         _until(lambda: _answer_writers_connection(j), "the answer writer never connected")
 
         monkeypatch.setattr(psycopg, "connect", _too_many_clients)
@@ -475,6 +477,11 @@ def test_postgres_warm_up_opens_connections_the_next_threads_write_on(pg_url, mo
     n threads that need one then write on them, with none to open (here: none could be)."""
     import psycopg
 
+    from targetsms_analytics.store.postgres import PostgresJournal
+
+    # (the answer writer it starts too, whose connection would be free once it idles, is not
+    # the point: see test_postgres_warm_up_connects_the_answer_writer_before_the_first_answer)
+    monkeypatch.setattr(PostgresJournal, "_warm_answer_writer", lambda self: None)
     with Journal(pg_url) as j, _admin_connect(pg_url) as watch:
         before = _backends(watch)
         j.warm_up(2)
@@ -534,6 +541,7 @@ def test_postgres_connections_opened_ahead_are_ready_for_intents_and_answers(pg_
         assert not watch.execute("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'").fetchall()
 
         tickets = _begin_batches(j, _wave(phones[:2], 1))  # (rows exist: one statement each)
+        j.warm_up(0)
         _until(lambda: _answer_writers_connection(j), "the answer writer never connected")
         writer = _answer_writers_connection(j)
         _until(lambda: _prepared_statements(writer) == ready, "the answer writer never got ready")
@@ -616,6 +624,10 @@ def test_postgres_a_thread_that_needs_a_connection_as_warm_up_opens_one_waits_fo
             let_go.wait(60)
         return real(*args, **kwargs)
 
+    from targetsms_analytics.store.postgres import PostgresJournal
+
+    # (warm_up's answer writer, whose connection would be free once it idles, is not the point)
+    monkeypatch.setattr(PostgresJournal, "_warm_answer_writer", lambda self: None)
     with Journal(pg_url) as j, _admin_connect(pg_url) as watch:
         before = _backends(watch)
         monkeypatch.setattr(psycopg, "connect", connect)
@@ -919,6 +931,7 @@ def test_postgres_an_answer_whose_writers_connection_was_lost_is_written_on_a_ne
         j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
         items = [(p, "SHOP", "Hi", 1) for p in phones]
         tickets = _begin_batches(j, _wave(phones), prepare=items)
+        j.warm_up(0)
         _until(lambda: _answer_writers_connection(j), "the answer writer never connected")
         _terminate(pg_url, _answer_writers_connection(j).raw.info.backend_pid)
         assert _answered_behind(j, tickets) == []
@@ -2757,25 +2770,22 @@ def test_postgres_begin_batches_releases_what_it_committed_when_a_later_batch_fa
 
 
 @pytest.mark.parametrize("new_campaign", [True, False])
-@pytest.mark.parametrize(
-    "failure",
-    [RuntimeError("can't start new thread"), KeyboardInterrupt()],
-    ids=["thread_cannot_start", "ctrl_c"],
-)
-def test_postgres_begin_batches_hands_over_its_tickets_whatever_the_answer_writer_does(
-    pg_url, monkeypatch, new_campaign, failure
+def test_postgres_begin_batches_starts_no_thread_and_warm_up_survives_one_that_cannot_start(
+    pg_url, monkeypatch, new_campaign
 ):
-    """Review: the answer writer is started after the first intents are committed and before
-    their tickets are returned. A thread that cannot start must not cost the tickets (it is
-    started again for the first answer); an interrupt there sends the intents back to pending
-    before it is raised, never leaving them in flight with no ticket (unknown, never sent)."""
+    """The first intents' tickets come back with no thread started (a thread starting there
+    held their requests up); warm_up, called once they may go, starts the answer writer, best
+    effort: a thread that cannot start costs nothing (it is started again for the first
+    answer), and every answer is written."""
     phones = [f"7900123456{i}" for i in range(4)]
     items = [(p, "SHOP", "Hi", 1) for p in phones]
     real_start = threading.Thread.start
+    started: list[str] = []
 
     def start(thread):
-        if thread.name == "targetsms-journal-answers":
-            raise failure
+        started.append(thread.name)
+        if thread.name == "targetsms-journal-answers" and len(started) == 1:
+            raise RuntimeError("can't start new thread")
         real_start(thread)
 
     with Journal(pg_url) as j:
@@ -2783,21 +2793,47 @@ def test_postgres_begin_batches_hands_over_its_tickets_whatever_the_answer_write
         if not new_campaign:
             j.prepare("c", items, account=ACCOUNT)
         monkeypatch.setattr(threading.Thread, "start", start)
-        if isinstance(failure, KeyboardInterrupt):
-            with pytest.raises(KeyboardInterrupt):
-                _begin_batches(j, _wave(phones), prepare=items)
-            monkeypatch.undo()
-            records = j.records("c", account=ACCOUNT)
-            assert {records[p]["status"] for p in phones} == {"pending"}
-            assert set(j.batches("c")["state"]) == {"failed"}
-            return
         tickets = _begin_batches(j, _wave(phones), prepare=items)
-        assert [t.phones for t in tickets] == [phones[:2], phones[2:]]
-        monkeypatch.undo()
+        assert [t.phones for t in tickets] == [phones[:2], phones[2:]] and started == []
+        j.warm_up(0)
+        assert started == ["targetsms-journal-answers"]
         for t in tickets:
             j.finish_batch(t.id, "sent", sms_ids=list(t.phones), phones=t.phones, wait=False)
         j.flush()
+        monkeypatch.undo()
         assert set(j.campaign_messages("c")["outcome"]) == {"sent"}
+
+
+def test_postgres_a_ctrl_c_as_the_run_warms_up_leaves_nobody_unknown_or_sent_twice(
+    pg_url, client, emulator, monkeypatch
+):
+    """Review (the answer writer used to start inside begin_batches, which released the
+    intents on an interrupt): a Ctrl-C as the run starts its answer writer, its first requests
+    let go already, stops the run; what went out is journaled, the rest is pending (none
+    unknown), and the next call sends the rest, nobody twice."""
+    real_start = threading.Thread.start
+    started: list[str] = []
+
+    def start(thread):
+        if thread.name == "targetsms-journal-answers" and not started:
+            started.append(thread.name)
+            raise KeyboardInterrupt
+        real_start(thread)
+
+    contacts = pd.DataFrame(
+        {"phone": [f"7916123450{i}" for i in range(8)], "name": list("abcdefgh")}
+    )
+    args = (client, contacts, "Hi {name}", "SHOP")
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with pytest.raises(KeyboardInterrupt):
+        ts.send_campaign(*args, campaign="w", store=pg_url, concurrency=2, progress=False)
+    monkeypatch.undo()
+    assert started
+    with Journal(pg_url) as j:
+        assert {r["status"] for r in j.records("w").values()} <= {"sent", "pending"}
+    result = ts.send_campaign(*args, campaign="w", store=pg_url, concurrency=2, progress=False)
+    assert list(result["outcome"]) == ["sent"] * 8
+    assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])
 
 
 def test_postgres_a_ctrl_c_as_the_copy_starts_leaves_nothing_written_and_the_journal_usable(

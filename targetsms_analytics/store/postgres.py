@@ -527,13 +527,18 @@ class PostgresJournal(Journal):
         return conn
 
     def warm_up(self, senders: int) -> None:
-        """As :meth:`Journal.warm_up`: connections for ``senders`` threads, each opened by a
-        thread of its own (in parallel, as the threads would) and given to the next thread that
-        needs one (not to the answer writer). Those spare already, being opened, or left by
-        threads that have ended count.
+        """As :meth:`Journal.warm_up`: the answer writer started (it connects), then
+        connections for ``senders`` threads, each opened by a thread of its own (in parallel,
+        as the threads would) and given to the next thread that needs one (not to the answer
+        writer). Those spare already, being opened, or left by threads that have ended count.
 
         Example: ``journal.warm_up(3)``.
         """
+        if not self.readonly and not self._closed:
+            try:
+                self._warm_answer_writer()
+            except Exception as exc:  # (started again for the first answer)
+                logger.debug("%s: the answer writer could not start yet: %s", self.path, exc)
         threads: list[threading.Thread] = []
         try:
             with self._lock:
@@ -848,7 +853,7 @@ class PostgresJournal(Journal):
                                                   user=user, url=url, token=token)  # fmt: skip
                 if tickets is not None:
                     self._prepared.add(key)
-                    return self._handed_over(campaign, tickets)
+                    return tickets
             self.prepare(campaign, prepare, account=account)
         fast = key in self._prepared and key in self._known_campaigns and not self.readonly
         intents = [
@@ -884,7 +889,7 @@ class PostgresJournal(Journal):
         except BaseException:
             self._release(campaign, out)
             raise
-        return self._handed_over(campaign, [t for t in out if t is not None])
+        return [t for t in out if t is not None]
 
     def _release(self, campaign: str, tickets: Sequence[BatchTicket | None]) -> None:
         """Committed intents whose tickets never reach the caller: back to pending."""
@@ -895,19 +900,6 @@ class PostgresJournal(Journal):
                 except Exception as exc:  # it stays in flight: unknown, never resent
                     logger.error("%s: batch %d could not go back to pending: %s",
                                  campaign, ticket.id, exc)  # fmt: skip
-
-    def _handed_over(self, campaign: str, tickets: list[BatchTicket]) -> list[BatchTicket]:
-        """``tickets``, once the answer writer is started (see :meth:`_warm_answer_writer`):
-        best effort (a thread that cannot start now is started again for the first answer);
-        an interrupt meanwhile sends them back to pending before it is raised."""
-        try:
-            self._warm_answer_writer()
-        except Exception as exc:
-            logger.debug("%s: the answer writer could not start yet: %s", self.path, exc)
-        except BaseException:
-            self._release(campaign, tickets)
-            raise
-        return tickets
 
     def _prepare_and_begin(self, key: tuple[str, str], items: Sequence[Any],
                            batches: Sequence[Any], *, sender: str, user: str, url: str,
