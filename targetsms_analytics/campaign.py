@@ -759,6 +759,10 @@ def _senders_of(
 # ---------------------------------------------------------------- results
 
 
+# The dtype pandas gives a column of no times (to_datetime of Nones, utc=True).
+_NO_TIMES = pd.to_datetime(pd.Series([None], dtype=object), utc=True).dtype
+
+
 def _result(
     contacts: pd.DataFrame,
     plan: _Plan,
@@ -828,16 +832,23 @@ def _result(
             cols["error_text"][i] = "another run is sending it right now"
         else:
             cols["outcome"][i] = status
-    result = contacts.copy()
+    index = contacts.index
+    added: dict[str, Any] = {}
     for name in CAMPAIGN_COLUMNS:
         values = cols[name]
         if name in ("parts", "batch"):
-            result[name] = pd.array(values, dtype="Int64")
+            added[name] = pd.array(values, dtype="Int64")
         elif name == "not_before":
-            result[name] = pd.to_datetime(pd.Series(values, index=contacts.index), utc=True)
+            if any(v is not None for v in values):
+                added[name] = pd.to_datetime(pd.Series(values, index=index), utc=True)
+            else:  # (the usual case: what to_datetime makes of Nones, without parsing them)
+                added[name] = pd.Series(pd.NaT, index=index, dtype=_NO_TIMES)
         else:
-            result[name] = pd.Series(values, index=contacts.index, dtype=object)
-    return result
+            added[name] = pd.Series(values, index=index, dtype=object)
+    # One frame put beside the input, not ten columns inserted one by one (the input has none
+    # of these names, see planning._check_input). Measured, 1,000 rows: 2.0 -> 1.6 ms.
+    result = pd.concat([contacts, pd.DataFrame(added, index=index)], axis=1)
+    return result.__finalize__(contacts)  # (its attrs, as contacts.copy() kept them)
 
 
 def _timestamp(value: Any) -> datetime | None:
