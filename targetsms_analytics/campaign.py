@@ -1230,7 +1230,12 @@ def send_campaign(
         _warn_if_changed(journal, name, account, sender, template)
         recovered = journal.recover_inflight(name, account=account)
         if recovered:
-            logger.warning("%s: %d interrupted batch(es) marked unknown", name, recovered)
+            logger.warning(
+                "%s: %d interrupted batch(es) recovered: unknown where the request may have gone"
+                " out, pending again where it never did (claimed ahead)",
+                name,
+                recovered,
+            )
         mark = journal.activity(name, account=account)  # nobody else's changes since: below
         records: dict[str, dict] | None = _release_never_sent(
             journal, name, account, plan.recipients

@@ -538,7 +538,10 @@ def test_postgres_connections_opened_ahead_are_ready_for_intents_and_answers(pg_
         assert any("SET status = 'sent'" in q for q in ready)  # the answer
         assert j.batches("c").empty
         assert set(j.campaign_messages("c")["outcome"]) == {"pending"}
-        assert not watch.execute("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'").fetchall()
+        assert not watch.execute(
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND database ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchall()
 
         tickets = _begin_batches(j, _wave(phones[:2], 1))  # (rows exist: one statement each)
         j.warm_up(0)
@@ -986,6 +989,35 @@ def test_postgres_a_lost_connection_of_a_thread_that_ended_is_not_given_to_the_n
         assert lost.raw not in j._all and lost not in j._free
 
 
+def test_postgres_a_closed_journal_leaves_no_session_behind(pg_url, monkeypatch):
+    """close() waits for the journal's threads that were connecting (the answer writer and
+    warm_up's, here slow to connect): once it returns, none of its sessions is left, nor
+    appears later (tests counting sessions, and a server near its connection limit, see it)."""
+    import psycopg
+
+    real = psycopg.connect
+
+    def slow(*args, **kwargs):
+        if threading.current_thread().name.startswith("targetsms-journal"):
+            time.sleep(0.3)
+        return real(*args, **kwargs)
+
+    with _admin_connect(pg_url) as watch:
+        before = _backends(watch)
+        j = Journal(pg_url)
+        monkeypatch.setattr(psycopg, "connect", slow)
+        j.warm_up(2)  # (the answer writer and two spares, all connecting)
+        mine = [j._answer_thread, *j._warmers]
+        assert len(mine) == 3
+        j.close()
+        assert not any(t.is_alive() for t in mine)
+        seen = set()
+        for _ in range(50):  # (half a second: nothing of it connects any more)
+            seen.add(_backends(watch))
+            time.sleep(0.01)
+        assert seen == {before}
+
+
 def test_postgres_a_connection_whose_session_setup_fails_is_closed(pg_url, monkeypatch):
     """Review: a thread's new connection whose session settings failed was left open."""
     import psycopg
@@ -1195,6 +1227,31 @@ def test_a_reserved_batch_whose_run_is_gone_goes_back_to_pending_not_unknown(sto
         assert other.recover_inflight("c") == 0
 
 
+def test_a_reserved_batch_launched_as_it_is_recovered_is_left_to_its_sender(store, monkeypatch):
+    """Review: recovery took a batch for orphaned while it was reserved, and its sender
+    launched it before the re-check: it became unknown under its sender's feet (whose split or
+    pending answer then left its recipients unknown, never sent). The re-check is for the state
+    it was judged in: a batch launched meanwhile is left alone (looked at again next time)."""
+    with Journal(store) as sender, Journal(store) as other:
+        token = sender.begin_run("c", account=ACCOUNT)
+        ahead = begin(sender, ["79001234562", "79001234563"], token=token, reserved=True)
+        real = type(other)._orphaned
+
+        def launched_meanwhile(self, row, now):
+            if row["id"] == ahead.id:
+                assert sender.launch_batch(ahead.id, token=token)
+                return True  # (judged gone while reserved)
+            return real(self, row, now)
+
+        monkeypatch.setattr(type(other), "_orphaned", launched_meanwhile)
+        assert other.recover_inflight("c") == 0
+        monkeypatch.undo()
+        assert sender.batches("c")["state"].tolist() == ["inflight"]
+        assert {r["status"] for r in sender.records("c").values()} == {"inflight"}
+        sender.finish_batch(ahead.id, "split", error_code="phone_stop_listed", phones=ahead.phones)
+        assert {r["status"] for r in sender.records("c").values()} == {"pending"}
+
+
 def test_campaigns_lists_every_account_with_who_sent_it(store):
     with Journal(store) as j:
         token = j.begin_run("spring", account=ACCOUNT)
@@ -1296,8 +1353,71 @@ def test_a_version_2_journal_upgrades_to_3_and_finds_every_sms_id(store, monkeyp
                 "SELECT indexname FROM pg_indexes WHERE tablename = 'messages'"
             )}  # fmt: skip
             assert "messages_sms_id" not in indexes and "messages_batch" in indexes
-            ids = j._query_tuples("SELECT sms_id FROM message_ids ORDER BY seq")
+            ids = j._query_tuples("SELECT sms_id FROM message_ids ORDER BY sms_id")
             assert [r[0] for r in ids] == ["s1", "s2", "s3", "s4", "s5", "s6"]
+
+
+def test_postgres_an_older_release_open_across_the_upgrade_loses_no_sms_id(pg_url, monkeypatch):
+    """Review: a process of the previous release, its journal opened at version 2, answers
+    after another process upgraded it to 3; its answer writes no message_ids row, and its id
+    was not found by message_info (nor load_statuses' columns). Ids message_ids does not name
+    are looked for in the messages themselves."""
+    from targetsms_analytics.store import postgres
+
+    monkeypatch.setattr(schema_mod, "POSTGRES_MIGRATIONS", schema_mod.POSTGRES_MIGRATIONS[:2])
+    old = Journal(pg_url)  # the older release's process
+    assert old.schema_version == 2
+    t = begin(old, ["79001234561"])  # its request is out
+    u = begin(old, ["79001234562"])
+    monkeypatch.undo()
+    with Journal(pg_url) as new:  # a new release opens it: upgraded
+        assert new.schema_version == 3
+        v2_sent = (
+            postgres._FAST_ANSWER["sent"]
+            .replace(
+                "RETURNING messages.account, messages.campaign, messages.msisdn, messages.sms_id",
+                "",
+            )
+            .split("), x AS (")[0]
+            + ")"
+            + postgres._BATCH_DONE
+        )
+        with monkeypatch.context() as m:  # the answer as schema 2's code writes it
+            m.setitem(postgres._FAST_ANSWER, "sent", v2_sent)
+            old.finish_batch(t.id, "sent", sms_ids=["s1"], phones=t.phones)
+        new.finish_batch(u.id, "sent", sms_ids=["s2"], phones=u.phones)
+        assert new.records("c")["79001234561"]["sms_id"] == "s1"
+        found = new.message_info(["s2", "nope", "s1"])
+        assert found["sms_id"].tolist() == ["s2", "s1"]
+        assert found["msisdn"].tolist() == ["79001234562", "79001234561"]
+        assert new.message_info(["s1"], account=ACCOUNT)["msisdn"].tolist() == ["79001234561"]
+    old.close()
+
+
+def test_postgres_the_upgrade_to_3_gives_way_to_a_transaction_left_open(pg_url, monkeypatch):
+    """Review: the upgrade's index drop waited for every session using the messages table (a
+    transaction an analyst left open), and every sender queued behind it. It waits a while,
+    then fails saying what to do, changing nothing; once that transaction ends it goes."""
+    import psycopg
+
+    full = list(schema_mod.POSTGRES_MIGRATIONS)
+    monkeypatch.setattr(schema_mod, "POSTGRES_MIGRATIONS", full[:2])
+    Journal(pg_url).close()
+    monkeypatch.setattr(
+        schema_mod, "POSTGRES_MIGRATIONS", [*full[:2], full[2].replace("'10s'", "'200ms'")]
+    )
+    holder = psycopg.connect(pg_url)  # (not autocommit: its transaction stays open)
+    try:
+        holder.execute("SELECT count(*) FROM messages").fetchone()
+        with pytest.raises(JournalError, match="transaction left open") as info:
+            Journal(pg_url)
+        assert info.value.code == "store_unavailable"
+        with _admin_connect(pg_url) as watch:
+            assert watch.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 2
+    finally:
+        holder.close()
+    with Journal(pg_url) as j:
+        assert j.schema_version == 3
 
 
 def test_an_id_a_message_no_longer_has_is_not_found(store):
@@ -1959,7 +2079,10 @@ def test_postgres_end_run_whose_lock_connection_cannot_unlock_lets_the_lock_go(p
         key, conn = j._run_locks[token]
         conn.raw.pgconn.send_query(b"SELECT 1")  # (a statement whose answer nobody reads)
         assert _end_run_in_a_thread(j, token) == [] and conn.raw.closed
-        held = "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND granted"
+        held = (
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
         _until(lambda: not watch.execute(held, (key,)).fetchall(), "the run's lock stayed held")
 
 

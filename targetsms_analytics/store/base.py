@@ -375,7 +375,7 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         self._answer_writer_started()
         while True:
             with self._answers:
-                if not self._answer_queue and not self._answer_poked:
+                if not self._answer_queue and not self._answer_poked and not self._ending():
                     self._answers.wait(timeout=1.0)
                 if not self._answer_queue and not self._answer_poked:  # idle: the next starts
                     if self._answer_thread is me:  # another
@@ -404,6 +404,10 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
                     self._commit_riders()
                 except Exception as exc:  # they stay queued: the next writer or flush() tries
                     logger.warning("the journal could not write deferred answers: %s", exc)
+
+    def _ending(self) -> bool:
+        """Whether the journal is closed (PostgreSQL): an idle answer writer ends at once."""
+        return False
 
     def _answer_writer_started(self) -> None:
         """Backend hook, on the answer writer's thread before it waits for its first answer

@@ -274,6 +274,18 @@ class CampaignsMixin:
         frame["not_before"] = times(frame["not_before"])
         return expand_contacts(frame)
 
+    def _messages_by_id(
+        self, ids: Sequence[str], account: str | None, source: str | None = None
+    ) -> list[Any]:
+        """The message rows of :meth:`message_info`, by id in ``ids``' order, then as recorded;
+        ``source``: the FROM clause (default :meth:`_by_sms_id`)."""
+        sql = self._MESSAGE_SQL.replace("FROM messages m", source or self._by_sms_id())
+        params: list[Any] = [self._ids_param(ids)]
+        if account is not None:
+            sql += " WHERE m.account = ?"
+            params.append(account)
+        return self._query(sql + f" ORDER BY j.key, m.{self._seq}", params)
+
     def _by_sms_id(self) -> str:
         """``_MESSAGE_SQL``'s FROM clause for :meth:`message_info`: ids ``j`` (``value``, ``key``:
         their order), each joined to the messages that have it."""
@@ -314,13 +326,7 @@ class CampaignsMixin:
         Example: ``journal.message_info(["1178440060"], account="demo@127.0.0.1:8421")["msisdn"]``.
         """
         ids = list(dict.fromkeys(str(i) for i in sms_ids))
-        sql = self._MESSAGE_SQL.replace("FROM messages m", self._by_sms_id())
-        params: list[Any] = [self._ids_param(ids)]
-        if account is not None:
-            sql += " WHERE m.account = ?"
-            params.append(account)
-        rows = self._query(sql + f" ORDER BY j.key, m.{self._seq}", params)
-        frame = self._message_frame(rows)
+        frame = self._message_frame(self._messages_by_id(ids, account))
         if account is None:
             return one_account_per_id(frame)
         return frame.drop_duplicates("sms_id").reset_index(drop=True)
@@ -938,7 +944,7 @@ class CampaignsMixin:
         """
         now_dt = now or now_utc()
         sql = (
-            "SELECT b.id, b.owner_pid, b.owner_host, b.owner_token, b.started_at,"
+            "SELECT b.id, b.state, b.owner_pid, b.owner_host, b.owner_token, b.started_at,"
             " CASE WHEN r.token IS NOT NULL AND r.ended_at IS NULL THEN 1 ELSE 0 END AS live,"
             f" {self._lock_key_column} AS lock_key"
             " FROM batches b LEFT JOIN runs r ON r.token = b.owner_token"
@@ -952,20 +958,22 @@ class CampaignsMixin:
                 sql += " AND b.account = ?"
                 params.append(account)
         rows = self._query(sql, params)
-        orphans = [r["id"] for r in rows if self._orphaned(r, now_dt)]
+        orphans = [(r["id"], r["state"]) for r in rows if self._orphaned(r, now_dt)]
         text = "the sending process stopped before the answer was journaled"
-        for batch_id in orphans:
+        recovered = 0
+        for batch_id, state in orphans:
             with self._tx() as c:
-                # Re-check under the write lock: the owner may have finished (or launched its
-                # reserved batch) meanwhile.
+                # Re-check under the write lock: the owner may have finished meanwhile, or
+                # launched its reserved batch (in flight now, and maybe answered soon: it is
+                # looked at again next time, never made unknown under its sender's feet).
                 still = c.execute(
-                    "SELECT state FROM batches WHERE id = ? AND state IN ('inflight', 'reserved')"
-                    + self._for_update,
-                    (batch_id,),
+                    "SELECT state FROM batches WHERE id = ? AND state = ?" + self._for_update,
+                    (batch_id, state),
                 ).fetchone()
                 if still is None:
                     continue
-                if still[0] == "reserved":
+                recovered += 1
+                if state == "reserved":
                     c.execute(
                         "UPDATE messages SET status = 'pending', batch = NULL WHERE batch = ?"
                         " AND status = 'inflight'",
@@ -989,7 +997,7 @@ class CampaignsMixin:
                     " AND state = 'inflight'",
                     (iso(now_dt), text, batch_id),
                 )
-        return len(orphans)
+        return recovered
 
     #: ``runs`` column naming a run's lock (PostgreSQL), or NULL.
     _lock_key_column = "NULL"

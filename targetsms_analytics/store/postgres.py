@@ -116,6 +116,8 @@ _SENDER_SETUP = "; SET plan_cache_mode = force_generic_plan"
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
                "keepalives_count": 6}  # fmt: skip
 _HOST = socket.gethostname()
+# Seconds close() waits for the journal's own threads (the answer writer, warm_up's) to end.
+_CLOSE_WAIT = 2.0
 _CLAIMABLE_SQL = ", ".join(f"'{s}'" for s in CLAIMABLE)
 # Lock a batch's sendable recipients, skipping rows another sender holds (never waiting for
 # them): one look-up by the full key per recipient, in the order given (sorted), whatever the
@@ -216,7 +218,7 @@ _FAST_ANSWER = {
     RETURNING messages.account, messages.campaign, messages.msisdn, messages.sms_id
 ), x AS (
     INSERT INTO message_ids (account, campaign, msisdn, sms_id)
-    SELECT account, campaign, msisdn, sms_id FROM u
+    SELECT account, campaign, msisdn, sms_id FROM u ON CONFLICT DO NOTHING
 )"""
     + _BATCH_DONE,
     "pending": """WITH u AS (
@@ -409,6 +411,16 @@ class PostgresJournal(Journal):
             for raw in self._all:
                 raw.close()
             self._spare.notify_all()  # (a thread waiting for a spare one: none will come)
+            threads = list(self._warmers)
+        with self._answers:  # (an idle answer writer ends now, not after its second)
+            threads.append(self._answer_thread)
+            self._answers.notify_all()
+        # Its threads that were connecting close what they opened, and end: once this returns,
+        # the journal holds no session on the server (a moment at most: bounded here).
+        deadline = time.monotonic() + _CLOSE_WAIT
+        for thread in threads:
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(deadline - time.monotonic(), 0.0))
 
     def _thread_conn(self) -> _Conn:
         """This thread's connection: threads write in parallel, and PostgreSQL commits their
@@ -646,7 +658,8 @@ class PostgresJournal(Journal):
         simple query, their parameters bound on this side (psycopg's ``ClientCursor``; measured,
         an insert and an update: 0.43 ms as four round trips, 0.21 as a pipeline, 0.06-0.16
         so). Should one fail, the server runs none after it, and the transaction is rolled
-        back before the error is raised."""
+        back before the error is raised. As for every statement here, ``?`` is a placeholder
+        only and a literal ``%`` is written ``%%`` (values are never part of the SQL text)."""
         if self.readonly:
             raise JournalError(f"{self.path} was opened read-only")
         raw = self._thread_conn().raw
@@ -682,11 +695,27 @@ class PostgresJournal(Journal):
             " AND m.sms_id = j.value"
         )
 
+    def _messages_by_id(self, ids: Sequence[str], account: str | None,
+                        source: str | None = None) -> list[Any]:  # fmt: skip
+        """As the base, through message_ids; the ids it does not name are then looked for in
+        the messages themselves (one scan): answers an older release wrote after the upgrade
+        to schema 3 (its process had the journal open before) have no message_ids row."""
+        rows = super()._messages_by_id(ids, account, source)
+        if source is not None:
+            return rows
+        found = {r[0] for r in rows}
+        missing = [i for i in ids if i not in found]
+        if not missing:
+            return rows
+        rows += super()._messages_by_id(missing, account, super()._by_sms_id())
+        order = {i: k for k, i in enumerate(ids)}
+        return sorted(rows, key=lambda r: order[r[0]])  # (stable: as recorded within an id)
+
     def _ids_written(self, c: Any, account: str, campaign: str,
                      pairs: Sequence[tuple[str, str]]) -> None:  # fmt: skip
         c.execute(
             "INSERT INTO message_ids (account, campaign, msisdn, sms_id) SELECT ?, ?, v.m, v.i"
-            " FROM unnest(CAST(? AS text[]), CAST(? AS text[])) AS v(m, i)",
+            " FROM unnest(CAST(? AS text[]), CAST(? AS text[])) AS v(m, i) ON CONFLICT DO NOTHING",
             (account, campaign, _array([m for m, _ in pairs]), _array([i for _, i in pairs])),
         )
 
@@ -739,6 +768,15 @@ class PostgresJournal(Journal):
             )
         try:
             self._apply_pending()
+        except _driver().errors.LockNotAvailable:
+            raise JournalError(
+                f"{self.path}: could not upgrade the journal to version {known}: another session"
+                " kept using its tables for 10 s (a transaction left open, in a notebook or a"
+                " tool?). Nothing was changed: end that transaction (commit, or close that"
+                " connection) and open the journal again",
+                code="store_unavailable",
+                retryable=True,
+            ) from None
         except _driver().errors.InsufficientPrivilege as exc:
             said = _first_line(exc, self._url, self.path)
             raise JournalError(
@@ -1092,6 +1130,9 @@ class PostgresJournal(Journal):
         with self._lock:
             self._run_locks[token] = (key, conn)
         return token
+
+    def _ending(self) -> bool:
+        return self._closed
 
     def _answer_writer_started(self) -> None:
         try:

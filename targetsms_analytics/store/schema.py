@@ -284,22 +284,26 @@ _REFUSAL_SQL = (
 # 2 -> 3, PostgreSQL: a batch's answer updates its messages in place (a heap-only update, no
 # index entry written) where it used to write a new entry in each of the table's three indexes for
 # every recipient, since ``sms_id`` was one of the indexed columns (measured, 143 recipients:
-# 2.7 -> 1.0 ms of server time, the new table's rows included). Their ids are looked up in a table
-# of their own, written with the answer (``message_ids``: which message was given which id; a row
-# whose message has another id since is ignored, see ``PostgresJournal.message_info``); pages keep
-# room for the updated rows. SQLite updates only the indexes of the columns that change: nothing
-# to do there (its version moves on with PostgreSQL's).
+# 2.7 -> 1.0 ms for the statement, the new table's rows included). Their ids are looked up in a
+# table of their own, written with the answer (``message_ids``: which message was given which id,
+# once; a row whose message has another id since is ignored, and ids it does not name are looked
+# for in the messages, see ``PostgresJournal._messages_by_id``). New pages keep room for the
+# updated rows (fillfactor: the pages written before the upgrade keep theirs until the table is
+# rewritten). The lock the index's drop takes waits 10 s at most for the sessions that use the
+# table (a transaction left open), then the upgrade fails saying so, instead of every sender
+# queueing behind it. SQLite updates only the indexes of the columns that change: nothing to do
+# there (its version moves on with PostgreSQL's).
 _PG_V3 = """
+SET LOCAL lock_timeout = '10s';
 CREATE TABLE message_ids (
-    seq       BIGSERIAL,
     account   TEXT NOT NULL,
     campaign  TEXT NOT NULL,
     msisdn    TEXT NOT NULL,
     sms_id    TEXT NOT NULL
 );
 INSERT INTO message_ids (account, campaign, msisdn, sms_id)
-    SELECT account, campaign, msisdn, sms_id FROM messages WHERE sms_id IS NOT NULL ORDER BY seq;
-CREATE INDEX message_ids_sms_id ON message_ids(sms_id);
+    SELECT DISTINCT account, campaign, msisdn, sms_id FROM messages WHERE sms_id IS NOT NULL;
+CREATE UNIQUE INDEX message_ids_key ON message_ids(sms_id, account, campaign, msisdn);
 DROP INDEX IF EXISTS messages_sms_id;
 ALTER TABLE messages SET (fillfactor = 50)
 """
