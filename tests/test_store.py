@@ -2057,7 +2057,7 @@ def test_postgres_begin_run_holds_its_lock_with_its_row_or_neither(pg_url, monke
         assert [r[0] for r in watch.execute(held)] == [key]
 
         keys = iter([key + 1])
-        monkeypatch.setattr(postgres.uuid, "uuid4", lambda: uuid.UUID(token))
+        monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(token))
         monkeypatch.setattr(postgres.random, "randint", lambda a, b: next(keys))
         with pytest.raises(Exception, match=r"runs_pkey|duplicate key"):
             j.begin_run("c", account=ACCOUNT)

@@ -136,7 +136,7 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
 
     def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """``statements`` (sql with ``?`` placeholders, params) in one transaction, not durable
-        (see ``_tx``), their results unread. PostgreSQL sends them as one pipeline."""
+        (see ``_tx``), their results unread. PostgreSQL sends them as one query."""
         with self._tx() as c:
             for sql, params in statements:
                 c.execute(sql, params)

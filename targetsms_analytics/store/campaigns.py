@@ -67,20 +67,22 @@ class CampaignsMixin:
         Example: ``token = journal.begin_run("spring", account=a); ...; journal.end_run(token)``.
         """
         token = uuid.uuid4().hex
-        with self._tx() as c:
-            c.execute(
-                "INSERT INTO runs (token, account, campaign, pid, host, os_user, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    token, account, campaign, os.getpid(), socket.gethostname(), os_user(),
-                    iso(now_utc()),
-                ),
-            )  # fmt: skip
-        self._run_started(token)
+        self._register_run(token, (
+            "INSERT INTO runs (token, account, campaign, pid, host, os_user, started_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token, account, campaign, os.getpid(), socket.gethostname(), os_user(),
+             iso(now_utc())),
+        ))  # fmt: skip
         return token
 
+    def _register_run(self, token: str, row: tuple[str, Sequence[Any]]) -> None:
+        """Write the run's ``row`` (sql, params), then make its liveness visible to others
+        (:meth:`_run_started`). PostgreSQL writes it with the run's lock, in one transaction."""
+        self._write([row])
+        self._run_started(token)
+
     def _run_started(self, token: str) -> None:
-        """Backend hook: make the run's liveness visible to others (PostgreSQL: a lock)."""
+        """Backend hook, once the run's row is written (SQLite: its WAL checkpoints)."""
 
     def _run_ended(self, token: str) -> None:
         """Backend hook: the run is over."""
@@ -132,20 +134,6 @@ class CampaignsMixin:
         self._write(statements)
         self._known_campaigns.add((account, name))  # its batches need not insert it again
         return account
-
-    @classmethod
-    def _insert_campaign(
-        cls,
-        c: Any,
-        account: str,
-        name: str,
-        user: str | None,
-        url: str | None,
-        sender: str | None,
-        template: str | None,
-        now: str | None,
-    ) -> None:
-        c.execute(*cls._campaign_row(account, name, user, url, sender, template, now))
 
     @staticmethod
     def _campaign_row(
@@ -467,7 +455,7 @@ class CampaignsMixin:
         sender = values[0][5]
         values.sort(key=lambda v: v[2])
         with self._tx() as c:
-            self._insert_campaign(c, account, campaign, None, None, sender, None, now)
+            c.execute(*self._campaign_row(account, campaign, None, None, sender, None, now))
             written = self._write_held(c, values)
             self._touch(c, account, campaign)
         return written
@@ -618,7 +606,7 @@ class CampaignsMixin:
                 return 0, [], fingerprint, None
             refused = c.execute(_REFUSAL_SQL, (fingerprint,)).fetchone()[0]
             if (account, campaign) not in self._known_campaigns:
-                self._insert_campaign(c, account, campaign, user, url, sender, None, now)
+                c.execute(*self._campaign_row(account, campaign, user, url, sender, None, now))
             batch_id = int(
                 c.execute(
                     "INSERT INTO batches (account, campaign, parent, state, recipients, size,"

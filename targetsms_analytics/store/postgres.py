@@ -41,7 +41,6 @@ import select
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, NoReturn
@@ -57,7 +56,6 @@ from ._common import (
     iso,
     json_or_none,
     now_utc,
-    os_user,
     redact_url,
     request_fingerprint,
     store_from_env,
@@ -515,26 +513,27 @@ class PostgresJournal(Journal):
             **_connect_options(self._url),
         )
         try:
+            # Known to close() from now: a journal closed meanwhile ends this session (and the
+            # locks of the statements it runs here) rather than leave it running them.
+            with self._lock:
+                if self._closed:
+                    raise self._closed_error()
+                self._all.append(raw)
             if self.readonly:
                 raw.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             raw.execute(_SESSION_SETUP + _SENDER_SETUP if sender else _SESSION_SETUP)
             conn = _Conn(raw, generic=sender)
             if warm and not self.readonly:
-                # Known to close() first: a journal closed meanwhile ends this session (and
-                # the statements' locks with it) rather than leave it running them.
-                with self._lock:
-                    if self._closed:
-                        raise self._closed_error()
-                    self._all.append(raw)
                 _warm_statements(conn)
             with self._lock:
                 if self._closed:
                     raise self._closed_error()
-                if raw not in self._all:
-                    self._all.append(raw)
                 keep(conn)
         except BaseException:  # (a connection nobody would close otherwise)
             raw.close()
+            with self._lock:
+                if raw in self._all:
+                    self._all.remove(raw)
             raise
         return conn
 
@@ -653,6 +652,11 @@ class PostgresJournal(Journal):
         except _driver().OperationalError as exc:  # (a deferred answer's on_error hears it)
             self._reraise(exc)
 
+    def _writable(self) -> None:
+        """Raise the journal's error when it was opened read-only."""
+        if self.readonly:
+            raise JournalError(f"{self.path} was opened read-only")
+
     def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """As :meth:`Journal._write`, in one round trip: BEGIN, the statements and COMMIT as one
         simple query, their parameters bound on this side (psycopg's ``ClientCursor``; measured,
@@ -660,23 +664,17 @@ class PostgresJournal(Journal):
         so). Should one fail, the server runs none after it, and the transaction is rolled
         back before the error is raised. As for every statement here, ``?`` is a placeholder
         only and a literal ``%`` is written ``%%`` (values are never part of the SQL text)."""
-        if self.readonly:
-            raise JournalError(f"{self.path} was opened read-only")
+        self._writable()
         raw = self._thread_conn().raw
         psycopg = _driver()
         sql = "; ".join(
             ["BEGIN", "SET LOCAL synchronous_commit = off",
              *(_Conn._sql(q) for q, _ in statements), "COMMIT"]
         )  # fmt: skip
-        idle = psycopg.pq.TransactionStatus.IDLE
         try:
             psycopg.ClientCursor(raw).execute(sql, [v for _, p in statements for v in p])
         except BaseException:
-            try:
-                if not raw.closed and raw.info.transaction_status != idle:
-                    raw.execute("ROLLBACK")
-            except psycopg.Error:  # a broken connection: the error raised says so
-                pass
+            _roll_back(raw)
             raise
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -1074,8 +1072,7 @@ class PostgresJournal(Journal):
         Example: ``journal.launch_batch(ticket.id, token=token)``.
         """
         self._check_run_locks(token)
-        if self.readonly:
-            raise JournalError(f"{self.path} was opened read-only")
+        self._writable()
         row = self._thread_conn().fast.execute(_LAUNCH, (iso(now_utc()), batch_id)).fetchone()
         return row is not None
 
@@ -1100,24 +1097,19 @@ class PostgresJournal(Journal):
             )  # fmt: skip
         self._prepared.add((account, campaign))
 
-    def begin_run(self, campaign: str | None = None, *, account: str | None = None) -> str:
-        """As :meth:`Journal.begin_run`: the run's session lock taken and its row written
-        with the lock's key in one round trip (one transaction, the lock first: see
-        :meth:`_write`), not a row committed first and its lock and key after it (six).
-
-        Example: ``token = journal.begin_run("spring", account=a)``.
-        """
-        if self.readonly:
-            raise JournalError(f"{self.path} was opened read-only")
-        token = uuid.uuid4().hex
+    def _register_run(self, token: str, row: tuple[str, Sequence[Any]]) -> None:
+        """As :meth:`Journal._register_run`: the run's session lock taken, its row written and
+        the lock's key on it, in one transaction and one round trip (see :meth:`_write`), the
+        lock first; before, the row was committed, then the lock taken and the key written (six
+        round trips)."""
+        self._writable()
         key = random.randint(1, 2**31 - 1)
         conn = self._thread_conn()  # the run's lock lives as long as this connection
         try:
             self._write([
                 ("SELECT pg_advisory_lock(?, ?)", (_LOCK_NAMESPACE, key)),
-                ("INSERT INTO runs (token, account, campaign, pid, host, os_user, started_at,"
-                 " lock_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (token, account, campaign, os.getpid(), _HOST, os_user(), iso(now_utc()), key)),
+                row,
+                ("UPDATE runs SET lock_key = ? WHERE token = ?", (key, token)),
             ])  # fmt: skip
         except BaseException:
             # A session lock outlives the transaction that took it: let it go (or, should
@@ -1129,7 +1121,6 @@ class PostgresJournal(Journal):
             raise
         with self._lock:
             self._run_locks[token] = (key, conn)
-        return token
 
     def _ending(self) -> bool:
         return self._closed
@@ -1389,13 +1380,20 @@ def _pipelined(raw: Any, statements: Sequence[tuple[str, Any]], *,
             ]
             raw.execute("COMMIT")
     except BaseException:
-        try:
-            if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                raw.execute("ROLLBACK")
-        except psycopg.Error:  # a broken connection: the error raised says so
-            pass
+        _roll_back(raw)
         raise
     return cursors
+
+
+def _roll_back(raw: Any) -> None:
+    """End the transaction a failed statement left ``raw`` in (when the connection still can:
+    a broken one says so in the error its caller raises)."""
+    psycopg = _driver()
+    try:
+        if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            raw.execute("ROLLBACK")
+    except psycopg.Error:
+        pass
 
 
 def _fast_intent(account: str, campaign: str, phones: Sequence[str], text: str,
@@ -1494,8 +1492,7 @@ class _Transaction:
         self.durable = durable
 
     def __enter__(self) -> _Conn:
-        if self.journal.readonly:
-            raise JournalError(f"{self.journal.path} was opened read-only")
+        self.journal._writable()
         self.conn = self.journal._thread_conn()
         # (one round trip: statements without parameters go as one simple query)
         self.conn.execute("BEGIN" if self.durable else "BEGIN; SET LOCAL synchronous_commit = off")
