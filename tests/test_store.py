@@ -234,6 +234,63 @@ def test_sqlite_a_large_answer_does_not_wait_to_ride_along_with_the_next_intent(
         assert j.records("c", small.phones)[small.phones[0]]["status"] == "sent"
 
 
+def test_sqlite_a_group_commit_takes_writers_while_their_rows_fit(tmp_path):
+    """Small intents (a personal text's one recipient) share one commit; a big one (a shared
+    text's batch) is committed on its own, so that its request does not wait for the rows of
+    the others queued with it. The leader is always in its group, wherever it is queued."""
+    from targetsms_analytics.store.base import _Work
+
+    with Journal(str(tmp_path / "j.sqlite3")) as j:
+        limit = j._GROUP_ROWS
+
+        def work(rows: int) -> _Work:
+            return _Work(lambda c: None, True, rows=rows)
+
+        small = [work(1) for _ in range(limit + 5)]
+        j._gc_queue = list(small)
+        group, left = j._group_of(small[0])
+        assert group == small[:limit] and left == small[limit:]  # the leader's row and 63 more
+
+        big = [work(140) for _ in range(3)]
+        j._gc_queue = [big[0], small[0], big[1], big[2]]
+        group, left = j._group_of(big[1])
+        assert group == [big[1]] and left == [big[0], small[0], big[2]]  # (queue order kept)
+
+        j._gc_queue = [small[0], big[0], small[1]]
+        group, left = j._group_of(small[0])
+        assert group == [small[0], small[1]] and left == [big[0]]
+
+
+def test_sqlite_big_intents_claimed_at_once_are_each_committed_and_claimed_once(tmp_path):
+    """Workers that claim big batches at once are committed in several groups, each claim once."""
+    with Journal(str(tmp_path / "j.sqlite3")) as j:
+        commits = []
+        commit_group = j._commit_group
+
+        def counted(batch):
+            commits.append(len(batch))
+            commit_group(batch)
+
+        j._commit_group = counted
+        phones = [[f"79{k:02d}{i:07d}" for i in range(100)] for k in range(6)]
+        go = threading.Barrier(len(phones))
+        tickets = {}
+
+        def claim(k: int) -> None:
+            go.wait()
+            tickets[k] = begin(j, phones[k], text="shared")
+
+        threads = [threading.Thread(target=claim, args=(k,)) for k in range(len(phones))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert {k: t.phones for k, t in tickets.items()} == dict(enumerate(phones))
+        assert commits == [1] * len(phones)  # (100 rows each: more than a group takes on)
+        records = j.records("c", [p for ps in phones for p in ps])
+        assert len(records) == 600 and {r["status"] for r in records.values()} == {"inflight"}
+
+
 def test_close_writes_the_deferred_answers(store):
     with Journal(store) as sender:
         ticket = begin(sender, ["79001234567"])

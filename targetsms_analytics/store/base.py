@@ -53,16 +53,19 @@ def _report(on_error: Callable[[BaseException], Any], exc: BaseException) -> Non
 class _Work:
     """One writer's share of a group commit."""
 
-    __slots__ = ("done", "durable", "error", "fn", "on_error", "result", "wake")
+    __slots__ = ("done", "durable", "error", "fn", "on_error", "result", "rows", "wake")
 
     def __init__(
         self,
         fn: Callable[[Any], Any],
         durable: bool,
         on_error: Callable[[BaseException], Any] | None = None,
+        rows: int = 1,
     ) -> None:
         self.fn = fn
         self.durable = durable
+        #: The message rows it writes, about: what it adds to a group's commit (``_GROUP_ROWS``).
+        self.rows = rows
         #: Set for deferred work, which no writer waits for: it hears of its error this way.
         self.on_error = on_error
         self.done = False
@@ -210,15 +213,17 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
 
     # ------------------------------------------------------------ group commit
 
-    def _grouped(self, fn: Callable[[Any], Any], *, durable: bool = False) -> Any:
+    def _grouped(self, fn: Callable[[Any], Any], *, durable: bool = False, rows: int = 1) -> Any:
         """Run ``fn(conn)`` in a transaction shared with the other writers waiting now.
 
-        The first writer to arrive commits for everyone queued behind it: one transaction, one
+        The first writer to arrive commits for those queued behind it: one transaction, one
         commit (should it fail, each writer's work again alone: an error reaches only its own
-        writer). Returns when ``fn``'s work is committed. Each writer sleeps on its own event:
-        a commit wakes exactly the writers it committed, and the next leader, no one else.
+        writer), as long as their ``rows`` (message rows written, about) stay within
+        ``_GROUP_ROWS``; the next waiting writer then leads the next group. Returns when
+        ``fn``'s work is committed. Each writer sleeps on its own event: a commit wakes exactly
+        the writers it committed, and the next leader, no one else.
         """
-        work = _Work(fn, durable)
+        work = _Work(fn, durable, rows=rows)
         with self._gc:
             self._gc_queue.append(work)
             lead = not self._gc_busy
@@ -230,7 +235,7 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
                     raise work.error
                 return work.result
         with self._gc:
-            batch, self._gc_queue = self._gc_queue, []
+            batch, self._gc_queue = self._group_of(work)
         try:
             self._commit_group(batch)
         finally:
@@ -262,6 +267,27 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         if work.error is not None:
             raise work.error
         return work.result
+
+    def _group_of(self, lead: _Work) -> tuple[list[_Work], list[_Work]]:  # with self._gc held
+        """(the group ``lead`` commits, the writers left queued), both in queue order: ``lead``,
+        and those whose rows fit within ``_GROUP_ROWS`` with it. A big intent (a shared text's
+        batch of ~140 recipients) is committed alone, and its request leaves while the next one
+        is written: a request waiting for a group of them waited for every row of it, where a
+        commit of its own costs ~1 ms (measured, SQLite, 7 shared-text requests, mean of 5
+        alternating runs: 16 workers 0.52 -> 0.54 of the bare pool, 4 workers unchanged at
+        0.63). Small ones (a personal text's one recipient) share a commit as before."""
+        rows = lead.rows
+        group: list[_Work] = []
+        left: list[_Work] = []
+        for item in self._gc_queue:
+            if item is lead:
+                group.append(item)
+            elif rows + item.rows <= self._GROUP_ROWS:
+                rows += item.rows
+                group.append(item)
+            else:
+                left.append(item)
+        return group, left
 
     def _commit_group(self, batch: list[_Work]) -> None:
         """All the work in one transaction; should one fail, each again in its own, so that an
@@ -302,6 +328,9 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
     _RIDE_WAIT = 0.02
     #: The most message rows an answer may have to ride along with an intent.
     _RIDE_ROWS = 16
+    #: The most message rows a group commit takes on behind its leader's (see
+    #: :meth:`_group_of`): ~64 rows cost about what a commit of their own does.
+    _GROUP_ROWS = 64
 
     def _defer(
         self,
@@ -323,7 +352,7 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         """
         if self._ride_along and rows <= self._RIDE_ROWS:
             with self._gc:
-                self._gc_queue.append(_Work(fn, False, on_error))
+                self._gc_queue.append(_Work(fn, False, on_error, rows))
                 idle = not self._gc_busy
             if idle:  # nobody commits now: the answer writer will, unless a writer comes first
                 self._poke_answer_writer()
@@ -334,7 +363,7 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
             if not older.wake.wait(1.0):
                 with self._answers:  # (should the writer be gone, another takes over)
                     self._start_answer_writer()
-        work = local.work = _Work(fn, False, on_error)
+        work = local.work = _Work(fn, False, on_error, rows)
         with self._answers:
             self._answer_queue.append(work)
             self._answers_queued += 1
@@ -433,13 +462,13 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
 
         try:
             try:
-                self._grouped(all_of)
+                self._grouped(all_of, rows=sum(w.rows for w in queued))
                 return
             except Exception:  # one of them failed: each again alone, so the error finds its owner
                 pass
             for work in queued:
                 try:
-                    self._grouped(work.fn)
+                    self._grouped(work.fn, rows=work.rows)
                 except Exception as exc:
                     work.error = exc
                     _report(work.on_error, exc)

@@ -516,7 +516,8 @@ class CampaignsMixin:
             account, campaign, phones, text, parts, sender=sender, user=user, url=url,
             parent=parent, token=token, variant=variant, contacts=contacts, reserved=reserved,
         )  # fmt: skip
-        return self._ticket(account, campaign, self._grouped(work, durable=True), reserved)
+        done = self._grouped(work, durable=True, rows=len(phones))
+        return self._ticket(account, campaign, done, reserved)
 
     def begin_batches(
         self,
@@ -558,7 +559,11 @@ class CampaignsMixin:
         ]  # fmt: skip
         if not works:
             return []
-        results = self._grouped(lambda c: [work(c) for work in works], durable=True)
+        results = self._grouped(
+            lambda c: [work(c) for work in works],
+            durable=True,
+            rows=sum(len(b["phones"]) for b in batches),
+        )
         return [
             self._ticket(account, campaign, r, bool(b.get("reserved")))
             for r, b in zip(results, batches, strict=True)

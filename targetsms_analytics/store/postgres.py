@@ -645,7 +645,7 @@ class PostgresJournal(Journal):
     def _tx(self, *, durable: bool = False) -> _Transaction:
         return _Transaction(self, durable)
 
-    def _grouped(self, fn: Any, *, durable: bool = False) -> Any:
+    def _grouped(self, fn: Any, *, durable: bool = False, rows: int = 1) -> Any:
         try:
             with self._tx(durable=durable) as c:
                 return fn(c)
