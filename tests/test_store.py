@@ -237,7 +237,8 @@ def test_sqlite_a_large_answer_does_not_wait_to_ride_along_with_the_next_intent(
 def test_sqlite_a_group_commit_takes_writers_while_their_rows_fit(tmp_path):
     """Small intents (a personal text's one recipient) share one commit; a big one (a shared
     text's batch) is committed on its own, so that its request does not wait for the rows of
-    the others queued with it. The leader is always in its group, wherever it is queued."""
+    the others queued with it. The leader is always in its group, wherever it is queued, and so
+    is every answer riding along."""
     from targetsms_analytics.store.base import _Work
 
     with Journal(str(tmp_path / "j.sqlite3")) as j:
@@ -259,6 +260,29 @@ def test_sqlite_a_group_commit_takes_writers_while_their_rows_fit(tmp_path):
         j._gc_queue = [small[0], big[0], small[1]]
         group, left = j._group_of(small[0])
         assert group == [small[0], small[1]] and left == [big[0]]
+
+        # answers riding along go with every commit, whatever its rows: a commit takes every
+        # one queued before it
+        rider = _Work(lambda c: None, False, on_error=lambda exc: None, rows=16)
+        j._gc_queue = [rider, big[0], big[1]]
+        group, left = j._group_of(big[1])
+        assert group == [rider, big[1]] and left == [big[0]]
+
+
+def test_sqlite_flush_commits_every_answer_riding_along_more_than_a_group_takes(tmp_path):
+    """Small answers wait in the queue for the next intent to take them along; flush() commits
+    them all, though a group takes only so many rows (_GROUP_ROWS) at a time."""
+    with Journal(str(tmp_path / "j.sqlite3")) as j:
+        j._RIDE_WAIT = 30.0  # (the answer writer would commit them after this long)
+        tickets = [begin(j, [f"79{k:02d}{i:07d}" for i in range(10)]) for k in range(12)]
+        for ticket in tickets:
+            ids = [f"{ticket.id}-{i}" for i in range(10)]
+            j.finish_batch(ticket.id, "sent", sms_ids=ids, phones=ticket.phones, wait=False)
+        riders = sum(w.rows for w in j._gc_queue if w.on_error is not None)
+        assert riders > j._GROUP_ROWS  # (queued, more rows than one group takes)
+        j.flush()
+        records = j.records("c", [p for t in tickets for p in t.phones])
+        assert len(records) == 120 and {r["status"] for r in records.values()} == {"sent"}
 
 
 def test_sqlite_big_intents_claimed_at_once_are_each_committed_and_claimed_once(tmp_path):

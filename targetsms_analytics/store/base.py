@@ -275,12 +275,15 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         is written: a request waiting for a group of them waited for every row of it, where a
         commit of its own costs ~1 ms (measured, SQLite, 7 shared-text requests, mean of 5
         alternating runs: 16 workers 0.52 -> 0.54 of the bare pool, 4 workers unchanged at
-        0.63). Small ones (a personal text's one recipient) share a commit as before."""
+        0.63). Small ones (a personal text's one recipient) share a commit as before.
+        Deferred answers riding along (``_RIDE_ROWS`` rows at most, one per worker) are always
+        taken, as before: a commit takes every one queued before it (``_commit_riders``
+        counts on that)."""
         rows = lead.rows
         group: list[_Work] = []
         left: list[_Work] = []
         for item in self._gc_queue:
-            if item is lead:
+            if item is lead or item.on_error is not None:  # (answers riding along: always)
                 group.append(item)
             elif rows + item.rows <= self._GROUP_ROWS:
                 rows += item.rows
