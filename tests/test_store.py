@@ -285,6 +285,92 @@ def test_sqlite_flush_commits_every_answer_riding_along_more_than_a_group_takes(
         assert len(records) == 120 and {r["status"] for r in records.values()} == {"sent"}
 
 
+@pytest.mark.parametrize("woken", [False, True], ids=["while-waiting", "as-it-leads"])
+def test_sqlite_a_writer_interrupted_in_the_queue_leaves_nobody_waiting(tmp_path, monkeypatch,
+                                                                        woken):  # fmt: skip
+    """Ctrl-C reaches a writer queued behind a commit, before or just as it is woken to lead the
+    next group: its work is never run, the writer queued behind it commits, and the journal
+    goes on (before, nobody led again: every later writer, flush() and close() hung)."""
+    from targetsms_analytics.store import base
+
+    class Interrupted(threading.Event):
+        def wait(self, timeout=None):
+            if woken:
+                super().wait(timeout)
+            raise KeyboardInterrupt
+
+    real = base._Work
+
+    def make(fn, durable, on_error=None, rows=1):
+        work = real(fn, durable, on_error, rows)
+        if getattr(fn, "interrupted", False):
+            work.wake = Interrupted()
+        return work
+
+    # (no `with`: should a writer be left waiting, close() would wait too, and the test hang)
+    j = Journal(str(tmp_path / "j.sqlite3"))
+    hold, inside = threading.Event(), threading.Event()
+    commit_group = j._commit_group
+
+    def slow(batch):
+        if not inside.is_set():
+            inside.set()
+            assert hold.wait(30)
+        commit_group(batch)
+
+    j._commit_group = slow
+    monkeypatch.setattr(base, "_Work", make)
+    ran, outcome = [], {}
+
+    def write(name, interrupted=False):
+        def fn(c):
+            ran.append(name)
+
+        fn.interrupted = interrupted
+        try:
+            j._grouped(fn, rows=100)
+            outcome[name] = "committed"
+        except KeyboardInterrupt:
+            outcome[name] = "interrupted"
+
+    def queued(n):
+        deadline = time.monotonic() + 30
+        while len(j._gc_queue) < n and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(j._gc_queue) >= n
+
+    threads = [threading.Thread(target=write, args=("a",), daemon=True)]
+    threads[0].start()
+    assert inside.wait(30)  # a commits (held), alone
+    if woken:  # m waits in the queue, then b behind it
+        threads.append(threading.Thread(target=write, args=("m", True), daemon=True))
+        threads[-1].start()
+        queued(1)
+    threads.append(threading.Thread(target=write, args=("b",), daemon=True))
+    threads[-1].start()
+    queued(2 if woken else 1)
+    if not woken:  # m is interrupted at once, with b queued before it
+        write("m", interrupted=True)
+    hold.set()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a writer waits for ever"
+    assert outcome == {"a": "committed", "m": "interrupted", "b": "committed"}
+    assert sorted(ran) == ["a", "b"]  # m's work never ran
+    assert j._gc_queue == [] and not j._gc_busy
+    after = threading.Thread(target=write, args=("after",), daemon=True)
+    after.start()
+    after.join(30)
+    assert outcome.get("after") == "committed"  # the journal goes on
+    j.close()
+
+
+def test_begin_batch_takes_any_iterable_of_phones(store):
+    with Journal(store) as j:
+        ticket = begin(j, iter(["79001234567", "79001234568", "79001234567"]))
+        assert ticket.phones == ["79001234567", "79001234568"]
+
+
 def test_sqlite_big_intents_claimed_at_once_are_each_committed_and_claimed_once(tmp_path):
     """Workers that claim big batches at once are committed in several groups, each claim once."""
     with Journal(str(tmp_path / "j.sqlite3")) as j:

@@ -229,17 +229,24 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
             lead = not self._gc_busy
             self._gc_busy = True
         if not lead:
-            work.wake.wait()  # set when committed, or when this writer leads the next group
+            try:
+                work.wake.wait()  # set when committed, or when this writer leads the next group
+            except BaseException:  # (Ctrl-C while queued): out of the queue, and not leading
+                self._leave(work)
+                raise
             if work.done:
                 if work.error is not None:
                     raise work.error
                 return work.result
-        with self._gc:
-            batch, self._gc_queue = self._group_of(work)
+        batch: list[_Work] = []
         try:
+            with self._gc:
+                batch, self._gc_queue = self._group_of(work)
             self._commit_group(batch)
         finally:
             with self._gc:
+                if work in self._gc_queue:  # (interrupted before it was taken: never run)
+                    self._gc_queue.remove(work)
                 for item in batch:
                     if not item.done:  # an interrupt mid-commit: nothing is known
                         item.error = item.error or JournalError("the group commit failed")
@@ -249,16 +256,8 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
             for item in batch:
                 if item.error is not None and item.on_error is not None:
                     _report(item.on_error, item.error)
-            riders_left = False
             with self._gc:
-                # Writers arrived meanwhile: the first that waits leads the next group (deferred
-                # answers ride along with it, or the answer writer commits them).
-                waiting = next((w for w in self._gc_queue if w.on_error is None), None)
-                if waiting is not None:
-                    waiting.wake.set()
-                else:
-                    self._gc_busy = False
-                    riders_left = bool(self._gc_queue)
+                riders_left = self._next_leader()
             for item in batch:
                 if item is not work:
                     item.wake.set()
@@ -267,6 +266,32 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         if work.error is not None:
             raise work.error
         return work.result
+
+    def _next_leader(self) -> bool:  # with self._gc held
+        """Wake the first writer waiting in the queue to lead the next group (deferred answers
+        ride along with it); none: the group commit is idle, and True if deferred answers are
+        left (the answer writer is to commit them)."""
+        waiting = next((w for w in self._gc_queue if w.on_error is None), None)
+        if waiting is not None:
+            waiting.wake.set()
+            return False
+        self._gc_busy = False
+        return bool(self._gc_queue)
+
+    def _leave(self, work: _Work) -> None:
+        """A writer interrupted while queued (Ctrl-C) leaves the queue, its work never run; one
+        woken to lead the next group hands that on, so the writers behind it are not left
+        waiting for ever (and nor is every later one, flush() and close() included). One that
+        a group took already is that group's to finish."""
+        with self._gc:
+            if work not in self._gc_queue:
+                return
+            self._gc_queue.remove(work)
+            if not work.wake.is_set():  # another writer leads
+                return
+            riders_left = self._next_leader()
+        if riders_left:
+            self._poke_answer_writer()
 
     def _group_of(self, lead: _Work) -> tuple[list[_Work], list[_Work]]:  # with self._gc held
         """(the group ``lead`` commits, the writers left queued), both in queue order: ``lead``,

@@ -512,6 +512,7 @@ class CampaignsMixin:
         url=client.url)``.
         """
         account = account or account_of(user, url)
+        phones = list(phones)  # (any iterable, as before: its length is the group's share)
         work = self._intent_work(
             account, campaign, phones, text, parts, sender=sender, user=user, url=url,
             parent=parent, token=token, variant=variant, contacts=contacts, reserved=reserved,
@@ -798,14 +799,14 @@ class CampaignsMixin:
         Example: ``journal.finish_batch(ticket.id, "rejected", error_code="phone_stop_listed")``.
         """
         work = self._answer_work(batch_id, outcome, sms_ids, error_code, error_text, phones)
+        rows = 1 if phones is None else len(phones)
         if wait or outcome in ("pending", "split"):
-            self._commit_answer(work)
+            self._commit_answer(work, rows=rows)
         else:
-            rows = 1 if phones is None else len(phones)
             self._defer(work, on_error or _log_answer_error(batch_id), rows=rows)
 
-    def _commit_answer(self, work: Callable[[Any], None]) -> None:
-        self._grouped(work)
+    def _commit_answer(self, work: Callable[[Any], None], *, rows: int = 1) -> None:
+        self._grouped(work, rows=rows)
 
     def _answer_work(
         self,

@@ -831,6 +831,7 @@ class PostgresJournal(Journal):
         for each other in a cycle."""
         self._check_run_locks(kwargs.get("token"))
         account = kwargs.get("account") or account_of(kwargs["user"], kwargs["url"])
+        phones = list(phones)  # (any iterable: it is read more than once)
         if (account, campaign) in self._prepared:  # every recipient has its row already
             if (account, campaign) in self._known_campaigns and not self.readonly:
                 rest = {k: v for k, v in kwargs.items() if k != "account"}
@@ -1058,12 +1059,12 @@ class PostgresJournal(Journal):
         }  # fmt: skip
         return _OneStatement(sql, params, batch_id)
 
-    def _commit_answer(self, work: Any) -> None:
+    def _commit_answer(self, work: Any, *, rows: int = 1) -> None:
         """One statement commits on its own (autocommit): no BEGIN/COMMIT round trips."""
         if isinstance(work, _OneStatement):
             work(self._thread_conn())
         else:
-            super()._commit_answer(work)
+            super()._commit_answer(work, rows=rows)
 
     def launch_batch(self, batch_id: int, *, token: str | None = None) -> bool:
         """As :meth:`Journal.launch_batch`: one statement on this thread's connection, flushed

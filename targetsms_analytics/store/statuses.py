@@ -66,7 +66,7 @@ class StatusesMixin:
             )
             return max(int(cur.rowcount), 0)
 
-        return self._grouped(work)
+        return self._grouped(work, rows=len(rows))
 
     def statuses(
         self, sms_ids: Iterable[str] | None = None, *, account: str | None = None
