@@ -547,6 +547,7 @@ class CampaignsMixin:
         user="demo", url=client.url)``.
         """
         account = account or account_of(user, url)
+        batches = [{**b, "phones": list(b["phones"])} for b in batches]  # (any iterables)
         if prepare is not None:
             self.prepare(campaign, prepare, account=account)
         works = [
@@ -563,7 +564,7 @@ class CampaignsMixin:
         results = self._grouped(
             lambda c: [work(c) for work in works],
             durable=True,
-            rows=sum(len(b["phones"]) for b in batches),
+            rows=sum(len(b["phones"]) for b in batches),  # (the batches are listed above)
         )
         return [
             self._ticket(account, campaign, r, bool(b.get("reserved")))
