@@ -460,9 +460,7 @@ class _Run:
         ``phones``: those its claim asked for."""
         skipped = len(phones) - len(ticket.phones)
         if skipped:  # another run holds them, or they have an outcome already
-            with self._lock:
-                self.skipped += skipped
-            self._done(skipped, answered=None, request=False)
+            self._skip(skipped)
         n = len(ticket.phones)
         if not n:
             return
@@ -538,11 +536,14 @@ class _Run:
                 self._journal_failed = True
             raise
         if not launched:
-            n = len(ticket.phones)
-            with self._lock:
-                self.skipped += n
-            self._done(n, answered=None, request=False)
+            self._skip(len(ticket.phones))
         return launched
+
+    def _skip(self, n: int) -> None:
+        """``n`` recipients this run will not send: someone else holds them or sent them."""
+        with self._lock:
+            self.skipped += n
+        self._done(n, answered=None, request=False)
 
     def _not_sent(
         self, code: str | None = None, why: str | None = None

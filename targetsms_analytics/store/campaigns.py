@@ -512,12 +512,11 @@ class CampaignsMixin:
         url=client.url)``.
         """
         account = account or account_of(user, url)
-        phones = list(phones)  # (any iterable, as before: its length is the group's share)
         work = self._intent_work(
             account, campaign, phones, text, parts, sender=sender, user=user, url=url,
             parent=parent, token=token, variant=variant, contacts=contacts, reserved=reserved,
         )  # fmt: skip
-        done = self._grouped(work, durable=True, rows=len(phones))
+        done = self._grouped(work, durable=True, rows=work.rows)
         return self._ticket(account, campaign, done, reserved)
 
     def begin_batches(
@@ -547,7 +546,6 @@ class CampaignsMixin:
         user="demo", url=client.url)``.
         """
         account = account or account_of(user, url)
-        batches = [{**b, "phones": list(b["phones"])} for b in batches]  # (any iterables)
         if prepare is not None:
             self.prepare(campaign, prepare, account=account)
         works = [
@@ -564,7 +562,7 @@ class CampaignsMixin:
         results = self._grouped(
             lambda c: [work(c) for work in works],
             durable=True,
-            rows=sum(len(b["phones"]) for b in batches),  # (the batches are listed above)
+            rows=sum(work.rows for work in works),
         )
         return [
             self._ticket(account, campaign, r, bool(b.get("reserved")))
@@ -600,8 +598,9 @@ class CampaignsMixin:
         variant: str | None,
         contacts: dict[str, dict[str, Any]] | None,
         reserved: bool = False,
-    ) -> Callable[[Any], tuple[int, list[str], str, str | None]]:
-        """A batch's intent (see :meth:`begin_batch`) as a function of the connection."""
+    ) -> Any:
+        """A batch's intent (see :meth:`begin_batch`) as a function of the connection, its
+        ``rows`` the recipients it claims at most (its share of a group commit)."""
         contacts = contacts or {}
         wanted = list(dict.fromkeys(phones))
 
@@ -647,6 +646,7 @@ class CampaignsMixin:
             )  # fmt: skip
             return batch_id, claimed, fingerprint, refused
 
+        work.rows = len(wanted)  # type: ignore[attr-defined]
         return work
 
     def launch_batch(self, batch_id: int, *, token: str | None = None) -> bool:
@@ -850,16 +850,13 @@ class CampaignsMixin:
                 ).fetchone()
                 if key is None:
                     raise KeyError(f"no batch {batch_id}")
+                pairs = [(p, str(i)) for p, i in zip(recipients, sms_ids, strict=True)]
                 c.executemany(
                     "UPDATE messages SET status = 'sent', sms_id = ?, error_code = NULL,"
                     " error_text = NULL, sent_at = ? WHERE account = ? AND campaign = ?"
                     " AND msisdn = ? AND batch = ?",
-                    [
-                        (str(i), now, key[0], key[1], p, batch_id)
-                        for p, i in zip(recipients, sms_ids, strict=True)
-                    ],
+                    [(i, now, key[0], key[1], p, batch_id) for p, i in pairs],
                 )
-                pairs = [(p, str(i)) for p, i in zip(recipients, sms_ids, strict=True)]
                 self._ids_written(c, key[0], key[1], pairs)
                 state = "done"
             elif outcome in ("pending", "split"):
