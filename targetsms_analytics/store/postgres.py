@@ -693,14 +693,11 @@ class PostgresJournal(Journal):
             " AND m.sms_id = j.value"
         )
 
-    def _messages_by_id(self, ids: Sequence[str], account: str | None,
-                        source: str | None = None) -> list[Any]:  # fmt: skip
+    def _messages_by_id(self, ids: Sequence[str], account: str | None) -> list[Any]:
         """As the base, through message_ids; the ids it does not name are then looked for in
         the messages themselves (one scan): answers an older release wrote after the upgrade
         to schema 3 (its process had the journal open before) have no message_ids row."""
-        rows = super()._messages_by_id(ids, account, source)
-        if source is not None:
-            return rows
+        rows = super()._messages_by_id(ids, account)
         found = {r[0] for r in rows}
         missing = [i for i in ids if i not in found]
         if not missing:
