@@ -61,7 +61,6 @@ _MISSING_WORDS = frozenset({"nan", "none", "null", "<na>", "nat"})
 # (premium rate, toll free, shared cost, VoIP, personal, pager, UAN, voicemail). Anything else, or any
 # other region, takes the slow path; tests/test_phones.py checks the two agree.
 
-_FAST_SEPARATORS = str.maketrans("", "", " -().")
 # The prefix, then a 10-digit national number starting with 9.
 _FAST_PREFIX = r"(?:\+7|7|8)?"
 _FAST_MAX_LEN = 40  # phonenumbers refuses over-long input; the fast path leaves those to it
@@ -116,7 +115,9 @@ def _fast_ru(text: str) -> str | None:
     """``7XXXXXXXXXX`` when ``text`` is surely a valid Russian mobile, None when unsure."""
     if _RU_FAST is None or len(text) > _FAST_MAX_LEN:
         return None
-    match = _RU_FAST.fullmatch(text.translate(_FAST_SEPARATORS))
+    # The usual separators dropped: five replace() calls take a third of str.translate's time.
+    text = text.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
+    match = _RU_FAST.fullmatch(text.replace(".", ""))
     return None if match is None else "7" + match.group(1)
 
 
@@ -284,28 +285,41 @@ def normalize_phones(
     else:
         items = values if isinstance(values, list | tuple | np.ndarray) else list(values)
         series = pd.Series(items, dtype=object)
-    region = _region(default_region)
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    n_unique = len(uniques)
-    # One slot per distinct value, plus a last one for missing values: factorize codes them -1, and
-    # numpy's take() reads index -1 as that last slot.
-    msisdns = np.empty(n_unique + 1, dtype=object)
-    errors = np.empty(n_unique + 1, dtype=object)
-    for i, raw in enumerate(uniques.tolist() if hasattr(uniques, "tolist") else list(uniques)):
-        msisdn, problem = _check_any(raw, region)
-        if problem == PHONE_NOT_MOBILE and not mobile_only:
-            problem = None
-        msisdns[i] = msisdn
-        errors[i] = problem
-    msisdns[n_unique] = None
-    errors[n_unique] = PHONE_MISSING
+    msisdns, errors = _check_values(series.tolist(), mobile_only, _region(default_region))
     return pd.DataFrame(
         {
-            "msisdn": pd.Series(msisdns.take(codes), index=series.index, dtype=object),
-            "error_code": pd.Series(errors.take(codes), index=series.index, dtype=object),
+            "msisdn": pd.Series(msisdns, index=series.index, dtype=object),
+            "error_code": pd.Series(errors, index=series.index, dtype=object),
         },
         index=series.index,
     )
+
+
+def _check_values(
+    values: list[Any], mobile_only: bool, region: str | None
+) -> tuple[list[str | None], list[str | None]]:
+    """(msisdns, problems) of each value, as :func:`check_phone` gives them; each distinct value
+    checked once. Values are told apart by type as well (``1``, ``1.0`` and ``True`` are three
+    values), and an unhashable one (a list) is checked on its own (``phone_invalid``)."""
+    seen: dict[Any, tuple[str | None, str | None]] = {}
+    msisdns: list[str | None] = []
+    errors: list[str | None] = []
+    for raw in values:
+        key = raw if type(raw) is str else (type(raw), raw)
+        try:
+            pair = seen.get(key)
+        except TypeError:  # unhashable
+            key, pair = None, None
+        if pair is None:
+            msisdn, problem = _check_any(raw, region)
+            if problem == PHONE_NOT_MOBILE and not mobile_only:
+                problem = None
+            pair = (msisdn, problem)
+            if key is not None:
+                seen[key] = pair
+        msisdns.append(pair[0])
+        errors.append(pair[1])
+    return msisdns, errors
 
 
 def operator_of(msisdn: str | int | None) -> str:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .batching import pack
 from .errors import InputError
-from .phones import normalize_phones
+from .phones import _check_values
 from .segments import count_parts
 
 #: Columns ``send_campaign`` and ``estimate_campaign`` add after the input's own columns.
@@ -419,26 +419,15 @@ def check_max_parts(max_parts: Any) -> int:
     return max_parts
 
 
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
-def _phones(values: pd.Series, mobile_only: bool) -> pd.DataFrame:
-    """:func:`normalize_phones`, plus what a send needs: a cell that is no phone value at all (a
-    list, a dict) is ``phone_invalid``, and a number the service would refuse as too long is
-    ``phone_too_long`` (its msisdn kept, as for ``not_mobile``)."""
-    try:
-        phones = normalize_phones(values, mobile_only=mobile_only)
-    except TypeError:  # unhashable cells: "?" is no number
-        values = values.map(lambda v: v if _hashable(v) else "?")
-        phones = normalize_phones(values, mobile_only=mobile_only)
-    too_long = phones["error_code"].isna() & (phones["msisdn"].str.len() >= _MAX_PHONE_LENGTH)
-    phones.loc[too_long, "error_code"] = "phone_too_long"
-    return phones
+def _phones(values: pd.Series, mobile_only: bool) -> tuple[list[str | None], list[str | None]]:
+    """(msisdns, error codes) as :func:`normalize_phones` gives them, plus what a send needs: a
+    number the service would refuse as too long is ``phone_too_long`` (its msisdn kept, as for
+    ``not_mobile``)."""
+    msisdns, codes = _check_values(values.tolist(), mobile_only, "RU")
+    for i, (msisdn, code) in enumerate(zip(msisdns, codes, strict=True)):
+        if code is None and msisdn is not None and len(msisdn) >= _MAX_PHONE_LENGTH:
+            codes[i] = "phone_too_long"
+    return msisdns, codes
 
 
 def row_names(contacts: pd.DataFrame) -> list[str]:
@@ -502,9 +491,7 @@ def _plan(
                 text=f"template field {{{name}}} has no column (columns: {columns})", field=name
             )
     n = len(contacts)
-    phones = _phones(contacts[phone_column].reset_index(drop=True), mobile_only)
-    codes: list[str | None] = phones["error_code"].tolist()
-    msisdns: list[str | None] = phones["msisdn"].tolist()
+    msisdns, codes = _phones(contacts[phone_column], mobile_only)
     assigned = assign_variants(
         [m if c is None else None for m, c in zip(msisdns, codes, strict=True)],
         list(parsed),

@@ -277,6 +277,15 @@ def test_normalize_phones_of_nothing() -> None:
     assert len(frame) == 0
 
 
+def test_normalize_phones_tells_values_apart_by_type_and_takes_unhashable_cells() -> None:
+    # 1, 1.0 and True are equal as dict keys; each must get check_phone's own answer. A list
+    # cell is no number (phone_invalid), not a TypeError for the whole column.
+    raw = [79001234567, 79001234567.0, True, 1, ["79001234567"], {"a": 1}, math.nan, pd.NA]
+    frame = normalize_phones(pd.Series(raw, dtype=object))
+    assert list(frame.itertuples(index=False, name=None)) == [check_phone(r) for r in raw]
+    assert frame["error_code"].tolist()[2:6] == ["phone_invalid"] * 4
+
+
 @given(st.lists(st.one_of(typed_numbers(), st.none(), st.integers(0, 10**12)), max_size=30))
 @settings(max_examples=200)
 def test_normalize_phones_equals_check_phone_row_by_row(values: list[object]) -> None:
