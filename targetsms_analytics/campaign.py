@@ -153,14 +153,14 @@ class _Run:
         wall: Callable[[], datetime] | None = None,
         wait: Callable[[float], bool] | None = None,
         gate: Callable[[list[str], threading.Event], list[str]] | None = None,
-        contacts: Mapping[str, dict[str, Any]] | None = None,
+        contacts: _EncodedContacts | None = None,
         resend: bool = False,
     ) -> None:
         # resend_unknown: each batch's recipients leave `unknown` only when their batch is
         # claimed, and go back to `unknown` (never `pending`) if it does not go out
         self.resend = resend
         self.gate = gate  # rate cap and send window, checked per batch (planning)
-        self.contacts = contacts  # msisdn -> the input row's other columns, for the journal
+        self.contacts = contacts  # the input rows' other columns, for the journal
         self.client = client
         self.journal = journal
         self.campaign = campaign
@@ -441,11 +441,11 @@ class _Run:
         )
         return ticket, phones
 
-    def _contacts_of(self, phones: list[str]) -> dict[str, dict[str, Any]] | None:
+    def _contacts_of(self, phones: list[str]) -> dict[str, Any] | None:
         """The input rows' other columns of ``phones``, as the journal keeps them."""
         if self.contacts is None:
             return None
-        return {p: self.contacts.get(p) or {} for p in phones}
+        return self.contacts.of(phones)
 
     def _go(
         self,
@@ -1054,15 +1054,30 @@ def _contact_columns(
     return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def _encoded_contacts(
-    contacts: pd.DataFrame, phone_column: str, positions: Sequence[int]
-) -> list[Any]:
-    """:func:`_contact_columns` as the journal stores them, encoded already (JSON, column by
-    column: see ``encode_dicts``)."""
-    keys, columns = _contact_table(contacts, phone_column, positions)
-    if not keys:
-        return [{} for _ in positions]
-    return encode_dicts(keys, columns)
+class _EncodedContacts:
+    """The input rows' other columns as the journal stores them (JSON, see ``encode_dicts``),
+    encoded batch by batch as each is claimed: the first request waits for its own rows only,
+    and the others are encoded by their workers while it is out.
+
+    ``positions``: msisdn -> its row's position in ``contacts``.
+    """
+
+    def __init__(
+        self, contacts: pd.DataFrame, phone_column: str, positions: Mapping[str, int]
+    ) -> None:
+        self._positions = positions
+        self._keys, self._columns = _contact_table(contacts, phone_column, range(len(contacts)))
+
+    def of(self, phones: Sequence[str]) -> dict[str, Any]:
+        """msisdn -> its row's encoded columns (``{}`` when there are none or it has no row)."""
+        if not self._keys:
+            return {p: {} for p in phones}
+        at = [self._positions.get(p) for p in phones]
+        rows = [p for p, i in zip(phones, at, strict=True) if i is not None]
+        at = [i for i in at if i is not None]
+        encoded = encode_dicts(self._keys, [[column[i] for i in at] for column in self._columns])
+        found = dict(zip(rows, encoded, strict=True))
+        return {p: found.get(p) or {} for p in phones}
 
 
 def _contact_table(
@@ -1071,21 +1086,26 @@ def _contact_table(
     """The rows' other columns, by position: (their names as text, one list of JSON-safe values
     per column); no names when there are no other columns or no positions."""
     at = [j for j, c in enumerate(contacts.columns) if c != phone_column]  # names may repeat
-    others = [contacts.columns[j] for j in at]
-    if not others or not positions:
+    if not at or not positions:
         return [], []
-    frame = contacts.iloc[list(positions), at]
+    positions = list(positions)
+    every = positions == list(range(len(contacts)))  # (the usual case: a first call)
     columns = []
-    for j in range(len(at)):  # column by column: one conversion per column, not per cell
-        series = frame.iloc[:, j]
+    for j in at:  # column by column: one conversion per column, not per cell
+        series = contacts.iloc[:, j]
         kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else "O"  # not nullable
+        values = series.tolist()
+        if not every:
+            values = [values[p] for p in positions]
         if kind in "iub":  # numpy ints and bools: tolist() gives Python ones, never missing
-            columns.append(series.tolist())
+            columns.append(values)
         elif kind == "f":
-            columns.append([None if v != v else v for v in series.tolist()])
+            columns.append([None if v != v else v for v in values])
+        elif set(map(type, values)) == {str}:  # (text: JSON-safe as it is)
+            columns.append(values)
         else:
-            columns.append([_json_safe(v) for v in series.tolist()])
-    return [str(k) for k in others], columns
+            columns.append([_json_safe(v) for v in values])
+    return [str(contacts.columns[j]) for j in at], columns
 
 
 def _json_safe(value: Any) -> Any:
@@ -1300,15 +1320,7 @@ def send_campaign(
                     max_unknown_streak=max_unknown_streak,
                     account=account,
                     gate=gate,
-                    contacts=dict(
-                        zip(
-                            [t[0] for t in todo],
-                            _encoded_contacts(
-                                contacts, phone_column, [plan.recipients[t[0]] for t in todo]
-                            ),
-                            strict=True,
-                        )
-                    ),
+                    contacts=_EncodedContacts(contacts, phone_column, plan.recipients),
                 )
                 known = None  # the records after this pass, when the run alone decided them
                 try:
