@@ -771,10 +771,13 @@ def _result(
     extra: dict[int, int] | None,
     opens: dict[str, datetime] | None = None,
     now: datetime | None = None,
+    *,
+    account: str | None = None,
 ) -> pd.DataFrame:
     """The result frame: the plan, overlaid with the journal's records (or, for an estimate,
     with ``extra``: the planned request per row). ``opens`` (msisdn → when the recipient's window
-    opens) marks the rows an estimate would hold."""
+    opens) marks the rows an estimate would hold. ``account``: a last column of it (unless the
+    input has a column of that name)."""
     n = len(contacts)
     cols: dict[str, list[Any]] = {
         "msisdn": list(plan.msisdn),
@@ -788,32 +791,33 @@ def _result(
         "variant": list(plan.variant),
         "not_before": [None] * n,
     }
+    outcome, error_code, error_text = cols["outcome"], cols["error_code"], cols["error_text"]
     for msisdn, i in plan.recipients.items():
         rec = records.get(msisdn)
         if extra is not None:  # an estimate: the planned request number, or held
             if plan.variant[i] == HOLDOUT:
-                cols["outcome"][i] = HOLDOUT
+                outcome[i] = HOLDOUT
             elif opens is not None and now is not None and opens[msisdn] > now:
-                cols["outcome"][i] = "scheduled"
+                outcome[i] = "scheduled"
                 cols["not_before"][i] = opens[msisdn]
                 cols["batch"][i] = extra.get(i)
             else:
-                cols["outcome"][i] = "ready"
+                outcome[i] = "ready"
                 cols["batch"][i] = extra.get(i)
             continue
-        if rec is None or rec["status"] == "pending":
-            cols["outcome"][i] = None
-            cols["error_code"][i] = "not_sent"
-            cols["error_text"][i] = "not sent yet: call send_campaign again to continue"
+        status = None if rec is None else rec["status"]
+        if status is None or status == "pending":
+            outcome[i] = None
+            error_code[i] = "not_sent"
+            error_text[i] = "not sent yet: call send_campaign again to continue"
             continue
-        status = rec["status"]
         # What was done decides: a row sent before a holdout was asked for stays its variant.
         cols["variant"][i] = HOLDOUT if status == HOLDOUT else rec.get("variant")
         if status in ("scheduled", HOLDOUT):
-            cols["outcome"][i] = status
+            outcome[i] = status
             cols["not_before"][i] = when = _timestamp(rec.get("not_before"))
-            cols["error_code"][i] = rec["error_code"]
-            cols["error_text"][i] = rec["error_text"] or (
+            error_code[i] = rec["error_code"]
+            error_text[i] = rec["error_text"] or (
                 "the control group: never sent"
                 if status == HOLDOUT
                 else f"waits for its send window: sendable from {when:%Y-%m-%d %H:%M} UTC"
@@ -825,14 +829,14 @@ def _result(
         cols["parts"][i] = rec["parts"]
         cols["sms_id"][i] = rec["sms_id"]
         cols["batch"][i] = rec["batch"]
-        cols["error_code"][i] = rec["error_code"]
-        cols["error_text"][i] = rec["error_text"]
         if status == "inflight":
-            cols["outcome"][i] = "unknown"
-            cols["error_code"][i] = "in_progress"
-            cols["error_text"][i] = "another run is sending it right now"
+            outcome[i] = "unknown"
+            error_code[i] = "in_progress"
+            error_text[i] = "another run is sending it right now"
         else:
-            cols["outcome"][i] = status
+            outcome[i] = status
+            error_code[i] = rec["error_code"]
+            error_text[i] = rec["error_text"]
     index = contacts.index
     added: dict[str, Any] = {}
     for name in CAMPAIGN_COLUMNS:
@@ -846,6 +850,8 @@ def _result(
                 added[name] = pd.Series(pd.NaT, index=index, dtype=_NO_TIMES)
         else:
             added[name] = pd.Series(values, index=index, dtype=object)
+    if account is not None and "account" not in contacts.columns:
+        added["account"] = pd.Series(account, index=index, dtype=object)
     # One frame put beside the input, not ten columns inserted one by one (the input has none
     # of these names, see planning._check_input). Measured, 1,000 rows: 2.0 -> 1.6 ms.
     result = pd.concat([contacts, pd.DataFrame(added, index=index)], axis=1)
@@ -864,10 +870,9 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 def _counts(frame: pd.DataFrame) -> dict[str, int]:
-    counts = frame["outcome"].value_counts(dropna=False)
-    keys = dict.fromkeys((*OUTCOMES, "invalid", "scheduled", HOLDOUT))
-    out = {k: int(counts.get(k, 0)) for k in keys}
-    out["not_sent"] = int(frame["outcome"].isna().sum())
+    counts = Counter(frame["outcome"].tolist())  # (an object column: str or None)
+    out = {k: counts.get(k, 0) for k in dict.fromkeys((*OUTCOMES, "invalid", "scheduled", HOLDOUT))}
+    out["not_sent"] = counts.get(None, 0)
     return out
 
 
@@ -1388,9 +1393,7 @@ def send_campaign(
             records = final  # the run's own (records_after), when it alone decided them all
             if records is None:
                 records = journal.records(name, plan.recipients, account=account, contact=False)
-            result = _result(contacts, plan, records, None)
-            if "account" not in result.columns:
-                result["account"] = pd.Series(account, index=result.index, dtype=object)
+            result = _result(contacts, plan, records, None, account=account)
             summary = _counts(result)
             summary["requests"] = requests
             result.attrs.update(campaign=name, account=account, store=journal.path, summary=summary)
