@@ -154,13 +154,24 @@ def _pack_indices(
     by_weight: dict[int, list[int]] = {}
     batches: list[list[int]] = []
     oversize: list[int] = []
-    for i, phone in enumerate(phones):
-        w = _weight(phone)
-        if w > capacity:
-            oversize.append(i)
-            batches.append([i])
+    lengths = set(map(len, phones))
+    digits = "".join(phones)
+    if len(lengths) == 1 and digits.isascii() and digits.isdigit() and phones:
+        # (the usual case: numbers of one length, all digits, weighed at once)
+        weight = lengths.pop() + 1
+        if weight > capacity:
+            oversize = list(range(len(phones)))
+            batches = [[i] for i in oversize]
         else:
-            by_weight.setdefault(w, []).append(i)
+            by_weight[weight] = list(range(len(phones)))
+    else:
+        for i, phone in enumerate(phones):
+            w = _weight(phone)
+            if w > capacity:
+                oversize.append(i)
+                batches.append([i])
+            else:
+                by_weight.setdefault(w, []).append(i)
     if oversize:
         named = ", ".join(repr(phones[i]) for i in oversize[:_MAX_NAMED])
         more = f" and {len(oversize) - _MAX_NAMED} more" if len(oversize) > _MAX_NAMED else ""

@@ -636,9 +636,13 @@ def _group_batches(
     """
     groups: dict[tuple[str, str, str | None], tuple[int | None, list[str]]] = {}
     position: dict[str, int] = {}
-    for k, (msisdn, sender, text, parts, *rest) in enumerate(items):
-        variant = rest[0] if rest else None
-        groups.setdefault((sender, text, variant), (parts, []))[1].append(msisdn)
+    for k, item in enumerate(items):
+        msisdn, sender, text, parts = item[:4]
+        key = (sender, text, item[4] if len(item) > 4 else None)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = (parts, [])
+        group[1].append(msisdn)
         position.setdefault(msisdn, k)
     batches: list[Batch] = []
     for (sender, text, variant), (parts, phones) in groups.items():
