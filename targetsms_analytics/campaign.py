@@ -298,10 +298,13 @@ class _Run:
         first, ahead = [], []
         together = self.journal.first_intents_together
         if together and self.gate is None and not self.resend and not self.stop.is_set():
+            refused = self._known_refusals
             for k, batch in enumerate(batches[: 2 * self.concurrency]):
                 sender, text, _, phones = batch[:4]
-                fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
-                if fingerprint not in self._known_refusals:
+                if not refused or (
+                    request_fingerprint(client.url, client.user, sender, phones, text)
+                    not in refused
+                ):
                     (first if k < self.concurrency else ahead).append(k)
         if len(first) < 2 or len({batches[k][0] for k in first}) != 1:
             if prepare is not None:
@@ -414,8 +417,11 @@ class _Run:
         # Wait out the service's window after a refusal of this very request before claiming
         # anyone: a process killed while waiting leaves them unsent, not unknown.
         client = self.client
-        fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
-        if self._wait_out(fingerprint, self._known_refusals.get(fingerprint)):
+        if self._refused or self._known_refusals:  # (else no request can have been refused)
+            fingerprint = request_fingerprint(client.url, client.user, sender, phones, text)
+            if self._wait_out(fingerprint, self._known_refusals.get(fingerprint)):
+                return None
+        elif self.stop.is_set():
             return None
         if self.gate is not None:  # max_per_minute, window: wait and check before claiming anyone
             phones = self.gate(phones, self.stop)
