@@ -245,14 +245,14 @@ class _Run:
                         n = min(self.concurrency, len(batches))
                         workers = [pool.submit(worker) for _ in range(n)]
                         tickets.update(self._first_intents(batches, prepare))
-                        together = sum(not t.reserved for t in tickets.values())
+                        launches = sum(t.reserved for t in tickets.values())
                     except BaseException:
                         self.stop.set()  # (before the workers are let go: none takes a batch)
                         raise
                     finally:
                         ready.set()  # whatever happened: no worker waits for ever
-                    if together:  # the workers launch or claim the batches after these themselves
-                        self._warm_up(min(n, len(batches) - together))
+                    if tickets:  # the workers launch or claim the batches after these themselves
+                        self._warm_up(min(n, len(batches) - len(tickets)), launches)
                     for future in as_completed(workers):
                         future.result()
                 except BaseException:  # Ctrl-C in a notebook, or a bug in a worker
@@ -330,13 +330,13 @@ class _Run:
         )  # fmt: skip
         return dict(zip(first + ahead, made, strict=True))
 
-    def _warm_up(self, claimers: int) -> None:
-        """Have the journal ready a connection for the answers and for each of ``claimers``
-        workers, which will launch or claim their next batch once their first request (its
-        intent committed for them) is answered: opened while those requests are out (see
-        ``Journal.warm_up``)."""
+    def _warm_up(self, claimers: int, launches: int) -> None:
+        """Have the journal ready a connection for the answers, one for ``launches`` batches
+        claimed ahead, and one for each of ``claimers`` workers, which will claim a batch once
+        their first requests (their intents committed for them) are answered: opened while
+        those requests are out (see ``Journal.warm_up``)."""
         try:
-            self.journal.warm_up(claimers)
+            self.journal.warm_up(claimers, launches=launches)
         except Exception as exc:  # each worker connects when it claims, as without it
             logger.debug("%s: the journal could not warm up: %s", self.campaign, exc)
 

@@ -686,6 +686,66 @@ def test_postgres_warm_up_opens_connections_the_next_threads_write_on(pg_url, mo
         assert _backends(watch) == before + 2
 
 
+def test_postgres_reserved_batches_launch_on_the_journals_one_launcher(pg_url, monkeypatch):
+    """warm_up(launches=) opens one connection that launches reserved batches for threads
+    with none of their own (their first intents were committed for them): they launch with
+    no connection to open (here: none could be). One whose session ended is not used: the
+    thread launches on its own connection, and the next warm_up opens a launcher again."""
+    import psycopg
+
+    from targetsms_analytics.store.postgres import PostgresJournal
+
+    monkeypatch.setattr(PostgresJournal, "_warm_answer_writer", lambda self: None)
+    phones = [f"7900123456{i}" for i in range(6)]
+    wave = [{**b, "reserved": k > 0} for k, b in enumerate(_wave(phones))]
+    real_connect = psycopg.connect
+    with Journal(pg_url) as j, _admin_connect(pg_url) as watch:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        tickets = _begin_batches(j, wave)
+        assert [t.reserved for t in tickets] == [False, True, True]
+        before = _backends(watch)
+        j.warm_up(0, launches=2)
+        j.warm_up(0, launches=2)  # (being opened, then open: one)
+        _until(lambda: j._launcher_ready.is_set(), "the launcher never opened")
+        assert j._launcher is not None and _backends(watch) == before + 1
+        assert "UPDATE batches SET state = 'inflight'" in " ".join(
+            _prepared_statements(j._launcher)
+        )  # (warm: the launch is ready before the first one)
+
+        monkeypatch.setattr(psycopg, "connect", _too_many_clients)
+        launched, errors = [], []
+
+        def launch(ticket) -> None:
+            try:
+                launched.append(j.launch_batch(ticket.id))
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=launch, args=(t,)) for t in tickets[1:]]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == [] and launched == [True, True]
+        assert _backends(watch) == before + 1
+        assert set(j.batches("c")["state"]) == {"inflight"}
+
+        # Its session ended: a thread launches on a connection of its own.
+        pid = j._launcher.raw.info.backend_pid
+        watch.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        _until(lambda: _backends(watch) == before, "the launcher's session never ended")
+        again = [{**b, "reserved": True} for b in _wave(["79001234570", "79001234571"])]
+        more = _begin_batches(j, again)
+        monkeypatch.setattr(psycopg, "connect", real_connect)
+        thread = threading.Thread(target=launch, args=(more[0],))
+        thread.start()
+        thread.join(60)
+        assert errors == [] and launched == [True, True, True]
+        j.warm_up(0, launches=1)  # a new launcher
+        _until(lambda: j._launcher_ready.is_set(), "the launcher never opened again")
+        assert j._launcher is not None and not j._launcher.raw.closed
+
+
 def _prepared_statements(conn) -> list[str]:
     """The statements prepared in ``conn``'s server session."""
     rows = conn.raw.execute("SELECT statement FROM pg_prepared_statements").fetchall()
@@ -854,7 +914,8 @@ def test_postgres_a_runs_workers_claim_on_connections_opened_while_their_first_r
     pg_url, client, emulator, monkeypatch
 ):
     """A run's first intents are committed for its workers (no connection of their own); those
-    that go on to claim a next batch find one opened meanwhile (warm_up), not connect then."""
+    that go on to claim a next batch find one opened meanwhile (warm_up), not connect then, and
+    the batches claimed ahead launch on the journal's launcher, opened meanwhile too."""
     import psycopg
 
     real = psycopg.connect
@@ -868,18 +929,19 @@ def test_postgres_a_runs_workers_claim_on_connections_opened_while_their_first_r
     send = type(client).send
 
     def slow_first(self, *args, **kwargs):  # the first requests are out until the warm-up ends
-        _until(lambda: connected.count("targetsms-journal-connect") == 2, "never warmed up")
+        # (two spares for the two claims, and the launcher)
+        _until(lambda: connected.count("targetsms-journal-connect") == 3, "never warmed up")
         return send(self, *args, **kwargs)
 
     monkeypatch.setattr(type(client), "send", slow_first)
-    phones = [f"7916123450{i}" for i in range(8)]
+    phones = [f"791612345{i:02d}" for i in range(12)]  # 6 requests: 2 first, 2 ahead, 2 claimed
     result = ts.send_campaign(
         client, pd.DataFrame({"phone": phones}), "Hi", "SHOP", campaign="w", store=pg_url,
         concurrency=2, max_url_length=client.send_url_length("SHOP", phones[:2], "Hi") + 2,
         progress=False,
     )  # fmt: skip
-    assert list(result["outcome"]) == ["sent"] * 8
-    assert len(emulator.log) > 2  # (more requests than workers: they claimed)
+    assert list(result["outcome"]) == ["sent"] * 12
+    assert len(emulator.log) == 6  # (more requests than the workers' first and ahead: claimed)
     assert not [name for name in connected if name.startswith("targetsms-send")]
 
 
@@ -2087,8 +2149,9 @@ def test_a_postgres_journal_serving_many_runs_keeps_a_bounded_number_of_connecti
                                    concurrency=8)  # fmt: skip
             assert set(result["outcome"]) == {"sent"}
             opened.append(len(journal._all))
-        # one per worker, the journal's own and its answer writer's, however many runs
-        assert max(opened) <= 8 + 2
+        # one per worker, the journal's own, its answer writer's and its launcher's, however
+        # many runs
+        assert max(opened) <= 8 + 3
 
 
 def _skip_unless_probes_are_the_servers_defaults(j: Journal) -> None:

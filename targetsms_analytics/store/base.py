@@ -505,17 +505,19 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
                 work.done = True
                 work.wake.set()
 
-    def warm_up(self, senders: int) -> None:
+    def warm_up(self, senders: int, *, launches: int = 0) -> None:
         """Have a connection ready for each of ``senders`` threads that will write soon (claim a
         batch) and have none yet, and one for the answers: PostgreSQL starts its answer writer
         and opens them in the background and returns at once, so that a run's workers find one
         when their first answers come and they go on to their next batch, instead of connecting
-        then (~5 ms, on the request's path); SQLite needs none. Call it once the run's first
+        then (~5 ms, on the request's path); SQLite needs none. ``launches``: reserved batches
+        to launch (see :meth:`launch_batch`) by threads with no connection of their own:
+        PostgreSQL opens one connection that launches them all. Call it once the run's first
         requests may go (a thread started before them would delay them). Best effort: a
         connection that cannot be opened now is opened (and its error reported) when a thread
         needs it.
 
-        Example: ``journal.warm_up(3)``.
+        Example: ``journal.warm_up(3, launches=4)``.
         """
 
     def connected_here(self) -> bool:

@@ -385,6 +385,13 @@ class PostgresJournal(Journal):
         self._warmers: set[threading.Thread] = set()  # warm_up()'s, opening a connection each
         self._waiting = 0  # threads waiting for one of those
         self._spare = threading.Condition(self._lock)  # notified as each is opened
+        # One connection that launches reserved batches for the threads that have none of
+        # their own (see launch_batch), opened by warm_up(launches=): set once it is open or
+        # could not be; the thread that opens it, for close() to wait for.
+        self._launcher: _Conn | None = None
+        self._launcher_ready: threading.Event | None = None
+        self._launcher_thread: threading.Thread | None = None
+        self._launching = threading.Lock()  # held while the launcher runs a launch
         self._local.first = True  # this thread's connection is the journal's own
         try:
             self._migrate()
@@ -409,7 +416,7 @@ class PostgresJournal(Journal):
             for raw in self._all:
                 raw.close()
             self._spare.notify_all()  # (a thread waiting for a spare one: none will come)
-            threads = list(self._warmers)
+            threads = [*self._warmers, self._launcher_thread]
         with self._answers:  # (an idle answer writer ends now, not after its second)
             threads.append(self._answer_thread)
             self._answers.notify_all()
@@ -498,12 +505,14 @@ class PostgresJournal(Journal):
             retryable=True,
         )
 
-    def _open(self, keep: Any, *, sender: bool = True, warm: bool = False) -> _Conn:
+    def _open(self, keep: Any, *, sender: bool = True, warm: bool = False,
+              launches: bool = False) -> _Conn:  # fmt: skip
         """A new connection with a sender's session settings (or the journal's own's), kept
         for close() and handed to ``keep`` under the journal's lock; none is left open should
         the journal close first (the caller then hears so) or its setup fail. ``warm``: opened
         ahead of need (while requests are out), it also readies the hot statements (see
-        :func:`_warm_statements`) before it is handed over."""
+        :func:`_warm_statements`; with ``launches``, the launch too) before it is handed
+        over."""
         psycopg = _driver()
         raw = psycopg.connect(
             self._url,
@@ -524,7 +533,7 @@ class PostgresJournal(Journal):
             raw.execute(_SESSION_SETUP + _SENDER_SETUP if sender else _SESSION_SETUP)
             conn = _Conn(raw, generic=sender)
             if warm and not self.readonly:
-                _warm_statements(conn)
+                _warm_statements(conn, launches=launches)
             with self._lock:
                 if self._closed:
                     raise self._closed_error()
@@ -537,19 +546,23 @@ class PostgresJournal(Journal):
             raise
         return conn
 
-    def warm_up(self, senders: int) -> None:
-        """As :meth:`Journal.warm_up`: the answer writer started (it connects), then
-        connections for ``senders`` threads, each opened by a thread of its own (in parallel,
-        as the threads would) and given to the next thread that needs one (not to the answer
-        writer). Those spare already, being opened, or left by threads that have ended count.
+    def warm_up(self, senders: int, *, launches: int = 0) -> None:
+        """As :meth:`Journal.warm_up`: the answer writer started (it connects), with
+        ``launches`` the connection that launches reserved batches (see :meth:`launch_batch`),
+        then connections for ``senders`` threads, each opened by a thread of its own (in
+        parallel, as the threads would) and given to the next thread that needs one (not to
+        the answer writer). Those spare already, being opened, or left by threads that have
+        ended count.
 
-        Example: ``journal.warm_up(3)``.
+        Example: ``journal.warm_up(3, launches=4)``.
         """
         if not self.readonly and not self._closed:
             try:
                 self._warm_answer_writer()
             except Exception as exc:  # (started again for the first answer)
                 logger.debug("%s: the answer writer could not start yet: %s", self.path, exc)
+            if launches:
+                self._open_launcher()
         threads: list[threading.Thread] = []
         try:
             with self._lock:
@@ -577,6 +590,53 @@ class PostgresJournal(Journal):
                 with self._lock:
                     self._warmers.difference_update(unstarted)
                     self._spare.notify_all()
+
+    def _open_launcher(self) -> None:
+        """Open the launcher in the background, unless it is open (and its session alive) or
+        being opened."""
+        with self._lock:
+            ready, launcher = self._launcher_ready, self._launcher
+            if ready is not None and not ready.is_set():
+                return  # being opened
+            if launcher is not None and not _lost(launcher.raw):
+                return
+            ready = self._launcher_ready = threading.Event()
+            self._launcher = None
+        if launcher is not None:  # (its session ended)
+            launcher.raw.close()
+            with self._lock:
+                if launcher.raw in self._all:
+                    self._all.remove(launcher.raw)
+
+        def keep(conn: _Conn) -> None:  # (under the journal's lock)
+            self._launcher = conn
+
+        def open_it() -> None:
+            try:
+                self._open(keep, warm=True, launches=True)
+            except Exception as exc:  # the launches go on their threads' own connections
+                logger.debug("%s: could not open the launcher: %s", self.path, exc)
+            finally:
+                ready.set()
+
+        thread = threading.Thread(target=open_it, name="targetsms-journal-connect", daemon=True)
+        self._launcher_thread = thread
+        try:
+            thread.start()
+        except RuntimeError:  # no thread to be had: each launch on its thread's own connection
+            ready.set()
+
+    def _launch_connection(self) -> _Conn | None:
+        """The launcher, once open (warm_up started it well before the first launch), for a
+        thread with no connection of its own; None when there is none to use."""
+        ready = self._launcher_ready
+        if ready is None or self.connected_here():
+            return None
+        ready.wait(self._timeout)
+        launcher = self._launcher
+        if launcher is None or self._closed or _lost(launcher.raw):
+            return None
+        return launcher
 
     def _open_spare(self) -> None:
         try:
@@ -1064,15 +1124,23 @@ class PostgresJournal(Journal):
             super()._commit_answer(work, rows=rows)
 
     def launch_batch(self, batch_id: int, *, token: str | None = None) -> bool:
-        """As :meth:`Journal.launch_batch`: one statement on this thread's connection, flushed
-        before it returns; a run whose lock went with its session launches nothing (raises).
+        """As :meth:`Journal.launch_batch`: one statement, flushed before it returns; a run
+        whose lock went with its session launches nothing (raises). A thread with no
+        connection of its own (its first intent was committed for it) launches on the
+        journal's launcher, when :meth:`warm_up` opened one: the workers of a run whose every
+        batch was claimed up front then need no connection each (a server session starting
+        takes 20-50 ms of a busy machine's CPU, while the requests are out).
 
         Example: ``journal.launch_batch(ticket.id, token=token)``.
         """
         self._check_run_locks(token)
         self._writable()
-        row = self._thread_conn().fast.execute(_LAUNCH, (iso(now_utc()), batch_id)).fetchone()
-        return row is not None
+        params = (iso(now_utc()), batch_id)
+        launcher = self._launch_connection()
+        if launcher is not None:
+            with self._launching:
+                return launcher.fast.execute(_LAUNCH, params).fetchone() is not None
+        return self._thread_conn().fast.execute(_LAUNCH, params).fetchone() is not None
 
     def prepare(self, campaign: str, items: Sequence[tuple[str, str, str | None, int | None]],
                 *, account: str) -> None:  # fmt: skip
@@ -1431,9 +1499,9 @@ def _batch_row(account: str, campaign: str, phones: Sequence[str], text: str, *,
     return wanted, fingerprint, params
 
 
-def _warm_statements(conn: _Conn) -> None:
+def _warm_statements(conn: _Conn, *, launches: bool = False) -> None:
     """Ready a connection opened ahead of need for its hot statements: the intent and the
-    answers, each run once, prepared (as a sender's session plans them, see ``_SENDER_SETUP``),
+    answers (with ``launches``, the launch of a reserved batch too), each run once, prepared (as a sender's session plans them, see ``_SENDER_SETUP``),
     for a batch no campaign has (account and campaign empty, batch 0), so that nothing is
     written or locked. A new server session otherwise reads the tables' and indexes' catalog
     entries and plans each statement at its first use (measured: a new session's first answer
@@ -1449,6 +1517,8 @@ def _warm_statements(conn: _Conn) -> None:
     try:
         conn.fast.execute(_FAST_INTENT, params, prepare=True)
         conn.fast.execute(_FAST_ANSWER["sent"], answer, prepare=True)
+        if launches:  # (no batch 0: no row)
+            conn.fast.execute(_LAUNCH, (params["now"], 0), prepare=True)
     except Exception as exc:
         logger.debug("could not ready the hot statements: %s", exc)
 
