@@ -156,7 +156,7 @@ def _pack_indices(
     oversize: list[int] = []
     lengths = set(map(len, phones))
     digits = "".join(phones)
-    if len(lengths) == 1 and digits.isascii() and digits.isdigit() and phones:
+    if len(lengths) == 1 and digits.isascii() and digits.isdigit():  # (one length: not empty)
         # (the usual case: numbers of one length, all digits, weighed at once)
         weight = lengths.pop() + 1
         if weight > capacity:

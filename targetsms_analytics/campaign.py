@@ -1080,15 +1080,12 @@ class _EncodedContacts:
         self._keys, self._columns = _contact_table(contacts, phone_column, range(len(contacts)))
 
     def of(self, phones: Sequence[str]) -> dict[str, Any]:
-        """msisdn -> its row's encoded columns (``{}`` when there are none or it has no row)."""
+        """msisdn (a recipient of the plan) -> its row's encoded columns (``{}``: none)."""
         if not self._keys:
             return {p: {} for p in phones}
-        at = [self._positions.get(p) for p in phones]
-        rows = [p for p, i in zip(phones, at, strict=True) if i is not None]
-        at = [i for i in at if i is not None]
+        at = [self._positions[p] for p in phones]
         encoded = encode_dicts(self._keys, [[column[i] for i in at] for column in self._columns])
-        found = dict(zip(rows, encoded, strict=True))
-        return {p: found.get(p) or {} for p in phones}
+        return dict(zip(phones, encoded, strict=True))
 
 
 def _contact_table(

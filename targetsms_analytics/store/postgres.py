@@ -474,12 +474,17 @@ class PostgresJournal(Journal):
 
     def _forget(self, conn: _Conn) -> None:
         """Drop this thread's connection, whose server session has ended."""
-        conn.raw.close()
+        self._discard(conn.raw)
         with self._lock:
             self._owners.pop(threading.current_thread(), None)
-            if conn.raw in self._all:
-                self._all.remove(conn.raw)
         self._local.conn = None
+
+    def _discard(self, raw: Any) -> None:
+        """Close ``raw`` and forget it (close() has no more to close)."""
+        raw.close()
+        with self._lock:
+            if raw in self._all:
+                self._all.remove(raw)
 
     def _closed_error(self) -> JournalError:
         return JournalError(f"the store {self.path} is closed")
@@ -539,10 +544,7 @@ class PostgresJournal(Journal):
                     raise self._closed_error()
                 keep(conn)
         except BaseException:  # (a connection nobody would close otherwise)
-            raw.close()
-            with self._lock:
-                if raw in self._all:
-                    self._all.remove(raw)
+            self._discard(raw)
             raise
         return conn
 
@@ -603,10 +605,7 @@ class PostgresJournal(Journal):
             ready = self._launcher_ready = threading.Event()
             self._launcher = None
         if launcher is not None:  # (its session ended)
-            launcher.raw.close()
-            with self._lock:
-                if launcher.raw in self._all:
-                    self._all.remove(launcher.raw)
+            self._discard(launcher.raw)
 
         def keep(conn: _Conn) -> None:  # (under the journal's lock)
             self._launcher = conn
@@ -694,8 +693,7 @@ class PostgresJournal(Journal):
             conn = pool.pop()
             if not _lost(conn.raw):
                 return conn
-            conn.raw.close()
-            self._all.remove(conn.raw)
+            self._discard(conn.raw)
         return None
 
     def _collect_ended(self) -> None:  # with self._lock held
