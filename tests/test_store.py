@@ -1100,6 +1100,37 @@ def test_postgres_a_run_whose_lock_went_with_its_session_claims_nothing_more(pg_
         j.end_run(again)
 
 
+def test_postgres_a_claim_looks_at_its_runs_lock_outside_the_journals_lock(pg_url, monkeypatch):
+    """Every claim looks whether its run's lock is still held (a system call on the lock's
+    session): not under the journal's lock, which every other sender's claim waits for."""
+    import targetsms_analytics.store.postgres as pg
+
+    real, held_while_looking = pg._lost, []
+
+    def lost(raw):
+        free = []  # whether another thread can take the journal's lock now
+
+        def take() -> None:
+            free.append(j._lock.acquire(timeout=0))
+            if free[0]:
+                j._lock.release()
+
+        other = threading.Thread(target=take)
+        other.start()
+        other.join(10)
+        held_while_looking.append(free != [True])
+        return real(raw)
+
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        token = j.begin_run("c", account=ACCOUNT)
+        monkeypatch.setattr(pg, "_lost", lost)
+        j._check_run_locks(token)
+        monkeypatch.undo()
+        assert held_while_looking == [False]
+        j.end_run(token)
+
+
 def test_postgres_a_run_that_lost_its_lock_still_writes_its_answers_and_others_go_on(pg_url):
     """Review: a run whose lock's session ended failed its answers too (requests out, hence
     `unknown`), and stopped every other run of the journal: only its claims stop."""

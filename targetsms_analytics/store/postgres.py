@@ -465,10 +465,15 @@ class PostgresJournal(Journal):
             return
         with self._lock:
             held = self._run_locks.get(token)
-            if held is not None and _lost(held[1].raw):
-                del self._run_locks[token]  # (the server let it go)
-                self._lost_runs.add(token)
             lost = token in self._lost_runs
+        # The check (a system call) outside the journal's lock: every claim and launch passes
+        # here, and a thread that gives up the GIL under that lock keeps the others waiting.
+        if held is not None and not lost and _lost(held[1].raw):
+            with self._lock:
+                if self._run_locks.get(token) is held:  # (not ended meanwhile)
+                    del self._run_locks[token]  # (the server let it go)
+                    self._lost_runs.add(token)
+                lost = token in self._lost_runs
         if lost:
             raise self._unavailable("the connection that held this run's lock was lost")
 
