@@ -49,7 +49,7 @@ OUTCOMES: tuple[str, ...] = (
 SEND_OUTCOMES = ("sent", "queued", "rejected", "duplicate", "unknown")
 # Message statuses a run may claim.
 CLAIMABLE = ("pending", "scheduled")
-BATCH_STATES = ("inflight", "reserved", "done", "split", "failed", "unknown")
+# (A batch is reserved, claimed ahead, or inflight, then done, split, failed or unknown.)
 #: The service's endpoint, the one a 0.1 journal's records are given when upgraded (the same as
 #: ``client.DEFAULT_URL``; the journal does not import the client).
 DEFAULT_ENDPOINT = "https://sms.targetsms.ru/sendsms.php"

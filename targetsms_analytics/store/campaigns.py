@@ -39,11 +39,17 @@ from ._common import (
     text_hash,
     times,
 )
-from .schema import _REFUSAL_SQL
+from .schema import _LAUNCH_SQL, _REFUSAL_SQL
 
 __all__ = ["CampaignsMixin"]
 
 logger = logging.getLogger("targetsms_analytics")
+
+# A batch's recipients still in flight go back to pending (its request never went out, or was
+# refused for one of them): an answer of "pending" or "split", and a reserved batch recovered.
+_BACK_TO_PENDING = (
+    "UPDATE messages SET status = 'pending', batch = NULL WHERE batch = ? AND status = 'inflight'"
+)
 
 
 def _log_answer_error(batch_id: int) -> Callable[[BaseException], None]:
@@ -660,13 +666,7 @@ class CampaignsMixin:
         """
 
         def work(c: Any) -> bool:
-            return bool(
-                c.execute(
-                    "UPDATE batches SET state = 'inflight', started_at = ?"
-                    " WHERE id = ? AND state = 'reserved' RETURNING id",
-                    (iso(now_utc()), batch_id),
-                ).fetchall()
-            )
+            return bool(c.execute(_LAUNCH_SQL, (iso(now_utc()), batch_id)).fetchall())
 
         return bool(self._grouped(work, durable=True))
 
@@ -860,11 +860,7 @@ class CampaignsMixin:
                 self._ids_written(c, key[0], key[1], pairs)
                 state = "done"
             elif outcome in ("pending", "split"):
-                c.execute(
-                    "UPDATE messages SET status = 'pending', batch = NULL WHERE batch = ?"
-                    " AND status = 'inflight'",
-                    (batch_id,),
-                )
+                c.execute(_BACK_TO_PENDING, (batch_id,))
                 state = "split" if outcome == "split" else "failed"
             elif outcome in SEND_OUTCOMES:
                 c.execute(
@@ -966,11 +962,7 @@ class CampaignsMixin:
                     continue
                 recovered += 1
                 if state == "reserved":
-                    c.execute(
-                        "UPDATE messages SET status = 'pending', batch = NULL WHERE batch = ?"
-                        " AND status = 'inflight'",
-                        (batch_id,),
-                    )
+                    c.execute(_BACK_TO_PENDING, (batch_id,))
                     c.execute(
                         "UPDATE batches SET state = 'failed', finished_at = ?, answer_text = ?"
                         " WHERE id = ? AND state = 'reserved'",

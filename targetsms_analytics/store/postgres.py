@@ -62,7 +62,7 @@ from ._common import (
     text_hash,
 )
 from .base import Journal, _report
-from .schema import _REFUSAL_SQL
+from .schema import _LAUNCH_SQL, _REFUSAL_SQL
 
 __all__ = ["INSTALL_HINT", "PostgresJournal"]
 
@@ -154,11 +154,12 @@ WITH c AS ({_CLAIM_SQL.replace("?", "%(sorted)s", 1).replace("?", "%(a)s", 1).re
 SELECT (SELECT id FROM b), CASE WHEN (SELECT COUNT(*) FROM m) > 0 THEN ({_REFUSAL_SQL.replace("?", "%(fp)s")}) END
 """
 
-# A reserved batch put in flight before its request (see Journal.launch_batch): its id, or no row.
-_LAUNCH = (
-    "UPDATE batches SET state = 'inflight', started_at = %s WHERE id = %s AND state = 'reserved'"
-    " RETURNING id"
-)
+# A transaction that does not wait for the server's WAL flush (all but the intents, see
+# _Transaction), begun in one simple query.
+_BEGIN_NOT_DURABLE = "BEGIN; SET LOCAL synchronous_commit = off"
+
+# Journal.launch_batch's statement, as the driver takes it (prepared on the hot sessions).
+_LAUNCH = _LAUNCH_SQL.replace("?", "%s")
 
 # A new campaign's rows, as _prepare_and_begin writes them (no conflict clause: a row that exists
 # already fails the COPY, and the transaction with it).
@@ -731,8 +732,7 @@ class PostgresJournal(Journal):
         raw = self._thread_conn().raw
         psycopg = _driver()
         sql = "; ".join(
-            ["BEGIN", "SET LOCAL synchronous_commit = off",
-             *(_Conn._sql(q) for q, _ in statements), "COMMIT"]
+            [_BEGIN_NOT_DURABLE, *(_Conn._sql(q) for q, _ in statements), "COMMIT"]
         )  # fmt: skip
         try:
             psycopg.ClientCursor(raw).execute(sql, [v for _, p in statements for v in p])
@@ -1566,7 +1566,7 @@ class _Transaction:
         self.journal._writable()
         self.conn = self.journal._thread_conn()
         # (one round trip: statements without parameters go as one simple query)
-        self.conn.execute("BEGIN" if self.durable else "BEGIN; SET LOCAL synchronous_commit = off")
+        self.conn.execute("BEGIN" if self.durable else _BEGIN_NOT_DURABLE)
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:

@@ -281,6 +281,12 @@ _REFUSAL_SQL = (
     " AND answer_code NOT IN ('transport', 'invalid_input')"
 )
 
+# A reserved batch put in flight before its request (see Journal.launch_batch): its id, or no row.
+_LAUNCH_SQL = (
+    "UPDATE batches SET state = 'inflight', started_at = ? WHERE id = ? AND state = 'reserved'"
+    " RETURNING id"
+)
+
 # 2 -> 3, PostgreSQL: a batch's answer updates its messages in place (a heap-only update, no
 # index entry written) where it used to write a new entry in each of the table's three indexes for
 # every recipient, since ``sms_id`` was one of the indexed columns (measured, 143 recipients:
