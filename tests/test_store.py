@@ -34,7 +34,7 @@ from targetsms_analytics.emulator import Emulator
 from targetsms_analytics.errors import InputError, JournalError
 from targetsms_analytics.store import SCHEMA_VERSION, STORE_ENV, Journal, account_of
 from targetsms_analytics.store import schema as schema_mod
-from targetsms_analytics.store._common import iso, request_fingerprint
+from targetsms_analytics.store._common import batch_fields, iso, request_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ENV = "TARGETSMS_TEST_POSTGRES"
@@ -3314,3 +3314,15 @@ def test_a_campaign_nobody_was_sent_anything_takes_its_new_sender_and_text(store
         j.finish_batch(ticket.id, "sent", sms_ids=["1"], phones=ticket.phones)
         j.ensure_campaign("c", account=account, sender="OTHER", template="Bye")  # (kept)
         assert j.campaign_info("c", account=account)["sender"] == "SHOP"
+
+
+def test_batch_fields_give_begin_batch_each_argument_of_a_batch():
+    """begin_batches' batches become begin_batch's arguments: the optional ones None (or False)
+    when absent, and what a batch gives passed on as it is."""
+    assert batch_fields({"phones": ["79001234567"], "text": "Hi"}) == {
+        "phones": ["79001234567"], "text": "Hi", "parts": None, "parent": None,
+        "variant": None, "contacts": None, "reserved": False,
+    }  # fmt: skip
+    full = {"phones": ["79001234567"], "text": "Hi", "parts": 2, "parent": 7, "variant": "B",
+            "contacts": {"79001234567": {"name": "Ann"}}, "reserved": 1}  # fmt: skip
+    assert batch_fields(full) == {**full, "reserved": True}

@@ -17,7 +17,7 @@ import operator
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -244,6 +244,24 @@ class JSONText(str):
     it is (see :func:`encode_dicts`)."""
 
     __slots__ = ()
+
+
+def batch_fields(batch: Mapping[str, Any]) -> dict[str, Any]:
+    """One of ``begin_batches``' batches as ``begin_batch``'s arguments after the campaign:
+    ``phones``, ``text``, ``parts``, ``parent``, ``variant``, ``contacts`` and ``reserved``
+    (the optional ones None, or False, when absent).
+
+    Example: ``batch_fields({"phones": ["79001234567"], "text": "Hi"})["parts"] is None``.
+    """
+    return {
+        "phones": batch["phones"],
+        "text": batch["text"],
+        "parts": batch.get("parts"),
+        "parent": batch.get("parent"),
+        "variant": batch.get("variant"),
+        "contacts": batch.get("contacts"),
+        "reserved": bool(batch.get("reserved")),
+    }
 
 
 def json_or_none(value: Any) -> str | None:

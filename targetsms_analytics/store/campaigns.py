@@ -28,6 +28,7 @@ from ._common import (
     SEND_OUTCOMES,
     BatchTicket,
     account_of,
+    batch_fields,
     expand_contacts,
     iso,
     json_or_none,
@@ -556,10 +557,8 @@ class CampaignsMixin:
             self.prepare(campaign, prepare, account=account)
         works = [
             self._intent_work(
-                account, campaign, b["phones"], b["text"], b.get("parts"), sender=sender,
-                user=user, url=url, parent=b.get("parent"), token=token,
-                variant=b.get("variant"), contacts=b.get("contacts"),
-                reserved=bool(b.get("reserved")),
+                account, campaign, **batch_fields(b), sender=sender, user=user, url=url,
+                token=token,
             )
             for b in batches
         ]  # fmt: skip

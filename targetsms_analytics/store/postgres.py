@@ -53,6 +53,7 @@ from ._common import (
     BatchTicket,
     Row,
     account_of,
+    batch_fields,
     iso,
     json_or_none,
     now_utc,
@@ -955,10 +956,8 @@ class PostgresJournal(Journal):
         fast = key in self._prepared and key in self._known_campaigns and not self.readonly
         intents = [
             _fast_intent(
-                account, campaign, b["phones"], b["text"], b.get("parts"), sender=sender,
-                user=user, url=url, parent=b.get("parent"), token=token,
-                variant=b.get("variant"), contacts=b.get("contacts"),
-                reserved=bool(b.get("reserved")),
+                account, campaign, **batch_fields(b), sender=sender, user=user, url=url,
+                token=token,
             )
             if fast
             else None
@@ -978,10 +977,8 @@ class PostgresJournal(Journal):
             for k, b in enumerate(batches):
                 if out[k] is None:
                     out[k] = alone(
-                        campaign, b["phones"], b["text"], b.get("parts"), parent=b.get("parent"),
-                        variant=b.get("variant"), contacts=b.get("contacts"), sender=sender,
-                        user=user, url=url, token=token, account=account,
-                        reserved=bool(b.get("reserved")),
+                        campaign, **batch_fields(b), sender=sender, user=user, url=url,
+                        token=token, account=account,
                     )  # fmt: skip
         except BaseException:
             self._release(campaign, out)
