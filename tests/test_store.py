@@ -285,6 +285,46 @@ def test_sqlite_flush_commits_every_answer_riding_along_more_than_a_group_takes(
         assert len(records) == 120 and {r["status"] for r in records.values()} == {"sent"}
 
 
+def test_sqlite_the_first_writer_interrupted_as_it_is_to_lead_hands_the_lead_on(tmp_path,
+                                                                              monkeypatch):  # fmt: skip
+    """Review: Ctrl-C reaching the writer that leads at once (nobody committing) before it took
+    its group left the group commit busy with nobody leading: every later writer, flush() and
+    close() would wait for ever. Its work never runs, and the next writer commits."""
+    from targetsms_analytics.store import base
+
+    class Interrupted(threading.Event):
+        def wait(self, timeout=None):
+            super().wait(timeout)
+            raise KeyboardInterrupt
+
+    real = base._Work
+
+    def make(fn, durable, on_error=None, rows=1):
+        work = real(fn, durable, on_error, rows)
+        if getattr(fn, "interrupted", False):
+            work.wake = Interrupted()
+        return work
+
+    # (no `with`: should the lead be left taken, close() would wait too, and the test hang)
+    j = Journal(str(tmp_path / "j.sqlite3"))
+    monkeypatch.setattr(base, "_Work", make)
+    ran = []
+
+    def first(c):
+        ran.append("first")
+
+    first.interrupted = True
+    with pytest.raises(KeyboardInterrupt):
+        j._grouped(first)
+    assert ran == [] and j._gc_queue == [] and not j._gc_busy
+    done = []
+    after = threading.Thread(target=lambda: done.append(j._grouped(lambda c: "ok")), daemon=True)
+    after.start()
+    after.join(30)
+    assert done == ["ok"]
+    j.close()
+
+
 @pytest.mark.parametrize("woken", [False, True], ids=["while-waiting", "as-it-leads"])
 def test_sqlite_a_writer_interrupted_in_the_queue_leaves_nobody_waiting(tmp_path, monkeypatch,
                                                                         woken):  # fmt: skip
@@ -3326,3 +3366,22 @@ def test_batch_fields_give_begin_batch_each_argument_of_a_batch():
     full = {"phones": ["79001234567"], "text": "Hi", "parts": 2, "parent": 7, "variant": "B",
             "contacts": {"79001234567": {"name": "Ann"}}, "reserved": 1}  # fmt: skip
     assert batch_fields(full) == {**full, "reserved": True}
+
+
+def test_sqlite_a_full_disk_reaches_the_caller_as_itself(tmp_path):
+    """Review: on a full disk SQLite ends the transaction itself; the ROLLBACK after it failed
+    ("no transaction is active") and hid the real error from the sender and the log."""
+    import sqlite3
+
+    j = Journal(str(tmp_path / "j.sqlite3"))
+    try:
+        pages = j._conn.execute("PRAGMA page_count").fetchone()[0]
+        j._conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # (a disk that fills up)
+        phones = [f"7900{i:07d}" for i in range(2000)]
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            j.begin_batch("c", phones, "x" * 200, 1, sender="SHOP", user="demo", url=URL)
+        j._conn.execute("PRAGMA max_page_count = 1073741823")
+        ticket = begin(j, phones[:2])  # the journal goes on
+        assert ticket.phones == phones[:2]
+    finally:
+        j.close()

@@ -224,48 +224,53 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
         the writers it committed, and the next leader, no one else.
         """
         work = _Work(fn, durable, rows=rows)
-        with self._gc:
-            self._gc_queue.append(work)
-            lead = not self._gc_busy
-            self._gc_busy = True
-        if not lead:
-            try:
-                work.wake.wait()  # set when committed, or when this writer leads the next group
-            except BaseException:  # (Ctrl-C while queued): out of the queue, and not leading
-                self._leave(work)
-                raise
-            if work.done:
-                if work.error is not None:
-                    raise work.error
-                return work.result
         batch: list[_Work] = []
         try:
             with self._gc:
-                batch, self._gc_queue = self._group_of(work)
-            self._commit_group(batch)
+                self._gc_queue.append(work)
+                if not self._gc_busy:  # nobody commits now: this writer leads
+                    work.wake.set()  # (before busy: an interrupt between them hands it on)
+                    self._gc_busy = True
+            work.wake.wait()  # set when committed, or when this writer is to lead a group
+            if not work.done:
+                with self._gc:
+                    batch, self._gc_queue = self._group_of(work)
+                self._commit_group(batch)
+        except BaseException:
+            # Ctrl-C before this writer's group was taken (while queued, or just as it was
+            # to lead): out of the queue, its work never run, and the lead handed on, so that
+            # the writers behind it (and flush(), close()) are not left waiting for ever.
+            if not batch:
+                self._leave(work)
+            raise
         finally:
-            with self._gc:
-                if work in self._gc_queue:  # (interrupted before it was taken: never run)
-                    self._gc_queue.remove(work)
-                for item in batch:
-                    if not item.done:  # an interrupt mid-commit: nothing is known
-                        item.error = item.error or JournalError("the group commit failed")
-                        item.done = True
-            # Deferred answers that failed are reported before anyone is woken: a flush() that
-            # returns has heard of them.
-            for item in batch:
-                if item.error is not None and item.on_error is not None:
-                    _report(item.on_error, item.error)
-            with self._gc:
-                riders_left = self._next_leader()
-            for item in batch:
-                if item is not work:
-                    item.wake.set()
-            if riders_left:
-                self._poke_answer_writer()
+            if batch:
+                self._finish_group(batch, work)
         if work.error is not None:
             raise work.error
         return work.result
+
+    def _finish_group(self, batch: list[_Work], lead: _Work) -> None:
+        """After ``lead`` committed ``batch`` (or tried to): what was not done gets an error
+        (an interrupt mid-commit: nothing is known), failed deferred answers are reported,
+        the next writer waiting leads, and the group's writers are woken."""
+        with self._gc:
+            for item in batch:
+                if not item.done:
+                    item.error = item.error or JournalError("the group commit failed")
+                    item.done = True
+        # Deferred answers that failed are reported before anyone is woken: a flush() that
+        # returns has heard of them.
+        for item in batch:
+            if item.error is not None and item.on_error is not None:
+                _report(item.on_error, item.error)
+        with self._gc:
+            riders_left = self._next_leader()
+        for item in batch:
+            if item is not lead:
+                item.wake.set()
+        if riders_left:
+            self._poke_answer_writer()
 
     def _next_leader(self) -> bool:  # with self._gc held
         """Wake the first writer waiting in the queue to lead the next group (deferred answers
@@ -280,7 +285,8 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
 
     def _leave(self, work: _Work) -> None:
         """A writer interrupted while queued (Ctrl-C) leaves the queue, its work never run; one
-        woken to lead the next group hands that on, so the writers behind it are not left
+        that was to lead (the first, or woken to lead the next group) hands that on, so the
+        writers behind it are not left
         waiting for ever (and nor is every later one, flush() and close() included). One that
         a group took already is that group's to finish."""
         with self._gc:

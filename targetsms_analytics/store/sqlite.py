@@ -358,7 +358,7 @@ class _Transaction:
         try:
             if exc_type is None:
                 self.journal._conn.execute("COMMIT")
-            else:
-                self.journal._conn.execute("ROLLBACK")
+            elif self.journal._conn.in_transaction:  # (SQLite ends it itself on some errors:
+                self.journal._conn.execute("ROLLBACK")  # a full disk; the error is that one)
         finally:
             self.journal._lock.release()
