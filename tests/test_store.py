@@ -285,16 +285,15 @@ def test_sqlite_flush_commits_every_answer_riding_along_more_than_a_group_takes(
         assert len(records) == 120 and {r["status"] for r in records.values()} == {"sent"}
 
 
-def test_sqlite_the_first_writer_interrupted_as_it_is_to_lead_hands_the_lead_on(tmp_path,
-                                                                              monkeypatch):  # fmt: skip
-    """Review: Ctrl-C reaching the writer that leads at once (nobody committing) before it took
-    its group left the group commit busy with nobody leading: every later writer, flush() and
-    close() would wait for ever. Its work never runs, and the next writer commits."""
+def _interrupt_marked_writers(monkeypatch, *, once_woken: bool) -> None:
+    """Writers of the group commit whose work is marked ``interrupted`` get Ctrl-C as they wait
+    on their event: at once, or once it is set (``once_woken``: committed, or to lead)."""
     from targetsms_analytics.store import base
 
     class Interrupted(threading.Event):
         def wait(self, timeout=None):
-            super().wait(timeout)
+            if once_woken:
+                super().wait(timeout)
             raise KeyboardInterrupt
 
     real = base._Work
@@ -305,9 +304,17 @@ def test_sqlite_the_first_writer_interrupted_as_it_is_to_lead_hands_the_lead_on(
             work.wake = Interrupted()
         return work
 
+    monkeypatch.setattr(base, "_Work", make)
+
+
+def test_sqlite_the_first_writer_interrupted_as_it_is_to_lead_hands_the_lead_on(tmp_path,
+                                                                              monkeypatch):  # fmt: skip
+    """Review: Ctrl-C reaching the writer that leads at once (nobody committing) before it took
+    its group left the group commit busy with nobody leading: every later writer, flush() and
+    close() would wait for ever. Its work never runs, and the next writer commits."""
     # (no `with`: should the lead be left taken, close() would wait too, and the test hang)
     j = Journal(str(tmp_path / "j.sqlite3"))
-    monkeypatch.setattr(base, "_Work", make)
+    _interrupt_marked_writers(monkeypatch, once_woken=True)
     ran = []
 
     def first(c):
@@ -331,22 +338,6 @@ def test_sqlite_a_writer_interrupted_in_the_queue_leaves_nobody_waiting(tmp_path
     """Ctrl-C reaches a writer queued behind a commit, before or just as it is woken to lead the
     next group: its work is never run, the writer queued behind it commits, and the journal
     goes on (before, nobody led again: every later writer, flush() and close() hung)."""
-    from targetsms_analytics.store import base
-
-    class Interrupted(threading.Event):
-        def wait(self, timeout=None):
-            if woken:
-                super().wait(timeout)
-            raise KeyboardInterrupt
-
-    real = base._Work
-
-    def make(fn, durable, on_error=None, rows=1):
-        work = real(fn, durable, on_error, rows)
-        if getattr(fn, "interrupted", False):
-            work.wake = Interrupted()
-        return work
-
     # (no `with`: should a writer be left waiting, close() would wait too, and the test hang)
     j = Journal(str(tmp_path / "j.sqlite3"))
     hold, inside = threading.Event(), threading.Event()
@@ -359,7 +350,7 @@ def test_sqlite_a_writer_interrupted_in_the_queue_leaves_nobody_waiting(tmp_path
         commit_group(batch)
 
     j._commit_group = slow
-    monkeypatch.setattr(base, "_Work", make)
+    _interrupt_marked_writers(monkeypatch, once_woken=woken)
     ran, outcome = [], {}
 
     def write(name, interrupted=False):
