@@ -424,10 +424,6 @@ class _Run:
             phones = self.gate(phones, self.stop)
             if not phones:
                 return None
-        if self.resend and parent is None:  # the lost request, repeated: release it, then claim
-            self.journal.set_outcome(
-                self.campaign, phones, "pending", account=self.account, only_from=("unknown",)
-            )
         ticket = self.journal.begin_batch(
             self.campaign,
             phones,
@@ -441,6 +437,8 @@ class _Run:
             account=self.account,
             variant=variant,
             contacts=self._contacts_of(phones),
+            # the lost request, repeated: its recipients leave unknown as they are claimed
+            resend=self.resend and parent is None,
         )
         return ticket, phones
 

@@ -947,6 +947,39 @@ def test_resending_part_of_a_lost_request_is_refused_and_the_whole_is_repeated_e
         client.close()
 
 
+def test_a_resend_whose_claim_fails_leaves_them_unknown_and_the_next_run_sends_nobody_twice(
+    tmp_path, monkeypatch
+):
+    """Review: resend_unknown released the lost request's recipients to `pending` in one
+    transaction and claimed them in another; when the claim failed (a busy or full disk, a
+    lost connection) they stood `pending`, and the next send_campaign packed them with someone
+    new into another request, which the service does not refuse as a repeat: twice."""
+    phones = ["79161234561", "79161234562"]
+    contacts = pd.DataFrame({"phone": phones})
+    with Emulator(throttle_interval=1.0) as emu, Journal(tmp_path / "j.sqlite") as journal:
+        emu.top_up("demo", 1000)
+        client = TargetSMSClient("demo", "demo", url=emu.url, throttle_interval=1.0, timeout=5.0)
+        emu.inject("drop_after", op="send")  # processed, the answer lost: both got it
+        send_campaign(client, contacts, "Hi", "SHOP", campaign="c", store=journal, progress=False)
+        claim = journal._claim
+
+        def busy(c, *args):
+            claim(c, *args)
+            raise sqlite3.OperationalError("database is locked")
+
+        monkeypatch.setattr(journal, "_claim", busy)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            resend_unknown(client, "c", store=journal, progress=False)
+        monkeypatch.undo()
+        assert set(journal.campaign_messages("c")["outcome"]) == {"unknown"}
+        more = pd.DataFrame({"phone": [*phones, "79161234563"]})
+        result = send_campaign(client, more, "Hi", "SHOP", campaign="c", store=journal,
+                               progress=False)  # fmt: skip
+        assert result["outcome"].tolist() == ["unknown", "unknown", "sent"]
+        assert sorted(emu.sent_phones()) == [*phones, "79161234563"]  # each once
+        client.close()
+
+
 def test_after_the_window_a_subset_is_resent_as_asked(tmp_path):
     phones = ["79161234561", "79161234562", "79161234563"]
     with Emulator(throttle_interval=30.0) as emu, Journal(tmp_path / "j.sqlite") as journal:

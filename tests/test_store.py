@@ -396,6 +396,32 @@ def test_sqlite_a_writer_interrupted_in_the_queue_leaves_nobody_waiting(tmp_path
     j.close()
 
 
+def test_a_resends_claim_takes_unknown_recipients_in_its_own_transaction(store, monkeypatch):
+    """Review: resend_unknown released a lost request's recipients to `pending`, then claimed
+    them in a second transaction; when that one failed they stood `pending`, and the next run
+    packed them into another request (the service could not tell it for a repeat): twice.
+    begin_batch(resend=True) claims them from `unknown` itself; if it fails, they stay so."""
+    phones = ["79001234567", "79001234568"]
+    with Journal(store) as j:
+        lost = begin(j, phones)
+        j.finish_batch(lost.id, "unknown", error_code="transport", error_text="lost")
+        assert begin(j, phones).phones == []  # (unknown: no ordinary claim takes them)
+        claim = j._claim
+
+        def fails(c, *args):
+            claim(c, *args)  # (after the release, in the same transaction)
+            raise RuntimeError("the claim failed")
+
+        monkeypatch.setattr(j, "_claim", fails)
+        with pytest.raises(RuntimeError, match="claim failed"):
+            begin(j, phones, resend=True)
+        monkeypatch.undo()
+        assert {r["status"] for r in j.records("c", phones).values()} == {"unknown"}
+        again = begin(j, phones, resend=True)
+        assert again.phones == phones
+        assert {r["status"] for r in j.records("c", phones).values()} == {"inflight"}
+
+
 def test_begin_batch_takes_any_iterable_of_phones(store):
     with Journal(store) as j:
         ticket = begin(j, iter(["79001234567", "79001234568", "79001234567"]))

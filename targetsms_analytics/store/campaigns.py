@@ -500,6 +500,7 @@ class CampaignsMixin:
         contacts: dict[str, dict[str, Any]] | None = None,
         account: str | None = None,
         reserved: bool = False,
+        resend: bool = False,
     ) -> BatchTicket:
         """Claim ``phones`` for a request and commit the batch as in flight, before the request.
 
@@ -513,7 +514,10 @@ class CampaignsMixin:
         ``ticket.phones`` may be empty (nothing to send). ``reserved=True`` claims them ahead of
         the request (batch state ``reserved``): :meth:`launch_batch` puts it in flight just
         before the request; one whose run is gone goes back to pending (never sent), see
-        :meth:`recover_inflight`.
+        :meth:`recover_inflight`. ``resend=True`` (``resend_unknown``: a lost request repeated)
+        claims the phones that are ``unknown`` as well, in the same transaction: they never
+        stand ``pending`` on their own, for the next run (or another sender) to send again in
+        another request, which the service would not know for a repeat.
 
         Example: ``journal.begin_batch("c", ["79001234567"], "Hi", 1, sender="SHOP", user="demo",
         url=client.url)``.
@@ -522,6 +526,7 @@ class CampaignsMixin:
         work = self._intent_work(
             account, campaign, phones, text, parts, sender=sender, user=user, url=url,
             parent=parent, token=token, variant=variant, contacts=contacts, reserved=reserved,
+            resend=resend,
         )  # fmt: skip
         done = self._grouped(work, durable=True, rows=work.rows)
         return self._ticket(account, campaign, done, reserved)
@@ -603,6 +608,7 @@ class CampaignsMixin:
         variant: str | None,
         contacts: dict[str, dict[str, Any]] | None,
         reserved: bool = False,
+        resend: bool = False,
     ) -> Any:
         """A batch's intent (see :meth:`begin_batch`) as a function of the connection, its
         ``rows`` the recipients it claims at most (its share of a group commit)."""
@@ -611,6 +617,13 @@ class CampaignsMixin:
 
         def work(c: Any) -> tuple[int, list[str], str, str | None]:
             now = iso(now_utc())
+            if resend:  # the lost request's recipients: claimable in this transaction only
+                c.execute(
+                    "UPDATE messages SET status = 'pending' WHERE account = ? AND campaign = ?"
+                    f" AND msisdn IN (SELECT value FROM {self._ids('k')}) AND status = 'unknown'",
+                    (account, campaign, self._ids_param(wanted)),
+                )
+                self._touch(c, account, campaign)
             claimed = self._claim(c, account, campaign, wanted, text, parts, sender, now)
             fingerprint = request_fingerprint(url, user, sender, claimed, text)
             if not claimed:

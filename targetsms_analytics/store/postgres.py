@@ -894,7 +894,11 @@ class PostgresJournal(Journal):
         account = kwargs.get("account") or account_of(kwargs["user"], kwargs["url"])
         phones = list(phones)  # (any iterable: it is read more than once)
         if (account, campaign) in self._prepared:  # every recipient has its row already
-            if (account, campaign) in self._known_campaigns and not self.readonly:
+            if (
+                (account, campaign) in self._known_campaigns
+                and not self.readonly
+                and not kwargs.get("resend")  # (unknown ones: the general claim takes them)
+            ):
                 rest = {k: v for k, v in kwargs.items() if k != "account"}
                 ticket = self._begin_fast(account, campaign, phones, text, *args, **rest)
                 if ticket is not None:
