@@ -889,7 +889,8 @@ class PostgresJournal(Journal):
         """As :meth:`Journal.begin_batch`; first the recipients' rows are made to exist
         (``pending``) in one statement of its own, in a fixed order (byte order, as Python sorts,
         whatever the database's collation): two senders inserting the same rows then never wait
-        for each other in a cycle."""
+        for each other in a cycle. Once :meth:`prepare` gave the campaign's run its rows, that
+        statement is left out: a phone it was not given (no caller passes one) is not claimed."""
         self._check_run_locks(kwargs.get("token"))
         account = kwargs.get("account") or account_of(kwargs["user"], kwargs["url"])
         phones = list(phones)  # (any iterable: it is read more than once)
