@@ -307,6 +307,17 @@ def _interrupt_marked_writers(monkeypatch, *, once_woken: bool) -> None:
     monkeypatch.setattr(base, "_Work", make)
 
 
+def _a_later_writer_commits(j) -> None:
+    """A writer after an interrupted one commits (nobody left leading would keep it waiting),
+    and the journal closes."""
+    done = []
+    after = threading.Thread(target=lambda: done.append(j._grouped(lambda c: "ok")), daemon=True)
+    after.start()
+    after.join(30)
+    assert done == ["ok"], "a later writer waits for ever"
+    j.close()
+
+
 def test_sqlite_the_first_writer_interrupted_as_it_is_to_lead_hands_the_lead_on(tmp_path,
                                                                               monkeypatch):  # fmt: skip
     """Review: Ctrl-C reaching the writer that leads at once (nobody committing) before it took
@@ -324,12 +335,29 @@ def test_sqlite_the_first_writer_interrupted_as_it_is_to_lead_hands_the_lead_on(
     with pytest.raises(KeyboardInterrupt):
         j._grouped(first)
     assert ran == [] and j._gc_queue == [] and not j._gc_busy
-    done = []
-    after = threading.Thread(target=lambda: done.append(j._grouped(lambda c: "ok")), daemon=True)
-    after.start()
-    after.join(30)
-    assert done == ["ok"]
-    j.close()
+    _a_later_writer_commits(j)
+
+
+def test_sqlite_a_ctrl_c_as_a_failed_answer_is_reported_hands_the_lead_on(tmp_path):
+    """Review: Ctrl-C landing in the report of a failed deferred answer (its logging), on the
+    writer that led the group (the main thread's flush() or end_run), left the group commit
+    busy with nobody leading: every later writer, and close(), waited for ever."""
+    from targetsms_analytics.store.base import _Work
+
+    def lost_answer(c):
+        raise RuntimeError("the disk is full")
+
+    def report(exc):  # (the logging a Ctrl-C lands in)
+        raise KeyboardInterrupt
+
+    # (no `with`: should the lead be left taken, close() would wait too, and the test hang)
+    j = Journal(str(tmp_path / "j.sqlite3"))
+    with j._gc:  # a deferred answer riding along, queued as _defer queues it
+        j._gc_queue.append(_Work(lost_answer, False, report, 1))
+    with pytest.raises(KeyboardInterrupt):
+        j._grouped(lambda c: "led")
+    assert j._gc_queue == [] and not j._gc_busy
+    _a_later_writer_commits(j)
 
 
 @pytest.mark.parametrize("woken", [False, True], ids=["while-waiting", "as-it-leads"])

@@ -259,18 +259,20 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
                 if not item.done:
                     item.error = item.error or JournalError("the group commit failed")
                     item.done = True
-        # Deferred answers that failed are reported before anyone is woken: a flush() that
-        # returns has heard of them.
-        for item in batch:
-            if item.error is not None and item.on_error is not None:
-                _report(item.on_error, item.error)
-        with self._gc:
-            riders_left = self._next_leader()
-        for item in batch:
-            if item is not lead:
-                item.wake.set()
-        if riders_left:
-            self._poke_answer_writer()
+        try:
+            # Deferred answers that failed are reported before anyone is woken: a flush() that
+            # returns has heard of them.
+            for item in batch:
+                if item.error is not None and item.on_error is not None:
+                    _report(item.on_error, item.error)
+        finally:  # (Ctrl-C in a report's logging: the lead is handed on all the same)
+            with self._gc:
+                riders_left = self._next_leader()
+            for item in batch:
+                if item is not lead:
+                    item.wake.set()
+            if riders_left:
+                self._poke_answer_writer()
 
     def _next_leader(self) -> bool:  # with self._gc held
         """Wake the first writer waiting in the queue to lead the next group (deferred answers
