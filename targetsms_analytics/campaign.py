@@ -1645,7 +1645,8 @@ def mark_outcome(
     ``pending`` (it did not: the next ``send_campaign`` call with this campaign sends it). Only
     recipients now ``unknown`` change; ``error_code`` becomes ``marked_by_user``, ``error_text`` the
     ``note``. Numbers may be given in any format :func:`~targetsms_analytics.phones.check_phone`
-    reads.
+    reads. A batch still in flight whose sender is gone (``in_progress`` in a result frame) is
+    made ``unknown`` first (see ``Journal.recover_inflight``), so its recipients can be marked.
 
     Example::
 
@@ -1658,6 +1659,9 @@ def mark_outcome(
             field="outcome",
         )
     with open_journal(store) as journal:
+        # A batch whose sender is gone (the frame shows it unknown, in_progress) is unknown
+        # first, as resend_unknown has it; one whose sender is sending it still is left alone.
+        journal.recover_inflight(campaign, account=account)
         return journal.set_outcome(campaign, _msisdns(msisdns), outcome, note=note, account=account)
 
 

@@ -43,7 +43,7 @@ from targetsms_analytics.errors import (
     SenderError,
     TransportError,
 )
-from targetsms_analytics.journal import Journal
+from targetsms_analytics.journal import Journal, account_of
 from targetsms_analytics.protocol import build_url, send_params
 from targetsms_analytics.statuses import load_statuses
 
@@ -559,6 +559,25 @@ def test_mark_outcome_accepts_any_number_format_and_only_changes_unknown_rows(jo
     assert mark_outcome("c", "+7 (916) 123-45-67", "rejected", store=journal) == ["79161234567"]
     assert mark_outcome("c", "79161234567", "sent", store=journal) == []
     assert journal.records("c")["79161234567"]["status"] == "rejected"
+
+
+def test_mark_outcome_marks_the_recipients_of_a_batch_whose_sender_is_gone(journal):
+    """Review: a batch left in flight by a sender that is gone shows as `unknown` (in_progress)
+    in a result frame, but mark_outcome changed nothing there (resend_unknown recovers it
+    first); one whose sender is still sending is left alone."""
+    token = journal.begin_run("c", account=account_of("demo", "x"))
+    gone = journal.begin_batch("c", ["79161234567"], "Hi", 1, sender="SHOP", user="demo",
+                               url="x", token=token)  # fmt: skip
+    journal.end_run(token)  # (its run is over, its answer never came: e.g. Ctrl-C)
+    live = journal.begin_run("c", account=account_of("demo", "x"))
+    journal.begin_batch("c", ["79161234568"], "Hi", 1, sender="SHOP", user="demo", url="x",
+                        token=live)  # fmt: skip
+    phones = ["79161234567", "79161234568"]
+    assert mark_outcome("c", phones, "sent", store=journal) == ["79161234567"]
+    records = journal.records("c")
+    assert records["79161234567"]["status"] == "sent" and gone.phones == ["79161234567"]
+    assert records["79161234568"]["status"] == "inflight"  # its sender's answer is still to come
+    journal.end_run(live)
 
 
 # ---------------------------------------------------------------- crashes and concurrency
