@@ -1099,7 +1099,8 @@ def _contact_table(
     text, one list of JSON-safe values per column); no names when there are no other columns
     or no rows."""
     at = [j for j, c in enumerate(contacts.columns) if c != phone_column]  # names may repeat
-    if not at or not (len(contacts) if positions is None else len(positions)):
+    rows = len(contacts) if positions is None else len(positions)
+    if not at or not rows:
         return [], []
     columns = []
     for j in at:  # column by column: one conversion per column, not per cell

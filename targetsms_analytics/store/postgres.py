@@ -1506,13 +1506,13 @@ def _batch_row(account: str, campaign: str, phones: Sequence[str], text: str, *,
 
 def _warm_statements(conn: _Conn, *, launches: bool = False) -> None:
     """Ready a connection opened ahead of need for its hot statements: the intent and the
-    answers (with ``launches``, the launch of a reserved batch too), each run once, prepared (as a sender's session plans them, see ``_SENDER_SETUP``),
-    for a batch no campaign has (account and campaign empty, batch 0), so that nothing is
-    written or locked. A new server session otherwise reads the tables' and indexes' catalog
-    entries and plans each statement at its first use (measured: a new session's first answer
-    of 143 rows 6.8 ms, 2.2 ms once warm; its first intent ~4 ms), which would delay the
-    answers or the next request it is opened for. Best effort: a failure here is the first
-    statement's to raise again."""
+    answers (with ``launches``, the launch of a reserved batch too), each run once, prepared
+    (as a sender's session plans them, see ``_SENDER_SETUP``), for a batch no campaign has
+    (account and campaign empty, batch 0), so that nothing is written or locked. A new server
+    session otherwise reads the tables' and indexes' catalog entries and plans each statement
+    at its first use (measured: a new session's first answer of 143 rows 6.8 ms, 2.2 ms once
+    warm; its first intent ~4 ms), which would delay the answers or the next request it is
+    opened for. Best effort: a failure here is the first statement's to raise again."""
     intent = _fast_intent("", "", ["0"], "", None, sender="", user="", url="", parent=None,
                           token="", variant=None, contacts=None)  # fmt: skip
     assert intent is not None
