@@ -219,17 +219,26 @@ class _Run:
             self._wall() - timedelta(seconds=interval + 1.0)
         )
         take = threading.Lock()
+        arrived = threading.Condition(take)  # a first request's ticket, committed
         self._left = len(batches)
-        tickets: dict[int, BatchTicket] = {}  # the first requests' intents, committed together
+        tickets: dict[int, BatchTicket] = {}  # the first requests' intents, not yet taken
         queue = enumerate(batches)
-        ready = threading.Event()  # set once those are committed (or could not be)
+        ready = threading.Event()  # set once those are all committed (or could not be)
+
+        def deliver(k: int, ticket: BatchTicket) -> None:
+            with arrived:
+                tickets[k] = ticket
+                arrived.notify_all()
 
         def worker() -> None:
-            ready.wait()
             while not self.stop.is_set():
-                with take:
+                with arrived:
                     k, batch = next(queue, (None, None))
                     self._left = max(self._left - 1, 0)
+                    # A first request goes once its own intent is committed; any other batch
+                    # once they all are (its recipients' rows are written with them).
+                    while batch is not None and k not in tickets and not ready.is_set():
+                        arrived.wait()
                     ticket = tickets.pop(k, None)
                 if batch is None:
                     return
@@ -244,15 +253,17 @@ class _Run:
                         # intent is committed, not after the threads before it have started.
                         n = min(self.concurrency, len(batches))
                         workers = [pool.submit(worker) for _ in range(n)]
-                        tickets.update(self._first_intents(batches, prepare))
-                        launches = sum(t.reserved for t in tickets.values())
+                        made = self._first_intents(batches, prepare, deliver)
+                        launches = sum(t.reserved for t in made.values())
                     except BaseException:
-                        self.stop.set()  # (before the workers are let go: none takes a batch)
+                        self.stop.set()  # (the workers take no batch without a ticket)
                         raise
                     finally:
-                        ready.set()  # whatever happened: no worker waits for ever
-                    if tickets:  # the workers launch or claim the batches after these themselves
-                        self._warm_up(min(n, len(batches) - len(tickets)), launches)
+                        with arrived:  # whatever happened: no worker waits for ever
+                            ready.set()
+                            arrived.notify_all()
+                    if made:  # the workers launch or claim the batches after these themselves
+                        self._warm_up(min(n, len(batches) - len(made)), launches)
                     for future in as_completed(workers):
                         future.result()
                 except BaseException:  # Ctrl-C in a notebook, or a bug in a worker
@@ -281,14 +292,17 @@ class _Run:
         self,
         batches: Sequence[tuple[str, str, int | None, list[str]]],
         prepare: Sequence[tuple[str, str, str | None, int | None]] | None,
+        deliver: Callable[[int, BatchTicket], Any],
     ) -> dict[int, BatchTicket]:
-        """The intents of the first request of each worker, committed together in one
-        transaction before any of them goes out (one commit instead of one per request, and
-        on PostgreSQL no connection per worker for them, and a new campaign's rows written
-        with them), and with them the workers' second requests, claimed ahead (``reserved``:
+        """The intents of the first request of each worker, committed together before any of
+        them goes out (one commit instead of one per request, and on PostgreSQL no connection
+        per worker for them, and a new campaign's rows written with them: there each first
+        request's intent in a transaction of its own, which lets it go while the next are
+        written), and with them the workers' second requests, claimed ahead (``reserved``:
         each goes in flight with one row just before its request, see ``Journal.launch_batch``,
-        instead of a claim of all its recipients after the first answer): batch index -> its
-        ticket. ``prepare`` is given its rows either way.
+        instead of a claim of all its recipients after the first answer). Each ticket is
+        handed to ``deliver(index, ticket)`` once committed (a worker waits for it); returns
+        them all, batch index -> ticket. ``prepare`` is given its rows either way.
 
         Only where the journal gains by it (``Journal.first_intents_together``), for runs with
         nothing to do before a claim (no rate cap or send window, not a resend), and not for a
@@ -321,11 +335,18 @@ class _Run:
                     "reserved": k >= self.concurrency,
                 }
             )
-        made = self.journal.begin_batches(
+        indexes = first + ahead
+        made: dict[int, BatchTicket] = {}
+
+        def each(k: int, ticket: BatchTicket) -> None:
+            made[indexes[k]] = ticket
+            deliver(indexes[k], ticket)
+
+        self.journal.begin_batches(
             self.campaign, wanted, sender=batches[first[0]][0], user=client.user,
-            url=client.url, token=self.token, account=self.account, prepare=prepare,
+            url=client.url, token=self.token, account=self.account, prepare=prepare, each=each,
         )  # fmt: skip
-        return dict(zip(first + ahead, made, strict=True))
+        return made
 
     def _warm_up(self, claimers: int, launches: int) -> None:
         """Have the journal ready a connection for the answers, one for ``launches`` batches

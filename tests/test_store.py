@@ -2881,16 +2881,25 @@ def test_statements_written_together_are_all_or_nothing(store):
 
 
 def test_begin_batches_claims_a_new_campaigns_first_batches_with_its_rows(store):
-    """A run's first intents in one commit; on PostgreSQL a new campaign's rows and the intents
-    are one statement: every recipient has its row, the claimed ones in flight in their batch."""
+    """A run's first intents, each handed to ``each`` once committed; on PostgreSQL a new
+    campaign's rows are written with them, each row once: each first request's rows with its
+    batch in a transaction of its own, handed over before the next is written, then the rows
+    no batch took."""
     phones = [f"7900123456{i}" for i in range(7)]
     with Journal(store) as j, Journal(store) as other:
         j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
         token = j.begin_run("c", account=ACCOUNT)
+        handed: list = []
+
+        def each(k, ticket):  # what another connection sees as each ticket is handed over
+            handed.append((k, ticket, {p: r["batch"] for p, r in other.records("c").items()}))
+
         tickets = _begin_batches(
-            j, _wave(phones[:6]), token=token, prepare=[(p, "SHOP", "Hi", 1) for p in phones]
-        )
+            j, _wave(phones[:6]), token=token, prepare=[(p, "SHOP", "Hi", 1) for p in phones],
+            each=each,
+        )  # fmt: skip
         assert [t.phones for t in tickets] == [phones[0:2], phones[2:4], phones[4:6]]
+        assert [(k, t) for k, t, _ in handed] == list(enumerate(tickets))
         assert len({t.id for t in tickets}) == 3 and all(t.refused_at is None for t in tickets)
         assert tickets[1].fingerprint == request_fingerprint(URL, "demo", "SHOP", phones[2:4], "Hi")
         seen = other.records("c", account=ACCOUNT)  # committed: another connection sees them
@@ -2905,14 +2914,18 @@ def test_begin_batches_claims_a_new_campaigns_first_batches_with_its_rows(store)
         assert list(batches.loc[[t.id for t in tickets], "size"]) == [2, 2, 2]
         if j.backend == "postgresql":  # the one recipient no batch took has its row, pending
             assert seen[phones[6]]["status"] == "pending"
+            # the first ticket came as soon as its batch was written, the next ones not yet
+            assert handed[0][2] == {p: tickets[0].id for p in phones[:2]}
+            assert handed[1][2] == {p: t.id for t in tickets[:2] for p in t.phones}
             import psycopg
 
-            with psycopg.connect(store) as conn:  # rows and intents: one transaction, rows once
-                xmins = conn.execute(
-                    "SELECT COUNT(DISTINCT xmin::text) FROM (SELECT xmin FROM messages"
-                    " UNION ALL SELECT xmin FROM batches) AS written"
-                ).fetchone()[0]
-            assert xmins == 1
+            with psycopg.connect(store) as conn:  # each batch with its rows, each row once
+                written = conn.execute(
+                    "SELECT m.msisdn, m.xmin::text, b.xmin::text FROM messages m"
+                    " LEFT JOIN batches b ON b.id = m.batch ORDER BY m.msisdn"
+                ).fetchall()
+            assert all(row[1] == row[2] for row in written[:6])
+            assert len({row[1] for row in written}) == 4  # three batches, then the rest
         assert begin(other, phones).phones == [phones[6]]  # the rest are held
         for t in tickets:
             j.finish_batch(t.id, "sent", sms_ids=[f"id{p}" for p in t.phones], phones=t.phones)
@@ -3008,7 +3021,9 @@ def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(
         first.execute("COMMIT")
         worker.join(30)
         tickets = got[0]
-        assert tried == [None]  # it gave way (rolled back), and the usual path claimed them
+        # the first batch was written before; the second's COPY gave way (rolled back), and
+        # the usual path claimed it and the third
+        assert tried == [False]
         assert [t.phones for t in tickets] == [phones[0:2], phones[2:4], phones[4:6]]
         records = j.records("c", account=ACCOUNT)
         assert [records[p]["batch"] for p in phones] == [t.id for t in tickets for _ in (0, 1)]
@@ -3035,9 +3050,9 @@ def test_connected_here_says_whether_this_thread_has_a_connection(store):
 
 
 def test_first_intents_no_worker_took_go_back_to_pending(store, client, emulator, monkeypatch):
-    """A run commits its first requests' intents before any worker starts: should it stop
-    first (Ctrl-C, an error), those batches never went out and must not come back `unknown`
-    (resend_unknown territory): the next call sends them, once."""
+    """A run commits its first requests' intents and hands each to a worker: should it stop
+    before the workers take them (Ctrl-C, an error), those batches never went out and must not
+    come back `unknown` (resend_unknown territory): the next call sends them, once."""
     from targetsms_analytics import campaign as campaign_mod
     from targetsms_analytics.store.sqlite import SQLiteJournal
 
@@ -3046,10 +3061,13 @@ def test_first_intents_no_worker_took_go_back_to_pending(store, client, emulator
     made = []
     original = campaign_mod._Run._first_intents
 
-    def then_stop(self, batches, prepare):
-        tickets = original(self, batches, prepare)
+    def then_stop(self, batches, prepare, deliver):
+        def stopped_first(k, ticket):  # each committed, the run stops before a worker takes it
+            self.stop.set()
+            deliver(k, ticket)
+
+        tickets = original(self, batches, prepare, stopped_first)
         made.append(len(tickets))
-        self.stop.set()
         return tickets
 
     monkeypatch.setattr(campaign_mod._Run, "_first_intents", then_stop)
@@ -3065,6 +3083,38 @@ def test_first_intents_no_worker_took_go_back_to_pending(store, client, emulator
     result = ts.send_campaign(*args, campaign="w", store=store, concurrency=3, progress=False)
     assert list(result["outcome"]) == ["sent"] * 6
     assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])
+
+
+def test_postgres_a_new_campaigns_first_request_goes_before_the_next_intent_is_written(
+    pg_url, client, emulator, monkeypatch
+):
+    """Each first request of a new campaign goes out as soon as its own intent is committed,
+    while the next ones are written: once the first ticket is handed over, its request reaches
+    the service with nobody else's row written yet (all in one transaction, they all would be)."""
+    cls = _journal_class(pg_url)
+    real = cls.begin_batches
+    written: list[list[str]] = []
+
+    def begin_batches(self, *args, each=None, **kwargs):
+        def then_look(k, ticket):
+            each(k, ticket)
+            if k == 0:  # (a watchdog, not a timing: it returns once the request is there)
+                deadline = time.monotonic() + 60
+                while not emulator.sent_phones() and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                with Journal(pg_url) as other:
+                    written.append(sorted(other.records("w")))
+
+        return real(self, *args, each=then_look, **kwargs)
+
+    monkeypatch.setattr(cls, "begin_batches", begin_batches)
+    contacts = pd.DataFrame({"phone": [f"7916123450{i}" for i in range(6)], "name": list("abcdef")})
+    result = ts.send_campaign(client, contacts, "Hi {name}", "SHOP", campaign="w", store=pg_url,
+                              concurrency=3, progress=False)  # fmt: skip
+    assert emulator.sent_phones()[:1] == ["79161234500"]
+    assert written == [["79161234500"]]  # the first request's row alone
+    assert list(result["outcome"]) == ["sent"] * 6
+    assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])  # each once
 
 
 def _journal_class(store: str) -> type:

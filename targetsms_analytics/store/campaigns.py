@@ -542,11 +542,17 @@ class CampaignsMixin:
         token: str | None = None,
         account: str | None = None,
         prepare: Sequence[tuple[str, str, str | None, int | None]] | None = None,
+        each: Callable[[int, BatchTicket], Any] | None = None,
     ) -> list[BatchTicket]:
         """:meth:`begin_batch` for several batches at once, in one transaction (one commit, one
         flush to disk): the intents of a run's first requests, which go out together.
         ``prepare``: the run's recipients, as :meth:`prepare` takes them, given their rows
-        first (PostgreSQL writes a new campaign's rows and these intents in one COPY).
+        first (PostgreSQL writes a new campaign's rows with these intents, each row once).
+        ``each(index, ticket)`` is called for each batch once its intent is committed: here
+        all at once after the one commit; PostgreSQL, for a new campaign, hands each first
+        request's ticket over as soon as its own transaction is committed (see
+        ``PostgresJournal._prepare_and_begin``). A ticket handed to ``each`` is the caller's:
+        should a later batch fail, it is not taken back.
 
         Each of ``batches`` maps ``phones``, ``text``, ``parts`` and optionally ``variant``,
         ``contacts`` and ``parent`` as :meth:`begin_batch` takes them; the tickets come back in
@@ -574,10 +580,13 @@ class CampaignsMixin:
             durable=True,
             rows=sum(work.rows for work in works),
         )
-        return [
+        tickets = [
             self._ticket(account, campaign, r, bool(b.get("reserved")))
             for r, b in zip(results, batches, strict=True)
         ]
+        for k, ticket in enumerate(tickets if each is not None else ()):
+            each(k, ticket)
+        return tickets
 
     def _ticket(
         self,

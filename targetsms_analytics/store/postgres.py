@@ -41,7 +41,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, NoReturn
 
@@ -938,55 +938,72 @@ class PostgresJournal(Journal):
 
     def begin_batches(self, campaign: str, batches: Sequence[Any], *, sender: str, user: str,
                       url: str, token: str | None = None, account: str | None = None,
-                      prepare: Sequence[Any] | None = None) -> list[BatchTicket]:  # fmt: skip
+                      prepare: Sequence[Any] | None = None,
+                      each: Callable[[int, BatchTicket], Any] | None = None,
+                      ) -> list[BatchTicket]:  # fmt: skip
         """As :meth:`Journal.begin_batches`: the one-statement intents (see :meth:`begin_batch`)
         sent as one pipeline in one transaction (one round trip, one commit); a batch whose
         recipients were not all claimable is then journaled on its own, as begin_batch does.
 
-        With ``prepare`` on a campaign that has no rows yet, the rows and the intents are one
-        transaction, the rows one ``COPY``: each recipient's row is written once, in flight or
-        ``pending``, not written ``pending`` first and then claimed (see
+        With ``prepare`` on a campaign that has no rows yet, each recipient's row is written
+        once, in flight or ``pending``, not written ``pending`` first and then claimed: each
+        batch that is not ``reserved`` (a first request) with its rows in a transaction of its
+        own, handed to ``each`` as soon as it is committed (its request goes out while the next
+        ones are written), then the reserved batches and the other rows in one (see
         :meth:`_prepare_and_begin`)."""
         self._check_run_locks(token)
         account = account or account_of(user, url)
         key = (account, campaign)
-        if prepare is not None:
-            if key in self._known_campaigns and not self.readonly:
-                tickets = self._prepare_and_begin(key, prepare, batches, sender=sender,
-                                                  user=user, url=url, token=token)  # fmt: skip
-                if tickets is not None:
-                    self._prepared.add(key)
-                    return tickets
-            self.prepare(campaign, prepare, account=account)
-        fast = key in self._prepared and key in self._known_campaigns and not self.readonly
-        intents = [
-            _fast_intent(
-                account, campaign, **batch_fields(b), sender=sender, user=user, url=url,
-                token=token,
-            )
-            if fast
-            else None
-            for b in batches
-        ]  # fmt: skip
-        todo = [k for k, i in enumerate(intents) if i is not None]
-        cursors = _pipelined(self._thread_conn().raw, [(_FAST_INTENT, intents[k][2]) for k in todo])
-        # Committed already: should a batch journaled after them fail (or Ctrl-C come), they go
-        # back to pending before the error is raised, never left in flight without a ticket.
         out: list[BatchTicket | None] = [None] * len(batches)
-        for k, cur in zip(todo, cursors, strict=True):
-            out[k] = _fast_ticket(intents[k], cur.fetchone())
-        # The rest on their own: the general claim where the one statement was tried (it wrote
-        # nothing: not every recipient was free), else begin_batch from the start.
-        alone = super().begin_batch if fast else self.begin_batch
+        handed: set[int] = set()  # given to `each`: the caller's from then on, never released here
+
+        def hand(k: int, ticket: BatchTicket) -> None:
+            out[k] = ticket
+            if each is not None:
+                # (marked first: should Ctrl-C land in `each`, the batch stays in flight, and
+                # comes back unknown, rather than go back to pending while its request may go)
+                handed.add(k)
+                each(k, ticket)
+
         try:
-            for k, b in enumerate(batches):
+            if prepare is not None:
+                if key in self._known_campaigns and not self.readonly:
+                    if self._prepare_and_begin(key, prepare, batches, sender=sender, user=user,
+                                               url=url, token=token, hand=hand):  # fmt: skip
+                        self._prepared.add(key)
+                        return [t for t in out if t is not None]
+                self.prepare(campaign, prepare, account=account)  # (rows not written yet)
+            fast = key in self._prepared and key in self._known_campaigns and not self.readonly
+            todo = [k for k, t in enumerate(out) if t is None]
+            intents = {
+                k: _fast_intent(
+                    account, campaign, **batch_fields(batches[k]), sender=sender, user=user,
+                    url=url, token=token,
+                )
+                for k in (todo if fast else ())
+            }  # fmt: skip
+            tried = [k for k, i in intents.items() if i is not None]
+            cursors = _pipelined(
+                self._thread_conn().raw, [(_FAST_INTENT, intents[k][2]) for k in tried]
+            )
+            # Committed already: should a batch journaled after them fail (or Ctrl-C come), those
+            # not handed to `each` go back to pending before the error is raised, never left in
+            # flight without a ticket.
+            for k, cur in zip(tried, cursors, strict=True):
+                ticket = _fast_ticket(intents[k], cur.fetchone())
+                if ticket is not None:
+                    hand(k, ticket)
+            # The rest on their own: the general claim where the one statement was tried (it
+            # wrote nothing: not every recipient was free), else begin_batch from the start.
+            alone = super().begin_batch if fast else self.begin_batch
+            for k in todo:
                 if out[k] is None:
-                    out[k] = alone(
-                        campaign, **batch_fields(b), sender=sender, user=user, url=url,
-                        token=token, account=account,
-                    )  # fmt: skip
+                    hand(k, alone(
+                        campaign, **batch_fields(batches[k]), sender=sender, user=user,
+                        url=url, token=token, account=account,
+                    ))  # fmt: skip
         except BaseException:
-            self._release(campaign, out)
+            self._release(campaign, [t for k, t in enumerate(out) if k not in handed])
             raise
         return [t for t in out if t is not None]
 
@@ -1002,13 +1019,21 @@ class PostgresJournal(Journal):
 
     def _prepare_and_begin(self, key: tuple[str, str], items: Sequence[Any],
                            batches: Sequence[Any], *, sender: str, user: str, url: str,
-                           token: str | None) -> list[BatchTicket] | None:  # fmt: skip
-        """A new campaign's rows and its first intents in one transaction: every recipient's row
-        in one ``COPY`` (byte order, as prepare() writes them: no cycle with another sender's),
-        ``pending``, or ``inflight`` in its batch for those of ``batches``. Only when the
-        campaign has no rows yet; should another sender have written any of these meanwhile
-        (COPY then fails on the key), nothing is written (rolled back) and None is returned, as
-        when it had rows before.
+                           token: str | None,
+                           hand: Callable[[int, BatchTicket], None]) -> bool:  # fmt: skip
+        """A new campaign's rows and its first intents, each row written once (``COPY``, in
+        byte order, as prepare() writes them: no cycle with another sender's): each batch that
+        is not ``reserved`` (a first request) with its rows, in flight, in a transaction of its
+        own, given to ``hand(index, ticket)`` once committed, so that its request goes out while
+        the next are written (measured, send_campaign of 1,000 recipients in 7 requests, the
+        median of 30: 63 -> 55 ms at 16 workers, 81 -> 76 ms at 4, against all in one
+        transaction; and a large campaign's other rows no longer hold up its first requests);
+        then the reserved batches and every other recipient's row (``pending``) in one. True
+        once every recipient has its row.
+
+        Only when the campaign has no rows yet; should another sender write some of these
+        meanwhile (a COPY then fails on the key), that transaction is rolled back and False
+        returned: the batches not handed yet are claimed the usual way, after prepare().
 
         ``COPY`` rather than ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING``: no
         arrays to take apart and no conflict check before each row (measured, 1,000 rows:
@@ -1023,20 +1048,27 @@ class PostgresJournal(Journal):
             for b in batches
         ]  # fmt: skip
         if not intents or any(i is None for i in intents):
-            return None
+            return False
         claimed = sum(len(i[0]) for i in intents)
         if len({p for i in intents for p in i[0]}) != claimed:  # a phone in two batches
-            return None
+            return False
         psycopg = _driver()
-        conn = self._thread_conn()
-        had, ids = conn.fast.execute(
-            "SELECT EXISTS (SELECT 1 FROM messages WHERE account = %s AND campaign = %s),"
-            " ARRAY(SELECT nextval(pg_get_serial_sequence('batches', 'id'))"
-            " FROM generate_series(1, %s))",
-            (account, campaign, len(intents)),
-        ).fetchone()
+        raw = self._thread_conn().raw
+        tuples = psycopg.rows.tuple_row
+        with raw.pipeline():  # (one round trip; read only: each statement its own snapshot)
+            first = raw.cursor(row_factory=tuples).execute(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE account = %s AND campaign = %s),"
+                " ARRAY(SELECT nextval(pg_get_serial_sequence('batches', 'id'))"
+                " FROM generate_series(1, %s))",
+                (account, campaign, len(intents)),
+            )
+            refusals = raw.cursor(row_factory=tuples).execute(
+                _REFUSALS_SQL, (_array([i[1] for i in intents]),)
+            )
+        had, ids = first.fetchone()
+        refused = dict(refusals.fetchall())
         if had:
-            return None
+            return False
         rows: dict[str, tuple[Any, ...]] = {
             str(i[0]): (i[2] or "", i[3], i[1], None, None, None, "pending") for i in items
         }
@@ -1045,33 +1077,38 @@ class PostgresJournal(Journal):
             for p in wanted:
                 rows[p] = (b["text"], b.get("parts"), sender, b.get("variant"),
                            json_or_none(contacts.get(p)), batch_id, "inflight")  # fmt: skip
+        in_batches = {p for i in intents for p in i[0]}
+        others = [p for p in rows if p not in in_batches]
+        ahead = [k for k, b in enumerate(batches) if b.get("reserved")]
+        steps = [([k], sorted(i[0])) for k, i in enumerate(intents) if k not in ahead]
+        if ahead or others:
+            steps.append((ahead, sorted(others + [p for k in ahead for p in intents[k][0]])))
         now = iso(now_utc())
-        try:
-            with conn.raw.transaction():
-                cur = conn.raw.cursor(row_factory=psycopg.rows.tuple_row)
-                cur.executemany(
-                    "INSERT INTO batches (id, account, campaign, parent, state, recipients,"
-                    " size, text_hash, fingerprint, sender, variant, owner_pid, owner_host,"
-                    " owner_token, started_at) VALUES (%(id)s, %(a)s, %(c)s, %(parent)s,"
-                    " %(state)s, %(recipients)s, %(n)s, %(hash)s, %(fp)s, %(sender)s,"
-                    " %(variant)s, %(pid)s, %(host)s, %(token)s, %(now)s)",
-                    [{**i[2], "id": batch_id} for i, batch_id in zip(intents, ids, strict=True)],
-                )
-                _copy_rows(cur, _COPY_MESSAGES,
-                           ((account, campaign, p, *rows[p], now) for p in sorted(rows)))  # fmt: skip
-                fingerprints = _array([i[1] for i in intents])
-                refused = dict(cur.execute(_REFUSALS_SQL, (fingerprints,)).fetchall())
-        except psycopg.errors.UniqueViolation:  # someone else wrote some of them meanwhile
-            return None
-        return [
-            BatchTicket(
-                int(batch_id), wanted, fingerprint,
-                None if refused.get(fingerprint) is None
-                else datetime.fromisoformat(refused[fingerprint]),
-                params["state"] == "reserved",
-            )
-            for (wanted, fingerprint, params), batch_id in zip(intents, ids, strict=True)
-        ]  # fmt: skip
+        for step, phones in steps:
+            try:
+                with raw.transaction():
+                    cur = raw.cursor(row_factory=tuples)
+                    cur.executemany(  # (no batch: nothing sent)
+                        "INSERT INTO batches (id, account, campaign, parent, state, recipients,"
+                        " size, text_hash, fingerprint, sender, variant, owner_pid, owner_host,"
+                        " owner_token, started_at) VALUES (%(id)s, %(a)s, %(c)s, %(parent)s,"
+                        " %(state)s, %(recipients)s, %(n)s, %(hash)s, %(fp)s, %(sender)s,"
+                        " %(variant)s, %(pid)s, %(host)s, %(token)s, %(now)s)",
+                        [{**intents[k][2], "id": ids[k]} for k in step],
+                    )
+                    _copy_rows(cur, _COPY_MESSAGES,
+                               ((account, campaign, p, *rows[p], now) for p in phones))  # fmt: skip
+            except psycopg.errors.UniqueViolation:  # someone else wrote some of them meanwhile
+                return False
+            for k in step:
+                wanted, fingerprint, params = intents[k]
+                when = refused.get(fingerprint)
+                hand(k, BatchTicket(
+                    int(ids[k]), wanted, fingerprint,
+                    None if when is None else datetime.fromisoformat(when),
+                    params["state"] == "reserved",
+                ))  # fmt: skip
+        return True
 
     def _write_queued(self, queued: list[Any]) -> None:
         """The answer writer's batch: its one-statement answers sent as one pipeline (see
