@@ -2914,9 +2914,8 @@ def test_begin_batches_claims_a_new_campaigns_first_batches_with_its_rows(store)
         assert list(batches.loc[[t.id for t in tickets], "size"]) == [2, 2, 2]
         if j.backend == "postgresql":  # the one recipient no batch took has its row, pending
             assert seen[phones[6]]["status"] == "pending"
-            # the first ticket came as soon as its batch was written, the next ones not yet
-            assert handed[0][2] == {p: tickets[0].id for p in phones[:2]}
-            assert handed[1][2] == {p: t.id for t in tickets[:2] for p in t.phones}
+            # (small batches: written together, see test_postgres_a_new_campaigns_first_...)
+            assert [h[2] for h in handed] == [{p: t.id for t in tickets for p in t.phones}] * 3
             import psycopg
 
             with psycopg.connect(store) as conn:  # each batch with its rows, each row once
@@ -2925,13 +2924,64 @@ def test_begin_batches_claims_a_new_campaigns_first_batches_with_its_rows(store)
                     " LEFT JOIN batches b ON b.id = m.batch ORDER BY m.msisdn"
                 ).fetchall()
             assert all(row[1] == row[2] for row in written[:6])
-            assert len({row[1] for row in written}) == 4  # three batches, then the rest
+            assert len({row[1] for row in written}) == 2  # the batches, then the rest
         assert begin(other, phones).phones == [phones[6]]  # the rest are held
         for t in tickets:
             j.finish_batch(t.id, "sent", sms_ids=[f"id{p}" for p in t.phones], phones=t.phones)
         j.end_run(token)
         records = j.records("c", account=ACCOUNT)
         assert {records[p]["sms_id"] for p in phones[:6]} == {f"id{p}" for p in phones[:6]}
+
+
+def test_postgres_a_new_campaigns_first_requests_are_written_a_few_rows_a_step(pg_url, monkeypatch):
+    """A new campaign's first requests are written a few rows a transaction: each takes the
+    batches that fit within ``_GROUP_ROWS`` rows (here 4), at least one: a big batch goes on its
+    own, as soon as it is written, small ones together; every batch with its own rows (text,
+    parts, variant and contact its own), and the rows no batch took after them. Each ticket is
+    handed over once its own transaction is committed, before the next is written."""
+    import psycopg
+
+    from targetsms_analytics.store.postgres import PostgresJournal
+
+    monkeypatch.setattr(PostgresJournal, "_GROUP_ROWS", 4)
+    phones = [f"790012345{i:02d}" for i in range(15)]
+    wave = [*_wave(phones[:4], 1), *_wave(phones[4:14], 5)]  # 1, 1, 1, 1, 5, 5 recipients
+    wave[1] = {**wave[1], "text": "Другой текст", "parts": None, "variant": None}
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        handed: list = []
+
+        def each(k, ticket):  # the batches written so far, as another connection sees them
+            with psycopg.connect(pg_url) as conn:
+                seen = conn.execute("SELECT COUNT(*) FROM batches").fetchone()[0]
+            handed.append((k, seen))
+
+        tickets = _begin_batches(j, wave, prepare=[(p, "SHOP", "Hi", 1) for p in phones],
+                                 each=each)  # fmt: skip
+        assert handed == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 5), (5, 6)]
+        assert [t.phones for t in tickets] == [b["phones"] for b in wave]
+        records = j.records("c", account=ACCOUNT)
+        assert [records[p]["batch"] for p in phones[:14]] == [
+            t.id for t in tickets for _ in t.phones
+        ]
+        assert {records[p]["status"] for p in phones[:14]} == {"inflight"}
+        assert records[phones[14]]["status"] == "pending"
+        mine = records[phones[1]]  # (written with other batches: its own text and parts)
+        assert (mine["text"], mine["parts"], mine["variant"]) == ("Другой текст", None, None)
+        assert records[phones[7]]["contact"] == {"name": "n7"}
+        assert records[phones[8]]["variant"] == "A" and records[phones[8]]["parts"] == 1
+        with psycopg.connect(pg_url) as conn:
+            steps = conn.execute(
+                "SELECT array_agg(id ORDER BY id) FROM batches GROUP BY xmin::text ORDER BY min(id)"
+            ).fetchall()
+            rest = conn.execute(
+                "SELECT m.xmin::text NOT IN (SELECT xmin::text FROM batches) FROM messages m"
+                " WHERE msisdn = %s",
+                (phones[14],),
+            ).fetchone()[0]
+        ids = [t.id for t in tickets]
+        assert [s[0] for s in steps] == [ids[:4], ids[4:5], ids[5:]]
+        assert rest  # (its own transaction, after them)
 
 
 def test_a_new_campaigns_rows_keep_every_character_of_their_text_and_contact(store):
@@ -2986,13 +3036,18 @@ def test_begin_batches_leaves_out_what_has_an_outcome_or_another_sender_holds(st
         assert {records[p]["status"] for p in phones[1:3] + phones[4:6]} == {"inflight"}
 
 
-def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(pg_url):
+def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(
+    pg_url, monkeypatch
+):
     """Two senders start a new campaign at once: the one whose rows are written first keeps
-    them; the other's COPY of its rows and intents, which waited for them, fails on the key and
-    is rolled back, and it claims what is left the usual way: nobody is claimed twice, no batch
+    them; the other's COPY of a batch's rows, which waited for them, fails on the key and is
+    rolled back, and it claims what is left the usual way: nobody is claimed twice, no batch
     is left half written."""
     import psycopg
 
+    from targetsms_analytics.store.postgres import PostgresJournal
+
+    monkeypatch.setattr(PostgresJournal, "_GROUP_ROWS", 2)  # (a transaction per batch)
     phones = [f"7900123456{i}" for i in range(6)]
     with Journal(pg_url) as j, psycopg.connect(pg_url, autocommit=True) as first:
         j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
@@ -3090,7 +3145,11 @@ def test_postgres_a_new_campaigns_first_request_goes_before_the_next_intent_is_w
 ):
     """Each first request of a new campaign goes out as soon as its own intent is committed,
     while the next ones are written: once the first ticket is handed over, its request reaches
-    the service with nobody else's row written yet (all in one transaction, they all would be)."""
+    the service with nobody else's row written yet (all in one transaction, they all would be;
+    here each batch has a transaction of its own, as a shared text's big batches have)."""
+    from targetsms_analytics.store.postgres import PostgresJournal
+
+    monkeypatch.setattr(PostgresJournal, "_GROUP_ROWS", 1)
     cls = _journal_class(pg_url)
     real = cls.begin_batches
     written: list[list[str]] = []
@@ -3221,7 +3280,7 @@ def test_a_reserved_batch_the_journal_could_not_launch_is_sent_once_by_the_next_
 
 def test_postgres_a_new_campaigns_copy_and_another_senders_prepare_do_not_deadlock(pg_url):
     """Review: the COPY of a new campaign's rows writes them in the order prepare() does (byte
-    order), so two senders that both wait for a row a third session holds never deadlock once it
+    order, each transaction), so two senders that both wait for a row a third session holds never deadlock once it
     lets go: the one that holds the first rows goes on, the other waits for it (in the opposite
     order each would hold rows the other waits for)."""
     phones = [f"790012345{i:02d}" for i in range(12)]
@@ -3361,27 +3420,34 @@ def test_postgres_a_ctrl_c_as_the_run_warms_up_leaves_nobody_unknown_or_sent_twi
     assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])
 
 
-def test_postgres_a_ctrl_c_as_the_copy_starts_leaves_nothing_written_and_the_journal_usable(
-    pg_url, monkeypatch
+@pytest.mark.parametrize("which", ["first", "last"])
+def test_postgres_a_ctrl_c_as_the_copy_starts_leaves_nothing_half_written_and_the_journal_usable(
+    pg_url, monkeypatch, which
 ):
     """Review: a Ctrl-C after ``COPY … FROM STDIN`` went out and before its answer came left the
     server waiting for data psycopg had no copy object to end: the rollback failed, and every
-    later statement of that connection failed ("another command is already in progress")."""
+    later statement of that connection failed ("another command is already in progress").
+    In the first requests' COPY, nothing is written; in the last (the rows no first request
+    took), the first requests' intents, committed, go back to pending (their tickets never
+    reached the caller). Either way the connection works."""
     import psycopg
     import psycopg.waiting
 
-    phones = [f"7900123456{i}" for i in range(4)]
+    phones = [f"7900123456{i}" for i in range(6)]
     items = [(p, "SHOP", "Hi", 1) for p in phones]
-    armed = {"on": False}
+    armed = {"copies": 0, "on": False, "came": False}
+    at = 1 if which == "first" else 2  # (the first requests, then the rest)
     real_copy, real_wait = psycopg.Cursor.copy, psycopg.waiting.wait
 
     def copy(self, *args, **kwargs):
-        armed["on"] = True
+        armed["copies"] += 1
+        armed["on"] = armed["copies"] == at
         return real_copy(self, *args, **kwargs)
 
     def wait(gen, *args, **kwargs):
         if armed["on"]:  # the COPY statement goes out, and Ctrl-C lands before its answer
             armed["on"] = False
+            armed["came"] = True
             next(gen)
             raise KeyboardInterrupt
         return real_wait(gen, *args, **kwargs)
@@ -3391,13 +3457,19 @@ def test_postgres_a_ctrl_c_as_the_copy_starts_leaves_nothing_written_and_the_jou
         monkeypatch.setattr(psycopg.Cursor, "copy", copy)
         monkeypatch.setattr(psycopg.waiting, "wait", wait)
         with pytest.raises(KeyboardInterrupt):
-            _begin_batches(j, _wave(phones), prepare=items)
-        assert not armed["on"], "the interrupt never came"
+            _begin_batches(j, _wave(phones[:4]), prepare=items)
+        assert armed["came"], "the interrupt never came"
         monkeypatch.undo()
-        assert j.records("c", account=ACCOUNT) == {}  # nothing written, and the connection works
-        assert j.batches("c").empty
-        tickets = _begin_batches(j, _wave(phones), prepare=items)
-        assert [t.phones for t in tickets] == [phones[:2], phones[2:]]
+        records = j.records("c", account=ACCOUNT)  # (and the connection works)
+        if which == "first":
+            assert records == {} and j.batches("c").empty
+        else:
+            statuses = {p: r["status"] for p, r in records.items()}
+            assert statuses == {p: "pending" for p in phones[:4]}
+            assert set(j.batches("c")["state"]) == {"failed"}
+        tickets = _begin_batches(j, _wave(phones[:4]), prepare=items)
+        assert [t.phones for t in tickets] == [phones[:2], phones[2:4]]
+        assert j.records("c", account=ACCOUNT)[phones[5]]["status"] == "pending"
 
 
 def test_a_worker_that_cannot_start_stops_the_run_instead_of_hanging(store, client, monkeypatch):

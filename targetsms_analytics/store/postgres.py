@@ -1080,7 +1080,23 @@ class PostgresJournal(Journal):
         in_batches = {p for i in intents for p in i[0]}
         others = [p for p in rows if p not in in_batches]
         ahead = [k for k, b in enumerate(batches) if b.get("reserved")]
-        steps = [([k], sorted(i[0])) for k, i in enumerate(intents) if k not in ahead]
+        # Each transaction takes the batches that fit within _GROUP_ROWS rows (at least one,
+        # as a group commit does): a shared text's batches (~143 recipients) one by one, each
+        # request going as soon as it can; a wave of personal texts (one recipient each) in one
+        # (measured, 16 recipients at 16 workers: 59 ms with one transaction each, 49 so).
+        wave: list[list[int]] = []
+        rows_in = 0
+        for k in range(len(batches)):
+            if k in ahead:
+                continue
+            n = len(intents[k][0])
+            if not wave or rows_in + n > self._GROUP_ROWS:
+                wave.append([k])
+                rows_in = n
+            else:
+                wave[-1].append(k)
+                rows_in += n
+        steps = [(step, sorted(p for k in step for p in intents[k][0])) for step in wave]
         if ahead or others:
             steps.append((ahead, sorted(others + [p for k in ahead for p in intents[k][0]])))
         now = iso(now_utc())
