@@ -3087,6 +3087,29 @@ def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(
         assert set(batches["state"]) == {"inflight"}
 
 
+def test_changed_since_sees_another_runs_batch_or_a_mark_but_not_its_own_run(store):
+    """changed_since: False while only run ``token`` added batches since the mark; True once
+    another run has a batch since, or the campaign's messages were marked (updated_at)."""
+    phones = [f"7900123456{i}" for i in range(4)]
+    with Journal(store) as j, Journal(store) as other:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        done = begin(j, [phones[0]])  # before the mark: not a change
+        mark = j.activity("c", account=ACCOUNT)
+        assert not j.changed_since("c", mark, account=ACCOUNT, token="run")
+        begin(j, [phones[1]], token="run")
+        assert not j.changed_since("c", mark, account=ACCOUNT, token="run")
+        theirs = begin(other, [phones[2]], token="theirs")
+        assert j.changed_since("c", mark, account=ACCOUNT, token="run")
+        assert not j.changed_since("c", j.activity("c", account=ACCOUNT), account=ACCOUNT,
+                                   token="run")  # fmt: skip
+        mark = j.activity("c", account=ACCOUNT)
+        j.finish_batch(done.id, "unknown", phones=done.phones)
+        other.finish_batch(theirs.id, "sent", sms_ids=["s2"], phones=theirs.phones)
+        assert not j.changed_since("c", mark, account=ACCOUNT, token="run")  # (answers)
+        other.set_outcome("c", [phones[0]], "sent", account=ACCOUNT)
+        assert j.changed_since("c", mark, account=ACCOUNT, token="run")
+
+
 def test_connected_here_says_whether_this_thread_has_a_connection(store):
     with Journal(store) as j:
         j.campaigns()

@@ -753,17 +753,14 @@ class CampaignsMixin:
 
         Example: ``journal.changed_since("spring", mark, account=a, token=token)``.
         """
-        newest, updated_at = self.activity(campaign, account=account)
-        if updated_at != mark[1]:
-            return True
-        if newest == mark[0]:
-            return False
-        rows = self._query(
-            "SELECT 1 FROM batches WHERE account = ? AND campaign = ? AND id > ?"
-            " AND (owner_token IS NULL OR owner_token <> ?) LIMIT 1",
-            (account, campaign, mark[0], token),
-        )
-        return bool(rows)
+        # (one query: the campaign's updated_at, and whether another run has a batch since)
+        updated_at, other = self._query(
+            "SELECT (SELECT updated_at FROM campaigns WHERE account = ? AND name = ?),"
+            " EXISTS (SELECT 1 FROM batches WHERE account = ? AND campaign = ? AND id > ?"
+            " AND (owner_token IS NULL OR owner_token <> ?))",
+            (account, campaign, account, campaign, mark[0], token),
+        )[0]
+        return updated_at != mark[1] or bool(other)
 
     def recent_refusals(self, since: datetime) -> dict[str, datetime]:
         """Requests the service refused at or after ``since``: fingerprint -> when (the latest).
