@@ -236,8 +236,12 @@ class _Run:
                     k, batch = next(queue, (None, None))
                     self._left = max(self._left - 1, 0)
                     # A first request goes once its own intent is committed; any other batch
-                    # once they all are (its recipients' rows are written with them).
-                    while batch is not None and k not in tickets and not ready.is_set():
+                    # (a reserved one too) once they all are and the journal is warming up:
+                    # its recipients' rows are written with them, and its launch or claim
+                    # finds the connections warm_up opens (else its thread opened its own).
+                    while not ready.is_set() and (
+                        batch is not None and (k not in tickets or tickets[k].reserved)
+                    ):
                         arrived.wait()
                     ticket = tickets.pop(k, None)
                 if batch is None:
@@ -254,7 +258,9 @@ class _Run:
                         n = min(self.concurrency, len(batches))
                         workers = [pool.submit(worker) for _ in range(n)]
                         made = self._first_intents(batches, prepare, deliver)
-                        launches = sum(t.reserved for t in made.values())
+                        if made:  # the workers launch or claim the batches after these
+                            launches = sum(t.reserved for t in made.values())
+                            self._warm_up(min(n, len(batches) - len(made)), launches)
                     except BaseException:
                         self.stop.set()  # (the workers take no batch without a ticket)
                         raise
@@ -262,8 +268,6 @@ class _Run:
                         with arrived:  # whatever happened: no worker waits for ever
                             ready.set()
                             arrived.notify_all()
-                    if made:  # the workers launch or claim the batches after these themselves
-                        self._warm_up(min(n, len(batches) - len(made)), launches)
                     for future in as_completed(workers):
                         future.result()
                 except BaseException:  # Ctrl-C in a notebook, or a bug in a worker

@@ -3199,6 +3199,38 @@ def test_postgres_a_new_campaigns_first_request_goes_before_the_next_intent_is_w
     assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])  # each once
 
 
+def test_postgres_a_reserved_batch_waits_for_the_journals_warm_up_not_for_a_connection(
+    pg_url, client, emulator, monkeypatch
+):
+    """Review (stress run): a first request answered before the run had warmed the journal up
+    let its worker launch its reserved batch at once, on a connection of its own (the launcher
+    was not opened yet), and claim the next on another: more connections than a run holds.
+    Reserved batches and claims wait for warm_up; here it waits for the first answers."""
+    cls = _journal_class(pg_url)
+    real = cls.warm_up
+    counted: list[int] = []
+
+    def warm_up(self, *args, **kwargs):  # (a watchdog, not a timing: it returns once answered)
+        deadline = time.monotonic() + 60
+        while len(emulator.sent_phones()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        counted.append(len(self._all))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "warm_up", warm_up)
+    contacts = pd.DataFrame(
+        {"phone": [f"7916123450{i}" for i in range(8)], "name": list("abcdefgh")}
+    )
+    with Journal(pg_url) as journal:
+        result = ts.send_campaign(client, contacts, "Hi {name}", "SHOP", campaign="w",
+                                  store=journal, concurrency=2, progress=False)  # fmt: skip
+        opened = len(journal._all)
+    assert counted and list(result["outcome"]) == ["sent"] * 8
+    # the journal's own, the answer writer's, the launcher's, and one for each worker
+    assert opened <= 3 + 2
+    assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])  # each once
+
+
 def _journal_class(store: str) -> type:
     with Journal(store) as j:
         return type(j)
