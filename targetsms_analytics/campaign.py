@@ -239,10 +239,14 @@ class _Run:
                     # (a reserved one too) once they all are and the journal is warming up:
                     # its recipients' rows are written with them, and its launch or claim
                     # finds the connections warm_up opens (else its thread opened its own).
-                    while not ready.is_set() and (
-                        batch is not None and (k not in tickets or tickets[k].reserved)
+                    # (Woken at once; the timeout in case Ctrl-C lands between ready.set()
+                    # and notify_all() in the main thread.)
+                    while (
+                        not ready.is_set()
+                        and not self.stop.is_set()
+                        and (batch is not None and (k not in tickets or tickets[k].reserved))
                     ):
-                        arrived.wait()
+                        arrived.wait(0.05)
                     ticket = tickets.pop(k, None)
                 if batch is None:
                     return
@@ -262,7 +266,7 @@ class _Run:
                             launches = sum(t.reserved for t in made.values())
                             self._warm_up(min(n, len(batches) - len(made)), launches)
                     except BaseException:
-                        self.stop.set()  # (the workers take no batch without a ticket)
+                        self.stop.set()  # (a worker with no ticket claims nothing now)
                         raise
                     finally:
                         with arrived:  # whatever happened: no worker waits for ever
@@ -298,11 +302,10 @@ class _Run:
         prepare: Sequence[tuple[str, str, str | None, int | None]] | None,
         deliver: Callable[[int, BatchTicket], Any],
     ) -> dict[int, BatchTicket]:
-        """The intents of the first request of each worker, committed together before any of
-        them goes out (one commit instead of one per request, and on PostgreSQL no connection
-        per worker for them, and a new campaign's rows written with them: there each first
-        request's intent in a transaction of its own, which lets it go while the next are
-        written), and with them the workers' second requests, claimed ahead (``reserved``:
+        """The intents of the first request of each worker, committed together (one commit
+        instead of one per request, and on PostgreSQL no connection per worker for them, and a
+        new campaign's rows written with them: there a few rows a transaction, which lets the
+        first requests go while the next are written), and with them the workers' second requests, claimed ahead (``reserved``:
         each goes in flight with one row just before its request, see ``Journal.launch_batch``,
         instead of a claim of all its recipients after the first answer). Each ticket is
         handed to ``deliver(index, ticket)`` once committed (a worker waits for it); returns

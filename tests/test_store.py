@@ -2882,9 +2882,8 @@ def test_statements_written_together_are_all_or_nothing(store):
 
 def test_begin_batches_claims_a_new_campaigns_first_batches_with_its_rows(store):
     """A run's first intents, each handed to ``each`` once committed; on PostgreSQL a new
-    campaign's rows are written with them, each row once: each first request's rows with its
-    batch in a transaction of its own, handed over before the next is written, then the rows
-    no batch took."""
+    campaign's rows are written with them, each row once: the first requests' rows with their
+    batches (these small ones in one transaction), then the rows no batch took."""
     phones = [f"7900123456{i}" for i in range(7)]
     with Journal(store) as j, Journal(store) as other:
         j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
@@ -2931,6 +2930,25 @@ def test_begin_batches_claims_a_new_campaigns_first_batches_with_its_rows(store)
         j.end_run(token)
         records = j.records("c", account=ACCOUNT)
         assert {records[p]["sms_id"] for p in phones[:6]} == {f"id{p}" for p in phones[:6]}
+
+
+def test_a_ctrl_c_as_a_ticket_is_handed_over_sends_back_those_not_handed_yet(store):
+    """Review: tickets committed together were kept one by one as each was handed over; a
+    Ctrl-C in ``each`` left the rest in flight with no owner (unknown, never sent). Now the one
+    being handed stays the caller's (in flight: it may have gone), the others go back to
+    pending."""
+    phones = [f"7900123456{i}" for i in range(4)]
+    with Journal(store) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+
+        def each(k, ticket):
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            _begin_batches(j, _wave(phones, 1), prepare=[(p, "SHOP", "Hi", 1) for p in phones],
+                           each=each)  # fmt: skip
+        statuses = {p: r["status"] for p, r in j.records("c", account=ACCOUNT).items()}
+    assert statuses == {phones[0]: "inflight", **{p: "pending" for p in phones[1:]}}
 
 
 def test_postgres_a_new_campaigns_first_requests_are_written_a_few_rows_a_step(pg_url, monkeypatch):
@@ -2985,7 +3003,7 @@ def test_postgres_a_new_campaigns_first_requests_are_written_a_few_rows_a_step(p
 
 
 def test_a_new_campaigns_rows_keep_every_character_of_their_text_and_contact(store):
-    """The first intents of a new campaign are written in one COPY on PostgreSQL: texts with a
+    """The first intents of a new campaign are written with COPY on PostgreSQL: texts with a
     line break, a tab or a backslash, contacts whose JSON holds escapes, quotes and Cyrillic, and
     rows not in a batch (no contact, an empty text) come back exactly as given."""
     phones = [f"7900123456{i}" for i in range(5)]

@@ -549,10 +549,11 @@ class CampaignsMixin:
         ``prepare``: the run's recipients, as :meth:`prepare` takes them, given their rows
         first (PostgreSQL writes a new campaign's rows with these intents, each row once).
         ``each(index, ticket)`` is called for each batch once its intent is committed: here
-        all at once after the one commit; PostgreSQL, for a new campaign, hands each first
-        request's ticket over as soon as its own transaction is committed (see
+        all at once after the one commit; PostgreSQL, for a new campaign, hands the first
+        requests' tickets over a few at a time, as soon as their transaction is committed (see
         ``PostgresJournal._prepare_and_begin``). A ticket handed to ``each`` is the caller's:
-        should a later batch fail, it is not taken back.
+        should a later batch fail (or Ctrl-C come), it is not taken back; those not handed yet
+        go back to pending.
 
         Each of ``batches`` maps ``phones``, ``text``, ``parts`` and optionally ``variant``,
         ``contacts`` and ``parent`` as :meth:`begin_batch` takes them; the tickets come back in
@@ -584,9 +585,25 @@ class CampaignsMixin:
             self._ticket(account, campaign, r, bool(b.get("reserved")))
             for r, b in zip(results, batches, strict=True)
         ]
-        for k, ticket in enumerate(tickets if each is not None else ()):
-            each(k, ticket)
+        handed = 0
+        try:
+            for k, ticket in enumerate(tickets if each is not None else ()):
+                handed = k + 1  # (first: see PostgresJournal.begin_batches)
+                each(k, ticket)
+        except BaseException:
+            self._release(campaign, tickets[handed:])
+            raise
         return tickets
+
+    def _release(self, campaign: str, tickets: Sequence[BatchTicket | None]) -> None:
+        """Committed intents whose tickets never reach the caller: back to pending."""
+        for ticket in tickets:
+            if ticket is not None and ticket.id and ticket.phones:
+                try:
+                    self.finish_batch(ticket.id, "pending", phones=ticket.phones)
+                except Exception as exc:  # it stays in flight: unknown, never resent
+                    logger.error("%s: batch %d could not go back to pending: %s",
+                                 campaign, ticket.id, exc)  # fmt: skip
 
     def _ticket(
         self,
