@@ -305,9 +305,10 @@ class _Run:
         """The intents of the first request of each worker, committed together (one commit
         instead of one per request, and on PostgreSQL no connection per worker for them, and a
         new campaign's rows written with them: there a few rows a transaction, which lets the
-        first requests go while the next are written), and with them the workers' second requests, claimed ahead (``reserved``:
-        each goes in flight with one row just before its request, see ``Journal.launch_batch``,
-        instead of a claim of all its recipients after the first answer). Each ticket is
+        first requests go while the next are written), and with them the workers' second
+        requests, claimed ahead (``reserved``: each goes in flight with one row just before its
+        request, see ``Journal.launch_batch``, instead of a claim of all its recipients after
+        the first answer). Each ticket is
         handed to ``deliver(index, ticket)`` once committed (a worker waits for it); returns
         them all, batch index -> ticket. ``prepare`` is given its rows either way.
 
