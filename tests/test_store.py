@@ -3353,9 +3353,9 @@ def test_a_reserved_batch_the_journal_could_not_launch_is_sent_once_by_the_next_
 
 def test_postgres_a_new_campaigns_copy_and_another_senders_prepare_do_not_deadlock(pg_url):
     """Review: the COPY of a new campaign's rows writes them in the order prepare() does (byte
-    order, each transaction), so two senders that both wait for a row a third session holds never deadlock once it
-    lets go: the one that holds the first rows goes on, the other waits for it (in the opposite
-    order each would hold rows the other waits for)."""
+    order, each transaction), so two senders that both wait for a row a third session holds
+    never deadlock once it lets go: the one that holds the first rows goes on, the other waits
+    for it (in the opposite order each would hold rows the other waits for)."""
     phones = [f"790012345{i:02d}" for i in range(12)]
     items = [(p, "SHOP", "Hi", 1) for p in phones]
     with (
