@@ -308,9 +308,9 @@ class _Run:
         first requests go while the next are written), and with them the workers' second
         requests, claimed ahead (``reserved``: each goes in flight with one row just before its
         request, see ``Journal.launch_batch``, instead of a claim of all its recipients after
-        the first answer). Each ticket is
-        handed to ``deliver(index, ticket)`` once committed (a worker waits for it); returns
-        them all, batch index -> ticket. ``prepare`` is given its rows either way.
+        the first answer). Each ticket is handed to ``deliver(index, ticket)`` once committed
+        (a worker waits for it); returns them all, batch index -> ticket. ``prepare`` is given
+        its rows either way.
 
         Only where the journal gains by it (``Journal.first_intents_together``), for runs with
         nothing to do before a claim (no rate cap or send window, not a resend), and not for a

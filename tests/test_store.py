@@ -3199,9 +3199,7 @@ def test_postgres_a_new_campaigns_first_request_goes_before_the_next_intent_is_w
         def then_look(k, ticket):
             each(k, ticket)
             if k == 0:  # (a watchdog, not a timing: it returns once the request is there)
-                deadline = time.monotonic() + 60
-                while not emulator.sent_phones() and time.monotonic() < deadline:
-                    time.sleep(0.005)
+                _until(emulator.sent_phones, "the first request never reached the emulator")
                 with Journal(pg_url) as other:
                     written.append(sorted(other.records("w")))
 
@@ -3229,9 +3227,7 @@ def test_postgres_a_reserved_batch_waits_for_the_journals_warm_up_not_for_a_conn
     counted: list[int] = []
 
     def warm_up(self, *args, **kwargs):  # (a watchdog, not a timing: it returns once answered)
-        deadline = time.monotonic() + 60
-        while len(emulator.sent_phones()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        _until(lambda: len(emulator.sent_phones()) >= 2, "the first answers never came")
         counted.append(len(self._all))
         return real(self, *args, **kwargs)
 

@@ -288,9 +288,8 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
     def _leave(self, work: _Work) -> None:
         """A writer interrupted while queued (Ctrl-C) leaves the queue, its work never run; one
         that was to lead (the first, or woken to lead the next group) hands that on, so the
-        writers behind it are not left
-        waiting for ever (and nor is every later one, flush() and close() included). One that
-        a group took already is that group's to finish."""
+        writers behind it are not left waiting for ever (and nor is every later one, flush()
+        and close() included). One that a group took already is that group's to finish."""
         with self._gc:
             if work not in self._gc_queue:
                 return

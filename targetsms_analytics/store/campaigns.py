@@ -40,17 +40,11 @@ from ._common import (
     text_hash,
     times,
 )
-from .schema import _LAUNCH_SQL, _REFUSAL_SQL
+from .schema import _BACK_TO_PENDING, _LAUNCH_SQL, _REFUSAL_SQL
 
 __all__ = ["CampaignsMixin"]
 
 logger = logging.getLogger("targetsms_analytics")
-
-# A batch's recipients still in flight go back to pending (its request never went out, or was
-# refused for one of them): an answer of "pending" or "split", and a reserved batch recovered.
-_BACK_TO_PENDING = (
-    "UPDATE messages SET status = 'pending', batch = NULL WHERE batch = ? AND status = 'inflight'"
-)
 
 
 def _log_answer_error(batch_id: int) -> Callable[[BaseException], None]:

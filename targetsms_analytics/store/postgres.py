@@ -63,7 +63,7 @@ from ._common import (
     text_hash,
 )
 from .base import Journal, _report
-from .schema import _LAUNCH_SQL, _REFUSAL_SQL
+from .schema import _BACK_TO_PENDING, _LAUNCH_SQL, _REFUSAL_SQL
 
 __all__ = ["INSTALL_HINT", "PostgresJournal"]
 
@@ -221,9 +221,8 @@ _FAST_ANSWER = {
     SELECT account, campaign, msisdn, sms_id FROM u ON CONFLICT DO NOTHING
 )"""
     + _BATCH_DONE,
-    "pending": """WITH u AS (
-    UPDATE messages SET status = 'pending', batch = NULL WHERE batch = %(id)s
-        AND status = 'inflight' RETURNING 1
+    "pending": f"""WITH u AS (
+    {_BACK_TO_PENDING.replace("?", "%(id)s")} RETURNING 1
 )"""
     + _BATCH_DONE,
     **{
@@ -1112,16 +1111,7 @@ class PostgresJournal(Journal):
                                ((account, campaign, p, *rows[p], now) for p in phones))  # fmt: skip
             except psycopg.errors.UniqueViolation:  # someone else wrote some of them meanwhile
                 return False
-            tickets: dict[int, BatchTicket] = {}
-            for k in step:
-                wanted, fingerprint, params = intents[k]
-                when = refused.get(fingerprint)
-                tickets[k] = BatchTicket(
-                    int(ids[k]), wanted, fingerprint,
-                    None if when is None else datetime.fromisoformat(when),
-                    params["state"] == "reserved",
-                )  # fmt: skip
-            hand(tickets)
+            hand({k: _fast_ticket(intents[k], (ids[k], refused.get(intents[k][1]))) for k in step})
         return True
 
     def _write_queued(self, queued: list[Any]) -> None:
@@ -1580,8 +1570,9 @@ def _warm_statements(conn: _Conn, *, launches: bool = False) -> None:
 
 
 def _fast_ticket(intent: tuple[list[str], str, dict], row: Any) -> BatchTicket | None:
-    """The ticket ``_FAST_INTENT`` answered with ``row``; None when it wrote nothing (someone
-    else holds a recipient, or one has an outcome)."""
+    """The ticket ``_FAST_INTENT`` answered with ``row`` (its batch's id, its request's last
+    refusal; as _prepare_and_begin has them too); None when it wrote nothing (someone else
+    holds a recipient, or one has an outcome)."""
     if row[0] is None:
         return None
     refused = row[1]

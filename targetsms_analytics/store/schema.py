@@ -281,6 +281,12 @@ _REFUSAL_SQL = (
     " AND answer_code NOT IN ('transport', 'invalid_input')"
 )
 
+# A batch's recipients still in flight go back to pending (its request never went out, or was
+# refused for one of them): an answer of "pending" or "split", and a reserved batch recovered.
+_BACK_TO_PENDING = (
+    "UPDATE messages SET status = 'pending', batch = NULL WHERE batch = ? AND status = 'inflight'"
+)
+
 # A reserved batch put in flight before its request (see Journal.launch_batch): its id, or no row.
 _LAUNCH_SQL = (
     "UPDATE batches SET state = 'inflight', started_at = ? WHERE id = ? AND state = 'reserved'"
