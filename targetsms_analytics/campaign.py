@@ -1286,22 +1286,22 @@ def send_campaign(
         )
     with open_journal(store, sending=True) as journal:
         template = template_key(variants)
-        account = journal.ensure_campaign(
+        account, mark = journal.create_campaign(
             name, user=client.user, url=client.url, sender=sender, template=template
         )
-        _warn_if_changed(journal, name, account, sender, template)
-        recovered = journal.recover_inflight(name, account=account)
-        if recovered:
-            logger.warning(
-                "%s: %d interrupted batch(es) recovered: unknown where the request may have gone"
-                " out, pending again where it never did (claimed ahead)",
-                name,
-                recovered,
-            )
-        mark = journal.activity(name, account=account)  # nobody else's changes since: below
-        records: dict[str, dict] | None = _release_never_sent(
-            journal, name, account, plan.recipients
-        )
+        records: dict[str, dict] | None = {}  # a campaign this call created has none to read
+        if mark is None:
+            _warn_if_changed(journal, name, account, sender, template)
+            recovered = journal.recover_inflight(name, account=account)
+            if recovered:
+                logger.warning(
+                    "%s: %d interrupted batch(es) recovered: unknown where the request may have"
+                    " gone out, pending again where it never did (claimed ahead)",
+                    name,
+                    recovered,
+                )
+            mark = journal.activity(name, account=account)  # nobody else's changes since: below
+            records = _release_never_sent(journal, name, account, plan.recipients)
         if snapshot_balance:  # before the first request: a failure here has sent nothing
             save_snapshot(client.balance(), journal, user=client.user, url=client.url)
         requests = 0

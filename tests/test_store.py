@@ -2865,6 +2865,49 @@ def test_a_campaign_name_is_stored_as_given_whatever_its_characters(store):
         assert j.campaigns()["campaign"].tolist() == [name]
 
 
+def test_create_campaign_gives_a_mark_only_to_the_call_that_created_the_campaign(store):
+    """create_campaign: ``(account, mark)``; the mark (as activity gives it) only when this very
+    call wrote the campaign's row, None when it was there already (this journal's or another's),
+    and changed_since sees a change made after it."""
+    with Journal(store) as j, Journal(store) as other:
+        account, mark = j.create_campaign("c", user="demo", url=URL, sender="SHOP", template="Hi")
+        assert account == ACCOUNT
+        assert mark == j.activity("c", account=ACCOUNT) and mark[0] == 0
+        again = j.create_campaign("c", user="demo", url=URL, sender="SHOP", template="Hi")
+        assert again == (ACCOUNT, None)
+        assert other.create_campaign("c", user="demo", url=URL, sender="SHOP")[1] is None
+        assert not j.changed_since("c", mark, account=ACCOUNT, token="run")
+        begin(other, ["79001234567"], token="theirs")
+        assert j.changed_since("c", mark, account=ACCOUNT, token="run")
+        assert j.ensure_campaign("d", user="demo", url=URL) == ACCOUNT  # (the account only)
+        assert j.create_campaign("d", user="demo", url=URL)[1] is None
+
+
+def test_a_new_campaign_another_sender_joins_at_once_is_still_sent_once(store, client, emulator):
+    """A call that created the campaign reads nothing back before sending (nothing was there):
+    another sender that joins right after, and sends some of the recipients first, is still
+    seen: those come back as its (its SMS ids), the rest are sent, nobody twice."""
+    contacts = pd.DataFrame({"phone": [f"7916123{i:04d}" for i in range(8)]})
+    with Journal(store) as j, Journal(store) as other:
+        create = j.create_campaign
+        joined: list = []
+
+        def create_then_another_sender(*args, **kwargs):
+            made = create(*args, **kwargs)
+            assert made[1] is not None  # (this call created it)
+            theirs = ts.send_campaign(client, contacts.iloc[:3], "Hi", "SHOP", campaign="c",
+                                      store=other, progress=False)  # fmt: skip
+            joined.append(theirs)
+            return made
+
+        j.create_campaign = create_then_another_sender
+        result = ts.send_campaign(client, contacts, "Hi", "SHOP", campaign="c", store=j,
+                                  concurrency=2, progress=False)  # fmt: skip
+    assert (result["outcome"] == "sent").all()
+    assert result["sms_id"].iloc[:3].tolist() == joined[0]["sms_id"].tolist()
+    assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])  # (each once)
+
+
 def test_statements_written_together_are_all_or_nothing(store):
     """Journal._write: should one statement fail, none of them is committed, the error is
     raised, and the journal goes on (PostgreSQL: the transaction is rolled back)."""

@@ -137,12 +137,19 @@ class Journal(CampaignsMixin, StatusesMixin, BalanceMixin):
     def _tx(self, *, durable: bool = False) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    def _write(
+        self, statements: Sequence[tuple[str, Sequence[Any]]], *, returning: bool = False
+    ) -> list[Any] | None:
         """``statements`` (sql with ``?`` placeholders, params) in one transaction, not durable
-        (see ``_tx``), their results unread. PostgreSQL sends them as one query."""
+        (see ``_tx``); with ``returning``, the rows of the first one (its ``RETURNING``), else
+        their results unread. PostgreSQL sends them as one query."""
+        rows = None
         with self._tx() as c:
             for sql, params in statements:
-                c.execute(sql, params)
+                cur = c.execute(sql, params)
+                if returning and rows is None:
+                    rows = cur.fetchall()
+        return rows
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:  # pragma: no cover
         raise NotImplementedError

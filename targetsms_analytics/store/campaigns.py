@@ -117,12 +117,33 @@ class CampaignsMixin:
 
         Example: ``journal.ensure_campaign("spring", user="demo", url=client.url, sender="SHOP")``.
         """
+        return self.create_campaign(
+            name, account=account, user=user, url=url, sender=sender, template=template
+        )[0]
+
+    def create_campaign(
+        self,
+        name: str,
+        *,
+        account: str | None = None,
+        user: str | None = None,
+        url: str | None = None,
+        sender: str | None = None,
+        template: str = "",
+    ) -> tuple[str, tuple[int, str] | None]:
+        """As :meth:`ensure_campaign`, in the same one transaction: ``(account, mark)``, where
+        ``mark`` is the campaign's :meth:`activity` mark when this call created its row (it
+        had no batch or record then: nothing to read back or recover), else None.
+
+        Example: ``account, new = journal.create_campaign("spring", user="demo", url=u)``.
+        """
         if account is None:
             if user is None:
                 raise InputError(text="a campaign needs its account (or user and url)")
             account = account_of(user, url or DEFAULT_ENDPOINT)
         now = iso(now_utc())
-        statements = [self._campaign_row(account, name, user, url, sender, template, now)]
+        sql, params = self._campaign_row(account, name, user, url, sender, template, now)
+        statements = [(f"{sql} RETURNING updated_at", params)]
         if sender is not None and template:
             statements.append((
                 "UPDATE campaigns SET sender = ?, template = ?, updated_at = ?"
@@ -132,9 +153,9 @@ class CampaignsMixin:
                 " AND m.campaign = ? AND m.status NOT IN ('pending', 'scheduled', 'holdout'))",
                 (sender, template, now, account, name, sender, template, account, name),
             ))  # fmt: skip
-        self._write(statements)
+        created = self._write(statements, returning=True)
         self._known_campaigns.add((account, name))  # its batches need not insert it again
-        return account
+        return account, ((0, created[0][0]) if created else None)
 
     @staticmethod
     def _campaign_row(
