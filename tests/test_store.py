@@ -2999,7 +2999,7 @@ def test_postgres_a_new_campaigns_first_requests_are_written_a_few_rows_a_step(p
     batches that fit within ``_GROUP_ROWS`` rows (here 4), at least one: a big batch goes on its
     own, as soon as it is written, small ones together; every batch with its own rows (text,
     parts, variant and contact its own), and the rows no batch took after them. Each ticket is
-    handed over once its own transaction is committed, before the next is written."""
+    handed over once its own transaction is committed (the next are written meanwhile)."""
     import psycopg
 
     from targetsms_analytics.store.postgres import PostgresJournal
@@ -3012,14 +3012,16 @@ def test_postgres_a_new_campaigns_first_requests_are_written_a_few_rows_a_step(p
         j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
         handed: list = []
 
-        def each(k, ticket):  # the batches written so far, as another connection sees them
+        def each(k, ticket):  # its batch and rows, as another connection sees them
             with psycopg.connect(pg_url) as conn:
-                seen = conn.execute("SELECT COUNT(*) FROM batches").fetchone()[0]
+                seen = conn.execute(
+                    "SELECT COUNT(*) FROM messages WHERE batch = %s", (ticket.id,)
+                ).fetchone()[0]
             handed.append((k, seen))
 
         tickets = _begin_batches(j, wave, prepare=[(p, "SHOP", "Hi", 1) for p in phones],
                                  each=each)  # fmt: skip
-        assert handed == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 5), (5, 6)]
+        assert handed == [(k, len(b["phones"])) for k, b in enumerate(wave)]  # committed
         assert [t.phones for t in tickets] == [b["phones"] for b in wave]
         records = j.records("c", account=ACCOUNT)
         assert [records[p]["batch"] for p in phones[:14]] == [
@@ -3046,9 +3048,10 @@ def test_postgres_a_new_campaigns_first_requests_are_written_a_few_rows_a_step(p
 
 
 def test_a_new_campaigns_rows_keep_every_character_of_their_text_and_contact(store):
-    """The first intents of a new campaign are written with COPY on PostgreSQL: texts with a
-    line break, a tab or a backslash, contacts whose JSON holds escapes, quotes and Cyrillic, and
-    rows not in a batch (no contact, an empty text) come back exactly as given."""
+    """The first intents of a new campaign are written as array parameters on PostgreSQL, the
+    rows no batch took with COPY: texts with a line break, a tab or a backslash, contacts whose
+    JSON holds escapes, quotes and Cyrillic, and rows not in a batch (no contact, an empty
+    text) come back exactly as given."""
     phones = [f"7900123456{i}" for i in range(5)]
     texts = ["Скидка 20%\nдо воскресенья", "tab\there \\N", 'кавычки "и" \\ слэш']
     contacts = {
@@ -3101,9 +3104,9 @@ def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(
     pg_url, monkeypatch
 ):
     """Two senders start a new campaign at once: the one whose rows are written first keeps
-    them; the other's COPY of a batch's rows, which waited for them, fails on the key and is
-    rolled back, and it claims what is left the usual way: nobody is claimed twice, no batch
-    is left half written."""
+    them; the other's statement of a batch and its rows, which waited for them, fails on the
+    key and is rolled back, and it claims what is left the usual way: nobody is claimed twice,
+    no batch is left half written."""
     import psycopg
 
     from targetsms_analytics.store.postgres import PostgresJournal
@@ -3133,12 +3136,12 @@ def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(
         )
         worker.start()
         with _admin_connect(pg_url) as watch:  # (outside `first`'s transaction: fresh views)
-            _until_waiting_for_a_lock(watch, "COPY messages%")  # for the row `first` wrote
+            _until_waiting_for_a_lock(watch, "WITH b AS (%")  # for the row `first` wrote
         first.execute("COMMIT")
         worker.join(30)
         tickets = got[0]
-        # the first batch was written before; the second's COPY gave way (rolled back), and
-        # the usual path claimed it and the third
+        # the first batch was written before; the second's statement gave way (rolled back),
+        # and the usual path claimed it (the third, sent after it, was written as it came)
         assert tried == [False]
         assert [t.phones for t in tickets] == [phones[0:2], phones[2:4], phones[4:6]]
         records = j.records("c", account=ACCOUNT)
@@ -3146,6 +3149,47 @@ def test_postgres_begin_batches_gives_way_to_a_sender_that_wrote_the_rows_first(
         batches = j.batches("c")
         assert sorted(batches["id"]) == sorted(t.id for t in tickets)  # none rolled back left
         assert set(batches["state"]) == {"inflight"}
+
+
+def test_postgres_a_first_request_that_fails_to_be_written_stops_and_sends_back_the_rest(
+    pg_url, monkeypatch
+):
+    """A new campaign's first requests go as one pipeline, each its own transaction: should one
+    fail (here a value the server refuses), its error is raised once the others' outcomes are
+    read: the batch handed before it stays the caller's (in flight), the one after it, which
+    the server committed regardless, goes back to pending with it; nothing is left in flight
+    without a ticket, and the connection works."""
+    import psycopg
+
+    from targetsms_analytics.store import postgres
+
+    monkeypatch.setattr(postgres.PostgresJournal, "_GROUP_ROWS", 2)  # (a statement per batch)
+    real = postgres._first_step
+
+    def first_step(*args):
+        params = real(*args)
+        if "79001234563" in params[15]:  # the second batch's rows: a part count that is none
+            params[17] = params[17].replace('"1"', '"one"', 1)
+        return params
+
+    monkeypatch.setattr(postgres, "_first_step", first_step)
+    phones = [f"7900123456{i}" for i in range(6)]
+    handed: list = []
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+            _begin_batches(j, _wave(phones), prepare=[(p, "SHOP", "Hi", 1) for p in phones],
+                           each=lambda k, ticket: handed.append(ticket))  # fmt: skip
+        monkeypatch.undo()
+        assert [t.phones for t in handed] == [phones[:2]]
+        statuses = {p: r["status"] for p, r in j.records("c", account=ACCOUNT).items()}
+        assert statuses == {**dict.fromkeys(phones[:2], "inflight"),
+                            **dict.fromkeys(phones[4:], "pending")}  # fmt: skip
+        states = dict(zip(j.batches("c")["id"], j.batches("c")["state"], strict=True))
+        assert states[handed[0].id] == "inflight" and sorted(states.values()) == [
+            "failed",
+            "inflight",
+        ]
 
 
 def test_changed_since_sees_another_runs_batch_or_a_mark_but_not_its_own_run(store):
@@ -3228,33 +3272,38 @@ def test_postgres_a_new_campaigns_first_request_goes_before_the_next_intent_is_w
     pg_url, client, emulator, monkeypatch
 ):
     """Each first request of a new campaign goes out as soon as its own intent is committed,
-    while the next ones are written: once the first ticket is handed over, its request reaches
-    the service with nobody else's row written yet (all in one transaction, they all would be;
-    here each batch has a transaction of its own, as a shared text's big batches have)."""
+    while the next ones are written: with the second's row held by another session (not
+    committed), the first request reaches the service, nobody else's row written yet (all in
+    one transaction, none would be; here each batch has a transaction of its own, as a shared
+    text's big batches have). Once the other session lets go, the rest follow."""
     from targetsms_analytics.store.postgres import PostgresJournal
 
     monkeypatch.setattr(PostgresJournal, "_GROUP_ROWS", 1)
-    cls = _journal_class(pg_url)
-    real = cls.begin_batches
-    written: list[list[str]] = []
-
-    def begin_batches(self, *args, each=None, **kwargs):
-        def then_look(k, ticket):
-            each(k, ticket)
-            if k == 0:  # (a watchdog, not a timing: it returns once the request is there)
-                _until(emulator.sent_phones, "the first request never reached the emulator")
-                with Journal(pg_url) as other:
-                    written.append(sorted(other.records("w")))
-
-        return real(self, *args, each=then_look, **kwargs)
-
-    monkeypatch.setattr(cls, "begin_batches", begin_batches)
     contacts = pd.DataFrame({"phone": [f"7916123450{i}" for i in range(6)], "name": list("abcdef")})
-    result = ts.send_campaign(client, contacts, "Hi {name}", "SHOP", campaign="w", store=pg_url,
-                              concurrency=3, progress=False)  # fmt: skip
+    done: list = []
+    Journal(pg_url).close()  # (its tables)
+    with _admin_connect(pg_url) as holder, _admin_connect(pg_url) as watch:
+        holder.execute("BEGIN")
+        holder.execute(  # (the second request's row, as another sender's prepare would)
+            "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, status,"
+            " created_at) VALUES (%s, 'w', '79161234501', 'Hi b', 1, 'SHOP', 'pending', '')",
+            (account_of(client.user, client.url),),
+        )
+        thread = threading.Thread(target=lambda: done.append(ts.send_campaign(
+            client, contacts, "Hi {name}", "SHOP", campaign="w", store=pg_url, concurrency=3,
+            progress=False,
+        )))  # fmt: skip
+        thread.start()
+        # (watchdogs, not timings: each returns once it is so)
+        _until_waiting_for_a_lock(watch, "WITH b AS (%")
+        _until(emulator.sent_phones, "the first request never reached the emulator")
+        with Journal(pg_url) as other:
+            written = sorted(other.records("w"))
+        holder.execute("ROLLBACK")
+        thread.join(60)
     assert emulator.sent_phones()[:1] == ["79161234500"]
-    assert written == [["79161234500"]]  # the first request's row alone
-    assert list(result["outcome"]) == ["sent"] * 6
+    assert written == ["79161234500"]  # the first request's row alone
+    assert list(done[0]["outcome"]) == ["sent"] * 6
     assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])  # each once
 
 
@@ -3391,7 +3440,7 @@ def test_a_reserved_batch_the_journal_could_not_launch_is_sent_once_by_the_next_
 
 
 def test_postgres_a_new_campaigns_copy_and_another_senders_prepare_do_not_deadlock(pg_url):
-    """Review: the COPY of a new campaign's rows writes them in the order prepare() does (byte
+    """Review: a new campaign's first rows are written in the order prepare() does (byte
     order, each transaction), so two senders that both wait for a row a third session holds
     never deadlock once it lets go: the one that holds the first rows goes on, the other waits
     for it (in the opposite order each would hold rows the other waits for)."""
@@ -3425,7 +3474,7 @@ def test_postgres_a_new_campaigns_copy_and_another_senders_prepare_do_not_deadlo
             return thread
 
         copying = run(lambda: _begin_batches(j, _wave(phones, size=4), prepare=items))
-        _until_waiting_for_a_lock(watch, "COPY messages%", errors)
+        _until_waiting_for_a_lock(watch, "WITH b AS (%", errors)
         preparing = run(lambda: other.prepare("c", items, account=ACCOUNT))
         _until_waiting_for_a_lock(watch, "INSERT INTO messages%", errors)
         third.execute("ROLLBACK")
@@ -3532,28 +3581,30 @@ def test_postgres_a_ctrl_c_as_the_run_warms_up_leaves_nobody_unknown_or_sent_twi
     assert sorted(emulator.sent_phones()) == sorted(contacts["phone"])
 
 
-@pytest.mark.parametrize("which", ["first", "last"])
-def test_postgres_a_ctrl_c_as_the_copy_starts_leaves_nothing_half_written_and_the_journal_usable(
-    pg_url, monkeypatch, which
+@pytest.mark.parametrize("where", ["sending", "reading", "copy"])
+def test_postgres_a_ctrl_c_as_a_new_campaign_is_written_leaves_nothing_in_flight_and_the_journal_usable(
+    pg_url, monkeypatch, where
 ):
-    """Review: a Ctrl-C after ``COPY … FROM STDIN`` went out and before its answer came left the
-    server waiting for data psycopg had no copy object to end: the rollback failed, and every
-    later statement of that connection failed ("another command is already in progress").
-    In the first requests' COPY, nothing is written; in the last (the rows no first request
-    took), the first requests' intents, committed, go back to pending (their tickets never
-    reached the caller). Either way the connection works."""
+    """A Ctrl-C as a new campaign's rows are written: as its first requests' statements are
+    sent, as their results are awaited (the server commits what it was sent regardless), or
+    after ``COPY … FROM STDIN`` (the rows no first request took) went out and before its answer
+    came (review: psycopg then had no copy object to end it with, the rollback failed, and
+    every later statement of that connection failed, "another command is already in
+    progress"). Whatever was committed goes back to pending (no ticket reached the caller);
+    nothing is left in flight, and the connection works."""
     import psycopg
     import psycopg.waiting
 
+    from targetsms_analytics.store import postgres
+
     phones = [f"7900123456{i}" for i in range(6)]
     items = [(p, "SHOP", "Hi", 1) for p in phones]
-    armed = {"copies": 0, "on": False, "came": False}
-    at = 1 if which == "first" else 2  # (the first requests, then the rest)
+    armed = {"on": False, "came": False}
     real_copy, real_wait = psycopg.Cursor.copy, psycopg.waiting.wait
+    real_flush, real_result = postgres._OneByOne._flush, postgres._OneByOne._result
 
     def copy(self, *args, **kwargs):
-        armed["copies"] += 1
-        armed["on"] = armed["copies"] == at
+        armed["on"] = True
         return real_copy(self, *args, **kwargs)
 
     def wait(gen, *args, **kwargs):
@@ -3564,21 +3615,32 @@ def test_postgres_a_ctrl_c_as_the_copy_starts_leaves_nothing_half_written_and_th
             raise KeyboardInterrupt
         return real_wait(gen, *args, **kwargs)
 
+    def once(real):
+        def interrupted(self, *args, **kwargs):
+            if not armed["came"]:
+                armed["came"] = True
+                raise KeyboardInterrupt
+            return real(self, *args, **kwargs)
+
+        return interrupted
+
     with Journal(pg_url) as j:
         j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
-        monkeypatch.setattr(psycopg.Cursor, "copy", copy)
-        monkeypatch.setattr(psycopg.waiting, "wait", wait)
+        if where == "copy":
+            monkeypatch.setattr(psycopg.Cursor, "copy", copy)
+            monkeypatch.setattr(psycopg.waiting, "wait", wait)
+        elif where == "sending":  # (its Sync queued, not flushed yet)
+            monkeypatch.setattr(postgres._OneByOne, "_flush", once(real_flush))
+        else:
+            monkeypatch.setattr(postgres._OneByOne, "_result", once(real_result))
         with pytest.raises(KeyboardInterrupt):
             _begin_batches(j, _wave(phones[:4]), prepare=items)
         assert armed["came"], "the interrupt never came"
         monkeypatch.undo()
         records = j.records("c", account=ACCOUNT)  # (and the connection works)
-        if which == "first":
-            assert records == {} and j.batches("c").empty
-        else:
-            statuses = {p: r["status"] for p, r in records.items()}
-            assert statuses == {p: "pending" for p in phones[:4]}
-            assert set(j.batches("c")["state"]) == {"failed"}
+        statuses = {p: r["status"] for p, r in records.items()}
+        assert statuses == {p: "pending" for p in phones[:4]}
+        assert set(j.batches("c")["state"]) == {"failed"}
         tickets = _begin_batches(j, _wave(phones[:4]), prepare=items)
         assert [t.phones for t in tickets] == [phones[:2], phones[2:4]]
         assert j.records("c", account=ACCOUNT)[phones[5]]["status"] == "pending"
