@@ -3192,6 +3192,120 @@ def test_postgres_a_first_request_that_fails_to_be_written_stops_and_sends_back_
         ]
 
 
+def test_postgres_a_new_campaigns_first_requests_are_written_with_a_socket_above_1023(pg_url):
+    """Review: the first requests' pipeline waited for its socket with select(), which takes no
+    descriptor above 1023 (a notebook with many files open): every new campaign failed, its
+    first requests committed and left in flight. It waits with poll(), as _lost does."""
+    r, w = os.pipe()
+    fds = [r, w]
+    try:
+        while fds[-1] < 1100:
+            fds.append(os.dup(r))
+        phones = [f"7900123456{i}" for i in range(6)]
+        with Journal(pg_url) as j:
+            assert j._thread_conn().raw.pgconn.socket > 1023
+            j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+            tickets = _begin_batches(
+                j, _wave(phones), prepare=[(p, "SHOP", "Hi", 1) for p in phones]
+            )
+            assert [t.phones for t in tickets] == [phones[0:2], phones[2:4], phones[4:6]]
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_postgres_a_ctrl_c_as_a_committed_first_request_is_read_sends_it_back(pg_url, monkeypatch):
+    """Review: a Ctrl-C after a first request's commit was read and before its ticket was
+    stored left it in flight with no ticket (``unknown`` later, though never sent): those read
+    committed go back to pending with the rest."""
+    from targetsms_analytics.store import postgres
+
+    monkeypatch.setattr(postgres.PostgresJournal, "_GROUP_ROWS", 2)  # (a statement per batch)
+    real = postgres._fast_ticket
+    calls = {"n": 0}
+
+    def fast_ticket(*args):  # (the first ticket made: where the interrupt lands)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    phones = [f"7900123456{i}" for i in range(6)]
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        monkeypatch.setattr(postgres, "_fast_ticket", fast_ticket)
+        with pytest.raises(KeyboardInterrupt):
+            _begin_batches(j, _wave(phones[:4]), prepare=[(p, "SHOP", "Hi", 1) for p in phones])
+        monkeypatch.undo()
+        statuses = {p: r["status"] for p, r in j.records("c", account=ACCOUNT).items()}
+        assert statuses == dict.fromkeys(phones[:4], "pending")
+
+
+def test_postgres_a_ctrl_c_as_the_pipeline_is_left_leaves_the_connection_usable(
+    pg_url, monkeypatch
+):
+    """Review: a Ctrl-C landing just before the first requests' pipeline left pipeline mode
+    left the connection in it: psycopg's next statement on it then waited for ever (no Sync,
+    no result). Its next use takes it out of the mode first."""
+    from targetsms_analytics.store import postgres
+
+    real = postgres._OneByOne.leave
+    calls = {"n": 0}
+
+    def leave(raw):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        return real(raw)
+
+    monkeypatch.setattr(postgres._OneByOne, "leave", staticmethod(leave))
+    phones = [f"7900123456{i}" for i in range(6)]
+    out: list = []
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+
+        def go() -> None:
+            with pytest.raises(KeyboardInterrupt):
+                _begin_batches(j, _wave(phones), prepare=[(p, "SHOP", "Hi", 1) for p in phones],
+                               each=lambda k, ticket: None)  # fmt: skip
+            out.append({p: r["status"] for p, r in j.records("c", account=ACCOUNT).items()})
+
+        thread = threading.Thread(target=go, daemon=True)
+        thread.start()
+        thread.join(60)  # (a watchdog, not a timing: it returns at once, or hangs for ever)
+        assert not thread.is_alive(), "the connection's next statement hung"
+        assert calls["n"] == 2  # (left at its next use)
+    assert out == [dict.fromkeys(phones, "inflight")]  # (each handed over before: the caller's)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_postgres_a_new_campaigns_first_rows_keep_every_character(pg_url, seed):
+    """The first requests' rows go as array literals: quotes, backslashes, braces, commas,
+    ``NULL`` as a text, line breaks, tabs, Cyrillic and emoji come back exactly as given,
+    in texts, variants and contacts (from the review)."""
+    nasty = ['"', "\\", '\\"', "{", "}", ",", "NULL", "null", " lead", "trail ", "", "\n",
+             "\r\n", "\t", "'", "$1", "%s", "Скидка", "😀", "a,b", '{"x"}', "{NULL}", "\\N",
+             '""', "\x01"]  # fmt: skip
+    rnd = random.Random(seed)
+    phones = [f"790012345{i:02d}" for i in range(len(nasty))]
+    batches, prepare = [], []
+    for k, p in enumerate(phones):
+        text = "".join(rnd.choice(nasty) for _ in range(4)) + nasty[k]
+        contact = {"name": "".join(rnd.choice(nasty) for _ in range(3)), nasty[k] or "k": nasty[k]}
+        batches.append({"phones": [p], "text": text, "parts": 1,
+                        "variant": rnd.choice([None, "A", "NULL", '"']), "contacts": {p: contact}})  # fmt: skip
+        prepare.append((p, "SHOP", text, 1))
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        assert len(_begin_batches(j, batches, prepare=prepare)) == len(batches)
+        records = j.records("c", account=ACCOUNT)
+    for b in batches:
+        mine = records[b["phones"][0]]
+        assert mine["status"] == "inflight"
+        assert (mine["text"], mine["variant"]) == (b["text"], b["variant"])
+        assert mine["contact"] == b["contacts"][b["phones"][0]]
+
+
 def test_changed_since_sees_another_runs_batch_or_a_mark_but_not_its_own_run(store):
     """changed_since: False while only run ``token`` added batches since the mark; True once
     another run has a batch since, or the campaign's messages were marked (updated_at)."""

@@ -41,6 +41,7 @@ import select
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, NoReturn
@@ -171,7 +172,8 @@ _COPY_MESSAGES = (
 
 # A step of a new campaign's first requests (see _prepare_and_begin): its batches, in flight,
 # and their rows, in one statement (its own transaction), every parameter text (``$n``:
-# sent as it is, not through the driver's placeholders).
+# sent as it is, not through the driver's placeholders). The rows go in in the order given
+# (byte order, see _first_step): no cycle with another sender's rows.
 _FIRST_STEP = """WITH b AS (
     INSERT INTO batches (id, account, campaign, parent, state, recipients, size, text_hash,
         fingerprint, sender, variant, owner_pid, owner_host, owner_token, started_at)
@@ -185,8 +187,9 @@ INSERT INTO messages (account, campaign, msisdn, text, parts, sender, variant, c
     status, created_at)
 SELECT $1, $2, u.msisdn, u.text, u.parts, $3, u.variant, u.contact, u.batch, 'inflight', $15
 FROM unnest(CAST($16 AS text[]), CAST($17 AS text[]), CAST($18 AS integer[]),
-    CAST($19 AS text[]), CAST($20 AS text[]), CAST($21 AS bigint[]))
-    AS u(msisdn, text, parts, variant, contact, batch)"""
+    CAST($19 AS text[]), CAST($20 AS text[]), CAST($21 AS bigint[])) WITH ORDINALITY
+    AS u(msisdn, text, parts, variant, contact, batch, n)
+ORDER BY u.n"""
 
 # The last refusal of each of several requests (fingerprint, when), as _REFUSAL_SQL for one.
 _REFUSALS_SQL = (
@@ -456,6 +459,8 @@ class PostgresJournal(Journal):
         if self._closed:  # (not a connection opened to be told so)
             raise self._closed_error()
         conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.raw in _PIPELINED:  # (an interrupted _OneByOne)
+            _OneByOne.leave(conn.raw)
         if conn is not None and not _lost(conn.raw):
             return conn
         first = getattr(self._local, "first", False)  # the journal's own: its own settings
@@ -1062,9 +1067,10 @@ class PostgresJournal(Journal):
         shares the two cores with the workers' requests).
 
         Only when the campaign has no rows yet; should another sender write some of these
-        meanwhile (a statement then fails on the key), that transaction is rolled back and
-        False returned: the batches not handed yet are claimed the usual way, after prepare().
-        Should a Ctrl-C come while the first are written, those the server committed all the
+        meanwhile (a statement then fails on the key), that transaction is rolled back (those
+        after it still run, and are handed over once committed) and False returned: the
+        batches not handed are claimed the usual way, after prepare(). Should a Ctrl-C or
+        another error come while the first are written, those the server committed all the
         same are kept, not handed (begin_batches sends them back to pending).
 
         ``COPY`` for the rest rather than ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO
@@ -1119,9 +1125,9 @@ class PostgresJournal(Journal):
                 wave[-1].append(k)
                 rows_in += n
         now = iso(now_utc())
-        first = intents[0][2]
+        owner = intents[0][2]  # (the run's: the same in every batch row)
         statements = (
-            _first_step(account, campaign, sender, first, now, [
+            _first_step(account, campaign, sender, owner, now, [
                 (ids[k], intents[k], batches[k]) for k in step
             ])
             for step in wave
@@ -1139,10 +1145,12 @@ class PostgresJournal(Journal):
                 else:
                     raise error
         except BaseException:  # those committed meanwhile go back to pending (begin_batches)
-            for n, error in pipeline.drain():
-                if error is None:
-                    hand({k: _fast_ticket(intents[k], (ids[k], None)) for k in wave[n]},
-                         give=False)  # fmt: skip
+            # (those read already too: one may have been read as the interrupt came, its ticket
+            # not stored yet; a ticket handed over already stays the caller's)
+            read = list(pipeline.committed)
+            later = [n for n, error in pipeline.drain() if error is None]
+            for n in read + later:
+                hand({k: _fast_ticket(intents[k], (ids[k], None)) for k in wave[n]}, give=False)
             raise
         finally:
             pipeline.close()
@@ -1647,12 +1655,12 @@ def _fast_ticket(intent: tuple[list[str], str, dict], row: Any) -> BatchTicket |
     return BatchTicket(int(row[0]), intent[0], intent[1], refused_at, reserved)
 
 
-def _first_step(account: str, campaign: str, sender: str, run: dict[str, Any], now: str,
+def _first_step(account: str, campaign: str, sender: str, owner: dict[str, Any], now: str,
                 batches: Sequence[tuple[int, tuple[list[str], str, dict], Any]],
                 ) -> list[str | None]:  # fmt: skip
     """``_FIRST_STEP``'s parameters for ``batches`` (id, its ``_batch_row``, its batch dict):
-    their rows in byte order; ``run``: a batch row's parameters (the owner's, the same for all).
-    """
+    their rows in byte order; ``owner``: a batch row's parameters (its owner's pid, host and
+    run token are every batch's)."""
     rows = sorted(
         (p, b["text"], b.get("parts"), b.get("variant"),
          json_or_none((b.get("contacts") or {}).get(p)), batch_id)
@@ -1662,7 +1670,7 @@ def _first_step(account: str, campaign: str, sender: str, run: dict[str, Any], n
     params = [i[2] for _, i, _ in batches]
     columns = list(zip(*rows, strict=True))
     return [
-        account, campaign, sender, str(run["pid"]), run["host"], run["token"],
+        account, campaign, sender, str(owner["pid"]), owner["host"], owner["token"],
         *(_array([q[c] for q in params] if c != "id" else [b[0] for b in batches])
           for c in ("id", "parent", "recipients", "n", "hash", "fp", "variant", "now")),
         now, *(_array(c) for c in columns),
@@ -1690,7 +1698,9 @@ class _OneByOne:
         self.encoding = raw.info.encoding
         self.sent = self.synced = self.read = 0
         self.error: BaseException | None = None  # the statement being read failed
+        self.committed: list[int] = []  # those read committed, in order
         self.broken = False
+        _PIPELINED.add(raw)  # (first: should Ctrl-C come next, its next use leaves the mode)
         self.pg.enter_pipeline_mode()
 
     def send(self, statements: Iterable[list[str | None]]) -> None:
@@ -1710,8 +1720,7 @@ class _OneByOne:
         """Send what libpq holds, reading what the server answers meanwhile (it could wait for
         this side to read before it reads on: libpq's advice for a non-blocking connection)."""
         while self.pg.flush():
-            readable, _, _ = select.select([self.pg.socket], [self.pg.socket], [])
-            if readable:
+            if _wait(self.pg.socket, write=True):
                 self.pg.consume_input()
 
     def _result(self) -> Any:
@@ -1720,17 +1729,24 @@ class _OneByOne:
             self.pg.consume_input()
             if not self.pg.is_busy():
                 return self.pg.get_result()
-            select.select([self.pg.socket], [], [])
+            _wait(self.pg.socket, write=False)
 
     def __iter__(self) -> Iterator[tuple[int, BaseException | None]]:
         pq = _driver().pq
+        nothing = False
         while self.read < self.synced:
             result = self._result()
             if result is None:
+                if nothing:  # (twice, libpq idle: nothing is queued, a Sync read as Ctrl-C
+                    return  # came went uncounted; those after it are told one place early)
+                nothing = True
                 continue
+            nothing = False
             if result.status == pq.ExecStatus.PIPELINE_SYNC:
                 self.read += 1
                 error, self.error = self.error, None
+                if error is None:
+                    self.committed.append(self.read - 1)
                 yield self.read - 1, error
             elif result.status == pq.ExecStatus.FATAL_ERROR:
                 self.error = _result_error(result, self.encoding)
@@ -1741,7 +1757,10 @@ class _OneByOne:
         """After an interrupt: the outcome of each statement sent and not read yet (the server
         runs them anyway). Should reading them fail too, the connection is closed and those read
         so far returned: the others stay as the server left them (a batch committed in flight
-        is then ``unknown`` for the next run, never resent); a second Ctrl-C is raised."""
+        is then ``unknown`` for the next run, never resent); a second Ctrl-C is raised. (The
+        same for those after a Sync that the interrupt came as it was read: its count lost,
+        they are told one place early, the last never; and the reading ends with libpq's
+        queue, not waiting for a result that will not come.)"""
         done: list[tuple[int, BaseException | None]] = []
         try:
             if self.sent > self.synced:  # (a statement sent, its Sync not: one commits it)
@@ -1759,19 +1778,46 @@ class _OneByOne:
 
     def _break(self) -> None:
         self.broken = True
-        self.raw.close()  # (this thread's next statement opens a new connection: see _lost)
+        _PIPELINED.discard(self.raw)
+        # (this thread's next statement opens a new connection, see _lost; should it be the
+        # journal's own, the run's lock goes with it: the run claims nothing more, and other
+        # senders take its batches in flight for unknown, as for any connection lost)
+        self.raw.close()
 
     def close(self) -> None:
         """Leave pipeline mode (every result read), or close a connection left half-read (a
-        Ctrl-C between a statement queued and counted): never raises, so as not to hide what
-        is being raised."""
-        if self.broken or self.raw.closed:
-            return
+        Ctrl-C between a statement queued and counted): raises no error of its own, so as not
+        to hide the one being raised (should a Ctrl-C stop it, the connection's next use in
+        :meth:`PostgresJournal._thread_conn` does it, see :meth:`leave`)."""
+        if not self.broken:
+            self.leave(self.raw)
+
+    @staticmethod
+    def leave(raw: Any) -> None:
+        """Take ``raw`` out of pipeline mode, or close it when it cannot be (results unread)."""
         try:
-            self.pg.exit_pipeline_mode()
+            if not raw.closed and raw.pgconn.pipeline_status != _driver().pq.PipelineStatus.OFF:
+                raw.pgconn.exit_pipeline_mode()
         except Exception as exc:
             logger.debug("could not leave pipeline mode: %s", exc)
-            self._break()
+            raw.close()
+        _PIPELINED.discard(raw)
+
+
+#: Connections an _OneByOne put in pipeline mode and has not taken out of it yet.
+_PIPELINED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _wait(fd: int, *, write: bool) -> bool:
+    """Wait until socket ``fd`` is readable or, with ``write``, writable; True once readable.
+    poll() where there is one: select() takes no descriptor above 1023 (a process with many
+    files open)."""
+    if hasattr(select, "poll"):
+        poll = select.poll()
+        poll.register(fd, select.POLLIN | (select.POLLOUT if write else 0))
+        readable = select.POLLIN | select.POLLERR | select.POLLHUP
+        return any(events & readable for _, events in poll.poll())
+    return bool(select.select([fd], [fd] if write else [], [])[0])  # pragma: no cover - Windows
 
 
 def _result_error(result: Any, encoding: str) -> BaseException:
