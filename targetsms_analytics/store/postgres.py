@@ -768,7 +768,8 @@ class PostgresJournal(Journal):
             raise
         if not returning:
             return None
-        for _ in range(_BEGIN_NOT_DURABLE.count(";") + 1):  # (BEGIN's results, then the first)
+        # (past the results of _BEGIN_NOT_DURABLE's statements, one a statement, to the first's)
+        for _ in range(_BEGIN_NOT_DURABLE.count(";") + 1):
             cur.nextset()
         return cur.fetchall()
 
