@@ -3306,6 +3306,29 @@ def test_postgres_a_new_campaigns_first_rows_keep_every_character(pg_url, seed):
         assert mine["contact"] == b["contacts"][b["phones"][0]]
 
 
+def test_a_batchs_claimed_rows_keep_every_character_and_the_contact_they_had(store):
+    """A batch's claimed rows (SQLite: written in one statement, as a JSON array): contacts
+    with quotes, backslashes, escapes, line breaks, Cyrillic and emoji come back as given; a
+    recipient that had a row (held, with a contact) is taken over and keeps its contact when
+    the batch gives none; one with no contact at all has none."""
+    nasty = {"name": 'О"лег\t\\ \\u0041 😀', "note": "строка\nвторая", "x": [1, None, "{,}"]}
+    phones = [f"7900123456{i}" for i in range(4)]
+    with Journal(store) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        j.hold("c", [{"msisdn": phones[3], "text": "Hi", "parts": 1, "sender": "SHOP",
+                      "variant": None, "status": "scheduled", "not_before": None,
+                      "contact": {"kept": "да"}}], account=ACCOUNT)  # fmt: skip
+        ticket = begin(
+            j, phones, 'Скидка "20%"\n{x}', contacts={phones[0]: nasty, phones[1]: {"n": 1}}
+        )
+        assert ticket.phones == phones
+        records = j.records("c", account=ACCOUNT)
+    assert [records[p]["contact"] for p in phones] == [nasty, {"n": 1}, None, {"kept": "да"}]
+    assert {records[p]["text"] for p in phones} == {'Скидка "20%"\n{x}'}
+    assert {records[p]["status"] for p in phones} == {"inflight"}
+    assert {records[p]["batch"] for p in phones} == {ticket.id}
+
+
 def test_changed_since_sees_another_runs_batch_or_a_mark_but_not_its_own_run(store):
     """changed_since: False while only run ``token`` added batches since the mark; True once
     another run has a batch since, or the campaign's messages were marked (updated_at)."""

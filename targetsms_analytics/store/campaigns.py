@@ -44,6 +44,20 @@ from .schema import _BACK_TO_PENDING, _LAUNCH_SQL, _REFUSAL_SQL
 
 __all__ = ["CampaignsMixin"]
 
+# A claimed recipient's row, in flight in its batch: a new one, or the one it had (pending or
+# scheduled) taken over; a contact it had stays unless the batch gives one.
+_CLAIMED_UPSERT = (
+    " ON CONFLICT (account, campaign, msisdn) DO UPDATE SET text = excluded.text,"
+    " parts = excluded.parts, sender = excluded.sender, variant = excluded.variant,"
+    " contact = COALESCE(excluded.contact, messages.contact), batch = excluded.batch,"
+    " status = 'inflight', sms_id = NULL, error_code = NULL, error_text = NULL, sent_at = NULL"
+)
+_CLAIMED_ROW = (
+    "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, variant, contact,"
+    " batch, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'inflight', ?)"
+    + _CLAIMED_UPSERT
+)
+
 logger = logging.getLogger("targetsms_analytics")
 
 
@@ -686,27 +700,28 @@ class CampaignsMixin:
                     ),
                 ).fetchone()[0]
             )  # fmt: skip
-            c.executemany(
-                "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, variant,"
-                " contact, batch, status, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'inflight', ?)"
-                " ON CONFLICT (account, campaign, msisdn) DO UPDATE SET text = excluded.text,"
-                " parts = excluded.parts, sender = excluded.sender, variant = excluded.variant,"
-                " contact = COALESCE(excluded.contact, messages.contact), batch = excluded.batch,"
-                " status = 'inflight', sms_id = NULL, error_code = NULL, error_text = NULL,"
-                " sent_at = NULL",
-                [
-                    (
-                        account, campaign, p, text, parts, sender, variant,
-                        json_or_none(contacts.get(p)), batch_id, now,
-                    )
-                    for p in claimed
-                ],
+            self._claimed_rows(
+                c, (account, campaign, text, parts, sender, variant, batch_id, now),
+                [(p, json_or_none(contacts.get(p))) for p in claimed],
             )  # fmt: skip
             return batch_id, claimed, fingerprint, refused
 
         work.rows = len(wanted)  # type: ignore[attr-defined]
         return work
+
+    def _claimed_rows(
+        self, c: Any, batch: tuple[Any, ...], rows: Sequence[tuple[str, str | None]]
+    ) -> None:
+        """A batch's claimed recipients, in flight (``rows``: msisdn and contact JSON, in
+        order; ``batch``: account, campaign, text, parts, sender, variant, batch id, now): a
+        row each, or the row they had (see :meth:`begin_batch`). SQLite writes several in one
+        statement."""
+        account, campaign, text, parts, sender, variant, batch_id, now = batch
+        c.executemany(
+            _CLAIMED_ROW,
+            [(account, campaign, p, text, parts, sender, variant, contact, batch_id, now)
+             for p, contact in rows],
+        )  # fmt: skip
 
     def launch_batch(self, batch_id: int, *, token: str | None = None) -> bool:
         """Put a reserved batch (``begin_batch(reserved=True)``) in flight, committed to disk

@@ -31,6 +31,7 @@ from urllib.parse import quote
 from ..errors import JournalError
 from ._common import DEFAULT_STALE_AFTER, check_store, default_store_path
 from .base import Journal
+from .campaigns import _CLAIMED_UPSERT
 
 __all__ = ["SQLiteJournal"]
 
@@ -319,6 +320,27 @@ class SQLiteJournal(Journal):
             with self._lock:
                 self._readers.append(conn)
         return conn
+
+    def _claimed_rows(
+        self, c: sqlite3.Connection, batch: tuple[Any, ...], rows: Sequence[tuple[str, str | None]]
+    ) -> None:
+        """As the base, several rows in one statement (their msisdns and contacts as one JSON
+        array): one step in C, where ``executemany`` takes the GIL back after each row, and on
+        a shared text's batch (~140 rows) waits each time for the other threads' Python
+        (measured, 1,000 recipients in 7 requests at 16 workers, means of 6 x 6 runs: 45.2 ->
+        44.4 ms; a batch of 143 rows alone: 0.51 -> 0.30 ms)."""
+        if len(rows) < 2:
+            super()._claimed_rows(c, batch, rows)
+            return
+        account, campaign, text, parts, sender, variant, batch_id, now = batch
+        c.execute(
+            "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, variant,"
+            " contact, batch, status, created_at) SELECT ?, ?, json_extract(j.value, '$[0]'),"
+            " ?, ?, ?, ?, json_extract(j.value, '$[1]'), ?, 'inflight', ? FROM json_each(?) AS j"
+            " WHERE true" + _CLAIMED_UPSERT,  # (WHERE: an upsert's SELECT needs one)
+            (account, campaign, text, parts, sender, variant, batch_id, now,
+             json.dumps(rows, ensure_ascii=False)),
+        )  # fmt: skip
 
     def _ids(self, alias: str) -> str:
         return f"json_each(?) {alias}"
