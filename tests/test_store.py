@@ -3278,6 +3278,105 @@ def test_postgres_a_ctrl_c_as_the_pipeline_is_left_leaves_the_connection_usable(
     assert out == [dict.fromkeys(phones, "inflight")]  # (each handed over before: the caller's)
 
 
+def _interrupt_in(func, text: str, when):
+    """A tracer that raises KeyboardInterrupt once, in ``func`` at its line containing
+    ``text``, as ``when(frame)`` holds: a Ctrl-C landing between two exact bytecodes."""
+    import inspect
+
+    src, first = inspect.getsourcelines(func)
+    line = first + next(i for i, text_ in enumerate(src) if text in text_)
+    done = {"n": 0}
+
+    def local(frame, event, arg):
+        if event == "line" and frame.f_lineno == line and not done["n"] and when(frame):
+            done["n"] = 1
+            raise KeyboardInterrupt
+        return local
+
+    def tracer(frame, event, arg):
+        return local if frame.f_code is func.__code__ else None
+
+    return tracer, done
+
+
+@pytest.mark.parametrize("window", ["read, not counted", "counted, not listed"])
+def test_postgres_a_ctrl_c_as_a_step_is_read_leaves_none_in_flight_without_a_ticket(
+    pg_url, monkeypatch, window
+):
+    """Second review: a Ctrl-C landing as a first requests' step was being read (its Sync read,
+    not counted yet; counted, not listed committed) left the counts one place off, and a batch
+    the server committed in flight with no ticket (``unknown`` at the next run, never sent).
+    After an interrupt the server says which were committed."""
+    from targetsms_analytics.store import postgres
+
+    monkeypatch.setattr(postgres.PostgresJournal, "_GROUP_ROWS", 2)  # (a statement per batch)
+    pq = postgres._driver().pq
+    if window == "read, not counted":
+
+        def when(frame):
+            result = frame.f_locals.get("result")
+            return (result is not None and result.status == pq.ExecStatus.PIPELINE_SYNC
+                    and frame.f_locals["self"].read == 1)  # fmt: skip
+
+        tracer, done = _interrupt_in(postgres._OneByOne.__iter__, "if result is None:", when)
+    else:
+        tracer, done = _interrupt_in(
+            postgres._OneByOne.__iter__, "error, self.error = self.error, None",
+            lambda frame: frame.f_locals["self"].read == 2,
+        )  # fmt: skip
+    phones = [f"7900123456{i}" for i in range(8)]
+    handed: list = []
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        sys.settrace(tracer)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                _begin_batches(j, _wave(phones), prepare=[(p, "SHOP", "Hi", 1) for p in phones],
+                               each=lambda k, ticket: handed.append(ticket))  # fmt: skip
+        finally:
+            sys.settrace(None)
+        assert done["n"], "the interrupt never came"
+        records = j.records("c", account=ACCOUNT)
+    mine = {p for t in handed for p in t.phones}
+    assert handed and {records[p]["status"] for p in mine} == {"inflight"}  # (the caller's)
+    assert {p: r["status"] for p, r in records.items() if p not in mine} == dict.fromkeys(
+        [p for p in phones if p not in mine], "pending"
+    )
+
+
+def test_postgres_an_each_that_uses_the_journal_mid_pipeline_is_told_and_loses_nothing(
+    pg_url, monkeypatch
+):
+    """Second review: an ``each`` (begin_batches' callback) that used the journal on the thread
+    still reading the first requests' pipeline closed its connection: the run's lock went
+    with it, and the batches committed after were left in flight with no ticket. It is now
+    refused with the journal's error; those not handed go back to pending, and the run claims
+    on."""
+    from targetsms_analytics.store import postgres
+
+    monkeypatch.setattr(postgres.PostgresJournal, "_GROUP_ROWS", 2)
+    phones = [f"7900123456{i}" for i in range(8)]
+    handed: list = []
+    with Journal(pg_url) as j:
+        j.ensure_campaign("c", user="demo", url=URL, sender="SHOP")
+        token = j.begin_run("c", account=ACCOUNT)
+
+        def each(k, ticket):
+            handed.append(ticket)
+            j.campaign_info("c", account=ACCOUNT)
+
+        with pytest.raises(JournalError, match="first requests"):
+            _begin_batches(j, _wave(phones), prepare=[(p, "SHOP", "Hi", 1) for p in phones],
+                           each=each, token=token)  # fmt: skip
+        records = j.records("c", account=ACCOUNT)
+        mine = {p for t in handed for p in t.phones}
+        assert {p: r["status"] for p, r in records.items() if p not in mine} == dict.fromkeys(
+            [p for p in phones if p not in mine], "pending"
+        )
+        again = _begin_batches(j, _wave(phones[6:]), token=token)  # (the lock is there)
+        assert [t.phones for t in again] == [phones[6:]]
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_postgres_a_new_campaigns_first_rows_keep_every_character(pg_url, seed):
     """The first requests' rows go as array literals: quotes, backslashes, braces, commas,

@@ -1146,11 +1146,16 @@ class PostgresJournal(Journal):
                 else:
                     raise error
         except BaseException:  # those committed meanwhile go back to pending (begin_batches)
-            # (those read already too: one may have been read as the interrupt came, its ticket
-            # not stored yet; a ticket handed over already stays the caller's)
+            # Which the server committed, as it says once every one has run (a step is one
+            # statement, its batches there or not); else as read here, which an interrupt
+            # landing as a result was read could miscount. (Those read already count: one may
+            # have been read as the interrupt came, its ticket not stored yet; a ticket handed
+            # over already stays the caller's.)
             read = list(pipeline.committed)
-            later = [n for n, error in pipeline.drain() if error is None]
-            for n in read + later:
+            read += [n for n, error in pipeline.drain() if error is None]
+            pipeline.close()
+            there = None if pipeline.broken else _batches_there(raw, [ids[st[0]] for st in wave])
+            for n in read if there is None else [n for n in range(len(wave)) if there[n]]:
                 hand({k: _fast_ticket(intents[k], (ids[k], None)) for k in wave[n]}, give=False)
             raise
         finally:
@@ -1656,6 +1661,20 @@ def _fast_ticket(intent: tuple[list[str], str, dict], row: Any) -> BatchTicket |
     return BatchTicket(int(row[0]), intent[0], intent[1], refused_at, reserved)
 
 
+def _batches_there(raw: Any, ids: Sequence[int]) -> list[bool] | None:
+    """Whether each of batches ``ids`` is in the journal (its transaction committed), as this
+    connection sees it now; None when it cannot tell (its error is logged)."""
+    try:
+        cur = raw.cursor(row_factory=_driver().rows.tuple_row)
+        found = {r[0] for r in cur.execute(
+            "SELECT id FROM batches WHERE id = ANY(CAST(%s AS bigint[]))", (_array(ids),)
+        ).fetchall()}  # fmt: skip
+    except Exception as exc:
+        logger.debug("could not tell which first requests were committed: %s", exc)
+        return None
+    return [i in found for i in ids]
+
+
 def _first_step(account: str, campaign: str, sender: str, owner: dict[str, Any], now: str,
                 batches: Sequence[tuple[int, tuple[list[str], str, dict], Any]],
                 ) -> list[str | None]:  # fmt: skip
@@ -1701,7 +1720,9 @@ class _OneByOne:
         self.error: BaseException | None = None  # the statement being read failed
         self.committed: list[int] = []  # those read committed, in order
         self.broken = False
-        _PIPELINED.add(raw)  # (first: should Ctrl-C come next, its next use leaves the mode)
+        self.open = True  # (until close(): its statements are being sent or read)
+        _PIPELINED[raw] = weakref.ref(self)  # (first: should Ctrl-C come next, its next use
+        # leaves the mode; a reference that keeps neither it nor the connection alive)
         self.pg.enter_pipeline_mode()
 
     def send(self, statements: Iterable[list[str | None]]) -> None:
@@ -1779,7 +1800,7 @@ class _OneByOne:
 
     def _break(self) -> None:
         self.broken = True
-        _PIPELINED.discard(self.raw)
+        _PIPELINED.pop(self.raw, None)
         # (this thread's next statement opens a new connection, see _lost; should it be the
         # journal's own, the run's lock goes with it: the run claims nothing more, and other
         # senders take its batches in flight for unknown, as for any connection lost)
@@ -1790,23 +1811,33 @@ class _OneByOne:
         Ctrl-C between a statement queued and counted): raises no error of its own, so as not
         to hide the one being raised (should a Ctrl-C stop it, the connection's next use in
         :meth:`PostgresJournal._thread_conn` does it, see :meth:`leave`)."""
+        self.open = False
         if not self.broken:
             self.leave(self.raw)
 
     @staticmethod
     def leave(raw: Any) -> None:
-        """Take ``raw`` out of pipeline mode, or close it when it cannot be (results unread)."""
+        """Take ``raw`` out of pipeline mode, or close it when it cannot be (results unread);
+        one whose pipeline is still being read (by a caller below on this very thread: an
+        ``each`` that uses the journal) is left as it is, and the journal's error raised."""
+        ref = _PIPELINED.get(raw)
+        pipeline = None if ref is None else ref()
         try:
             if not raw.closed and raw.pgconn.pipeline_status != _driver().pq.PipelineStatus.OFF:
                 raw.pgconn.exit_pipeline_mode()
         except Exception as exc:
+            if pipeline is not None and pipeline.open:
+                raise JournalError(
+                    "the journal was used on the thread writing a new campaign's first"
+                    " requests, before they were all written (from begin_batches' each?)"
+                ) from exc
             logger.debug("could not leave pipeline mode: %s", exc)
             raw.close()
-        _PIPELINED.discard(raw)
+        _PIPELINED.pop(raw, None)
 
 
-#: Connections an _OneByOne put in pipeline mode and has not taken out of it yet.
-_PIPELINED: weakref.WeakSet[Any] = weakref.WeakSet()
+#: Connections an _OneByOne put in pipeline mode and has not taken out of it yet: raw -> it.
+_PIPELINED: weakref.WeakKeyDictionary[Any, weakref.ref[_OneByOne]] = weakref.WeakKeyDictionary()
 
 
 def _wait(fd: int, *, write: bool) -> bool:
