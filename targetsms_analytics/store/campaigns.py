@@ -52,13 +52,46 @@ _CLAIMED_UPSERT = (
     " contact = COALESCE(excluded.contact, messages.contact), batch = excluded.batch,"
     " status = 'inflight', sms_id = NULL, error_code = NULL, error_text = NULL, sent_at = NULL"
 )
-_CLAIMED_ROW = (
+_CLAIMED_INSERT = (
     "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, variant, contact,"
-    " batch, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'inflight', ?)"
-    + _CLAIMED_UPSERT
+    " batch, status, created_at)"
+)
+_CLAIMED_ROW = (
+    _CLAIMED_INSERT + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'inflight', ?)" + _CLAIMED_UPSERT
 )
 
 logger = logging.getLogger("targetsms_analytics")
+
+
+class _Handing:
+    """begin_batches' tickets on their way to the caller: those committed are kept here as
+    they come, then handed to ``each`` (when there is one); should an error or Ctrl-C come
+    meanwhile, :meth:`not_handed` are those to send back to pending (see ``_release``). One
+    given to ``each`` is the caller's from then on, never released."""
+
+    def __init__(self, count: int, each: Callable[[int, BatchTicket], Any] | None) -> None:
+        self.out: list[BatchTicket | None] = [None] * count
+        self.handed: set[int] = set()
+        self.each = each
+
+    def hand(self, made: dict[int, BatchTicket], *, give: bool = True) -> None:
+        """Tickets committed together (batch index -> ticket): all kept first, so that a
+        Ctrl-C in ``each`` sends back those not handed yet, then each handed over; with
+        ``give`` False (committed as the call was being interrupted) kept only."""
+        for k, ticket in made.items():
+            self.out[k] = ticket
+        for k, ticket in made.items() if self.each is not None and give else ():
+            # (marked first: should Ctrl-C land in `each`, the batch stays in flight, and comes
+            # back unknown, rather than go back to pending while its request may go)
+            self.handed.add(k)
+            self.each(k, ticket)
+
+    def not_handed(self) -> list[BatchTicket | None]:
+        return [t for k, t in enumerate(self.out) if k not in self.handed]
+
+    def tickets(self) -> list[BatchTicket]:
+        """The tickets kept, in batch order (a batch with none left out)."""
+        return [t for t in self.out if t is not None]
 
 
 def _log_answer_error(batch_id: int) -> Callable[[BaseException], None]:
@@ -610,19 +643,16 @@ class CampaignsMixin:
             durable=True,
             rows=sum(work.rows for work in works),
         )
-        tickets = [
-            self._ticket(account, campaign, r, bool(b.get("reserved")))
-            for r, b in zip(results, batches, strict=True)
-        ]
-        handed = 0
+        handing = _Handing(len(batches), each)
         try:
-            for k, ticket in enumerate(tickets if each is not None else ()):
-                handed = k + 1  # (first: see PostgresJournal.begin_batches)
-                each(k, ticket)
+            handing.hand({
+                k: self._ticket(account, campaign, r, bool(b.get("reserved")))
+                for k, (r, b) in enumerate(zip(results, batches, strict=True))
+            })  # fmt: skip
         except BaseException:
-            self._release(campaign, tickets[handed:])
+            self._release(campaign, handing.not_handed())
             raise
-        return tickets
+        return handing.tickets()
 
     def _release(self, campaign: str, tickets: Sequence[BatchTicket | None]) -> None:
         """Committed intents whose tickets never reach the caller: back to pending."""

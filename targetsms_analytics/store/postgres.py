@@ -64,6 +64,7 @@ from ._common import (
     text_hash,
 )
 from .base import Journal, _report
+from .campaigns import _Handing
 from .schema import _BACK_TO_PENDING, _LAUNCH_SQL, _REFUSAL_SQL
 
 __all__ = ["INSTALL_HINT", "PostgresJournal"]
@@ -986,28 +987,15 @@ class PostgresJournal(Journal):
         self._check_run_locks(token)
         account = account or account_of(user, url)
         key = (account, campaign)
-        out: list[BatchTicket | None] = [None] * len(batches)
-        handed: set[int] = set()  # given to `each`: the caller's from then on, never released here
-
-        def hand(made: dict[int, BatchTicket], *, give: bool = True) -> None:
-            """Tickets committed together: all kept first (should Ctrl-C land in `each`, those
-            not handed yet go back to pending), then each handed over (unless not ``give``:
-            committed as the call was being interrupted, they go back to pending)."""
-            for k, ticket in made.items():
-                out[k] = ticket
-            for k, ticket in made.items() if each is not None and give else ():
-                # (marked first: should Ctrl-C land in `each`, the batch stays in flight, and
-                # comes back unknown, rather than go back to pending while its request may go)
-                handed.add(k)
-                each(k, ticket)
-
+        handing = _Handing(len(batches), each)
+        hand, out = handing.hand, handing.out
         try:
             if prepare is not None:
                 if key in self._known_campaigns and not self.readonly:
                     if self._prepare_and_begin(key, prepare, batches, sender=sender, user=user,
                                                url=url, token=token, hand=hand):  # fmt: skip
                         self._prepared.add(key)
-                        return [t for t in out if t is not None]
+                        return handing.tickets()
                 self.prepare(campaign, prepare, account=account)  # (rows not written yet)
             fast = key in self._prepared and key in self._known_campaigns and not self.readonly
             todo = [k for k, t in enumerate(out) if t is None]
@@ -1041,9 +1029,9 @@ class PostgresJournal(Journal):
                         url=url, token=token, account=account,
                     )})  # fmt: skip
         except BaseException:
-            self._release(campaign, [t for k, t in enumerate(out) if k not in handed])
+            self._release(campaign, handing.not_handed())
             raise
-        return [t for t in out if t is not None]
+        return handing.tickets()
 
     def _prepare_and_begin(self, key: tuple[str, str], items: Sequence[Any],
                            batches: Sequence[Any], *, sender: str, user: str, url: str,
@@ -1412,11 +1400,7 @@ def _lost(raw: Any) -> bool:
             fd = pgconn.socket
         except Exception:  # (no socket: a bad connection)
             return True
-        if hasattr(select, "poll"):  # (select() takes no descriptor above 1023)
-            poll = select.poll()
-            poll.register(fd, select.POLLIN)
-            return bool(poll.poll(0))
-        return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - Windows
+        return _wait(fd, timeout=0)
     finally:
         raw.lock.release()
 
@@ -1751,7 +1735,7 @@ class _OneByOne:
             self.pg.consume_input()
             if not self.pg.is_busy():
                 return self.pg.get_result()
-            _wait(self.pg.socket, write=False)
+            _wait(self.pg.socket)
 
     def __iter__(self) -> Iterator[tuple[int, BaseException | None]]:
         pq = _driver().pq
@@ -1840,16 +1824,18 @@ class _OneByOne:
 _PIPELINED: weakref.WeakKeyDictionary[Any, weakref.ref[_OneByOne]] = weakref.WeakKeyDictionary()
 
 
-def _wait(fd: int, *, write: bool) -> bool:
-    """Wait until socket ``fd`` is readable or, with ``write``, writable; True once readable.
-    poll() where there is one: select() takes no descriptor above 1023 (a process with many
-    files open)."""
+def _wait(fd: int, *, write: bool = False, timeout: float | None = None) -> bool:
+    """Wait until socket ``fd`` is readable or, with ``write``, writable (``timeout`` seconds at
+    most; None: as long as it takes); True once readable, closed or in error (any event but
+    writable). poll() where there is one: select() takes no descriptor above 1023 (a process
+    with many files open)."""
     if hasattr(select, "poll"):
         poll = select.poll()
         poll.register(fd, select.POLLIN | (select.POLLOUT if write else 0))
-        readable = select.POLLIN | select.POLLERR | select.POLLHUP
-        return any(events & readable for _, events in poll.poll())
-    return bool(select.select([fd], [fd] if write else [], [])[0])  # pragma: no cover - Windows
+        readable = select.POLLIN | select.POLLERR | select.POLLHUP | select.POLLNVAL
+        events = poll.poll(None if timeout is None else timeout * 1000)
+        return any(event & readable for _, event in events)
+    return bool(select.select([fd], [fd] if write else [], [], timeout)[0])  # pragma: no cover
 
 
 def _result_error(result: Any, encoding: str) -> BaseException:

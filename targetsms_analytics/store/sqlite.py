@@ -31,7 +31,7 @@ from urllib.parse import quote
 from ..errors import JournalError
 from ._common import DEFAULT_STALE_AFTER, check_store, default_store_path
 from .base import Journal
-from .campaigns import _CLAIMED_UPSERT
+from .campaigns import _CLAIMED_INSERT, _CLAIMED_UPSERT
 
 __all__ = ["SQLiteJournal"]
 
@@ -334,9 +334,8 @@ class SQLiteJournal(Journal):
             return
         account, campaign, text, parts, sender, variant, batch_id, now = batch
         c.execute(
-            "INSERT INTO messages (account, campaign, msisdn, text, parts, sender, variant,"
-            " contact, batch, status, created_at) SELECT ?, ?, json_extract(j.value, '$[0]'),"
-            " ?, ?, ?, ?, json_extract(j.value, '$[1]'), ?, 'inflight', ? FROM json_each(?) AS j"
+            _CLAIMED_INSERT + " SELECT ?, ?, json_extract(j.value, '$[0]'), ?, ?, ?, ?,"
+            " json_extract(j.value, '$[1]'), ?, 'inflight', ? FROM json_each(?) AS j"
             " WHERE true" + _CLAIMED_UPSERT,  # (WHERE: an upsert's SELECT needs one)
             (account, campaign, text, parts, sender, variant, batch_id, now,
              json.dumps(rows, ensure_ascii=False)),
